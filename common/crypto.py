@@ -1,0 +1,130 @@
+"""Thin wrappers over pycryptodome: the only primitives the protocol uses, with fixed parameters.
+
+Fixing the parameters here (OAEP and PSS with SHA-256 and MGF1-SHA-256, PSS salt 32, X25519,
+HKDF-SHA256, AES-256-GCM with 16-byte tags) keeps every caller from choosing differently. Each
+function takes an optional ``randfunc`` so tests can pin the exact bytes of a transcript.
+Wycheproof vectors check these wrappers, not just the library underneath.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+
+from Crypto.Cipher import AES, PKCS1_OAEP
+from Crypto.Hash import SHA256
+from Crypto.Protocol import DH
+from Crypto.Protocol.KDF import HKDF
+from Crypto.PublicKey import RSA
+from Crypto.PublicKey.ECC import EccKey
+from Crypto.Random import get_random_bytes
+from Crypto.Signature import pss
+from Crypto.Signature.pss import MGF1
+
+RandFunc = Callable[[int], bytes]
+RSA_BITS = 3072
+PSS_SALT_BYTES = 32
+TAG_BYTES = 16
+X25519_BYTES = 32
+
+
+def _mgf_sha256(seed: bytes, length: int) -> bytes:
+    return bytes(MGF1(seed, length, SHA256))
+
+
+def random_bytes(n: int) -> bytes:
+    """Cryptographically strong random bytes."""
+    return bytes(get_random_bytes(n))
+
+
+def generate_rsa_key(bits: int = RSA_BITS) -> RSA.RsaKey:
+    """A fresh RSA key pair (3072 bits unless a test asks for less)."""
+    return RSA.generate(bits)
+
+
+def load_public_key(pem: bytes) -> RSA.RsaKey:
+    """Parse a PEM/DER public key; a private key is reduced to its public half."""
+    return RSA.import_key(pem).public_key()
+
+
+def fingerprint(public_key: RSA.RsaKey) -> str:
+    """``SHA256:<base64>`` of the DER SubjectPublicKeyInfo, unpadded, as OpenSSH prints keys."""
+    der = public_key.public_key().export_key(format="DER")
+    return "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode().rstrip("=")
+
+
+def oaep_wrap(
+    public_key: RSA.RsaKey, secret: bytes, label: bytes = b"", randfunc: RandFunc | None = None
+) -> bytes:
+    """RSA-OAEP(SHA-256, MGF1-SHA-256) encryption: the digital envelope around ``secret``."""
+    cipher = PKCS1_OAEP.new(
+        public_key, hashAlgo=SHA256, mgfunc=_mgf_sha256, label=label, randfunc=randfunc
+    )
+    return bytes(cipher.encrypt(secret))
+
+
+def oaep_unwrap(private_key: RSA.RsaKey, envelope: bytes, label: bytes = b"") -> bytes:
+    """Open an envelope. Raises ValueError on any failure, in constant time (pycryptodome)."""
+    cipher = PKCS1_OAEP.new(private_key, hashAlgo=SHA256, mgfunc=_mgf_sha256, label=label)
+    return bytes(cipher.decrypt(envelope))
+
+
+def pss_sign(private_key: RSA.RsaKey, message: bytes, randfunc: RandFunc | None = None) -> bytes:
+    """RSA-PSS(SHA-256, MGF1-SHA-256, salt 32) signature over ``message``."""
+    signer = pss.new(
+        private_key, mask_func=_mgf_sha256, salt_bytes=PSS_SALT_BYTES, rand_func=randfunc
+    )
+    return bytes(signer.sign(SHA256.new(message)))
+
+
+def pss_verify(public_key: RSA.RsaKey, message: bytes, signature: bytes) -> bool:
+    """True only for a valid PSS signature with exactly our parameters."""
+    verifier = pss.new(public_key, mask_func=_mgf_sha256, salt_bytes=PSS_SALT_BYTES)
+    try:
+        verifier.verify(SHA256.new(message), signature)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def x25519_keypair(seed: bytes | None = None) -> tuple[EccKey, bytes]:
+    """A private X25519 key and its 32-byte public share (RFC 7748 little-endian u)."""
+    private = DH.import_x25519_private_key(seed if seed is not None else random_bytes(32))
+    share = private.public_key().export_key(format="raw")
+    return private, bytes(share)
+
+
+def x25519_shared(private: EccKey, peer_share: bytes) -> bytes:
+    """X25519(own_private, peer_share). Raises ValueError for a bad share or all-zero result."""
+    if len(peer_share) != X25519_BYTES:
+        raise ValueError("X25519 share must be 32 bytes")
+    peer = DH.import_x25519_public_key(peer_share)
+    shared = bytes(DH.key_agreement(static_priv=private, static_pub=peer, kdf=lambda z: z))
+    if shared == bytes(X25519_BYTES):
+        raise ValueError("X25519 produced the all-zero secret")
+    return shared
+
+
+def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-SHA256 (RFC 5869) extract-and-expand."""
+    out = HKDF(ikm, length, salt, SHA256, num_keys=1, context=info)
+    assert isinstance(out, bytes)
+    return out
+
+
+def aes_gcm_seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-GCM encryption; returns ``ciphertext + tag[16]``."""
+    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
+    cipher.update(aad)
+    ciphertext, tag = cipher.encrypt_and_digest(plaintext)
+    return bytes(ciphertext) + bytes(tag)
+
+
+def aes_gcm_open(key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """AES-GCM decryption of ``ciphertext + tag``; raises ValueError if anything was changed."""
+    if len(sealed) < TAG_BYTES:
+        raise ValueError("sealed data shorter than the tag")
+    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
+    cipher.update(aad)
+    return bytes(cipher.decrypt_and_verify(sealed[:-TAG_BYTES], sealed[-TAG_BYTES:]))
