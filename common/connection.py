@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 from Crypto.PublicKey import RSA
 
@@ -87,7 +86,7 @@ class ConnectionClosed:
     """The peer closed its side cleanly at a frame boundary."""
 
 
-Event = Union[HandshakeComplete, KeyRequested, BadMessage, ConnectionClosed, Message, _NeedData]
+Event = HandshakeComplete | KeyRequested | BadMessage | ConnectionClosed | Message | _NeedData
 
 
 class Connection:
@@ -123,14 +122,14 @@ class Connection:
                 raise LocalProtocolError("a client needs the server's pinned public key")
             self._client_hs = ClientHandshake(server_key, randfunc)
             self.server_fingerprint = crypto.fingerprint(server_key)
-            self._table = dict(SERVER_MESSAGES)
+            self._table: Mapping[str, type[Message]] = SERVER_MESSAGES
         else:
             if private_key is None or not private_key.has_private():
                 raise LocalProtocolError("a server needs its RSA private key")
             self._server_hs = ServerHandshake(private_key, randfunc)
             self._public_key = private_key.public_key()
             self.server_fingerprint = crypto.fingerprint(private_key.public_key())
-            self._table = dict(CLIENT_MESSAGES)
+            self._table = CLIENT_MESSAGES
 
     @classmethod
     def client(cls, server_key: RSA.RsaKey, **options: object) -> Connection:
@@ -260,7 +259,7 @@ class Connection:
         if not line:
             return BadMessage(RemoteProtocolError("empty message in record", fatal=False))
         try:
-            return decode_message(line, self._table)  # type: ignore[arg-type]
+            return decode_message(line, self._table)
         except RemoteProtocolError as exc:
             return BadMessage(exc)
 

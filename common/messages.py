@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Any, ClassVar
 
 from common.errors import LocalProtocolError, RemoteProtocolError
 
@@ -194,27 +194,27 @@ class ErrorReply:
     text: str
 
 
-ClientMessage = Union[
-    LoginRequest,
-    ChatRequest,
-    DirectRequest,
-    HistoryRequest,
-    LogoutRequest,
-    PingRequest,
-    ResumeRequest,
-]
-ServerMessage = Union[
-    LoginResult,
-    ChatDelivery,
-    DirectDelivery,
-    HistoryEnd,
-    PresenceEvent,
-    RosterUpdate,
-    Ack,
-    Pong,
-    ErrorReply,
-]
-Message = Union[ClientMessage, ServerMessage]
+ClientMessage = (
+    LoginRequest
+    | ChatRequest
+    | DirectRequest
+    | HistoryRequest
+    | LogoutRequest
+    | PingRequest
+    | ResumeRequest
+)
+ServerMessage = (
+    LoginResult
+    | ChatDelivery
+    | DirectDelivery
+    | HistoryEnd
+    | PresenceEvent
+    | RosterUpdate
+    | Ack
+    | Pong
+    | ErrorReply
+)
+Message = ClientMessage | ServerMessage
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     cls.CODE: cls
@@ -338,7 +338,7 @@ def encode_batch(messages: Iterable[Message]) -> bytes:
     return data
 
 
-def decode_message(line: bytes, table: dict[str, type[Message]]) -> Message:
+def decode_message(line: bytes, table: Mapping[str, type[Message]]) -> Message:
     """Parse one message; ``table`` is CLIENT_MESSAGES on the server, SERVER_MESSAGES on a client.
 
     Raises a non-fatal RemoteProtocolError for an empty message, an unknown code, a wrong field
@@ -366,7 +366,7 @@ def decode_message(line: bytes, table: dict[str, type[Message]]) -> Message:
         raise RemoteProtocolError(
             f"{cls.CODE} takes {len(kinds)} fields, got {len(raw_fields)}", fatal=False
         )
-    values = [_decode_value(kind, raw) for (_, kind), raw in zip(kinds, raw_fields, strict=True)]
+    values: list[Any] = [_decode_value(kind, raw) for (_, kind), raw in zip(kinds, raw_fields, strict=True)]
     return cls(*values)
 
 
@@ -378,6 +378,6 @@ def split_batch(plaintext: bytes) -> list[bytes]:
     return lines
 
 
-def decode_batch(plaintext: bytes, table: dict[str, type[Message]]) -> list[Message]:
+def decode_batch(plaintext: bytes, table: Mapping[str, type[Message]]) -> list[Message]:
     """All messages of a record; the first bad one raises (use split_batch to go one by one)."""
     return [decode_message(line, table) for line in split_batch(plaintext)]
