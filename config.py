@@ -1,0 +1,107 @@
+"""Settings of the chat, read once from ``CHAT_*`` environment variables.
+
+Only ``__main__`` modules and tests read this module; every library module gets plain values
+passed in, so it can be tested without an environment. Each field is one variable; the table in
+README.md lists them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the server and client, with defaults that work on one machine."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    key_dir: Path = REPO / "keys"
+    run_dir: Path = REPO / ".run"
+    # database
+    db_host: str = ""  # empty: use the private MariaDB's socket
+    db_port: int = 3306
+    db_socket: Path = REPO / ".run" / "mariadb" / "mysqld.sock"
+    db_name: str = "chat"
+    db_user: str = "chat_server"
+    db_password: str = field(default="", repr=False)
+    db_password_file: Path = REPO / ".run" / "db_password"
+    db_admin_user: str = "root"
+    db_admin_password: str = field(default="", repr=False)
+    db_pool_size: int = 8
+    db_timeout: float = 5.0
+    # limits
+    max_frame: int = 65_536
+    max_text: int = 4_000
+    handshake_timeout: float = 10.0
+    idle_timeout: float = 300.0
+    outbox_limit: int = 2_000
+    max_conns_per_addr: int = 200
+    msg_rate: float = 20.0
+    msg_burst: int = 60
+    login_rate: float = 5.0
+    login_burst: int = 30
+    handshake_rate: float = 50.0
+    handshake_burst: int = 200
+    account_backoff_after: int = 5
+    account_backoff_seconds: float = 30.0
+    argon2_workers: int = 2
+    history_limit: int = 200
+    resume_token_ttl: float = 86_400.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults overridden by ``CHAT_<FIELD>`` variables; a bad value names its variable."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            name = "CHAT_" + f.name.upper()
+            if name not in env:
+                continue
+            raw = env[name]
+            default = getattr(cls, f.name)
+            try:
+                if isinstance(default, bool):
+                    values[f.name] = raw.lower() in ("1", "true", "yes", "on")
+                elif isinstance(default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(default, float):
+                    values[f.name] = float(raw)
+                elif isinstance(default, Path):
+                    values[f.name] = Path(raw).expanduser()
+                else:
+                    values[f.name] = raw
+            except ValueError:
+                kind = type(default).__name__
+                raise ValueError(f"{name}={raw!r} is not a valid {kind}") from None
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings._check()
+        return settings
+
+    def _check(self) -> None:
+        if not 0 <= self.port <= 65_535:
+            raise ValueError(f"CHAT_PORT={self.port} is outside 0..65535")
+        for name in ("max_frame", "max_text", "outbox_limit", "db_pool_size", "argon2_workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"CHAT_{name.upper()} must be at least 1")
+        if self.max_frame > 65_536:
+            raise ValueError("CHAT_MAX_FRAME cannot exceed the protocol's 65536")
+
+    def database_password(self) -> str:
+        """The server account's password: the variable, else the 0600 file init-db wrote."""
+        if self.db_password:
+            return self.db_password
+        try:
+            return self.db_password_file.read_text().strip()
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"no database password: set CHAT_DB_PASSWORD or run `make db` "
+                f"(expected {self.db_password_file})"
+            ) from None

@@ -1,0 +1,1 @@
+"""The chat server: sockets and threads (listener), policy (service), storage (store)."""

@@ -1,0 +1,158 @@
+"""``python -m server``: serve, keygen, init-db, add-user.
+
+The only server module that reads ``config``; it turns settings into plain values for the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import re
+import secrets
+import sys
+from pathlib import Path
+
+from config import Settings
+from server import keyfile, provision
+from server.passwords import PasswordHasherPool
+from server.store import DbParams, Store
+
+log = logging.getLogger("server")
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+DEMO_USERS = (("user1", "wang_yuan"), ("user2", "ding_zhen"), ("user3", "cxk"))
+DEMO_PASSWORD = "111111"
+
+
+def admin_params(settings: Settings) -> DbParams:
+    """Administrator access (set-up only)."""
+    return DbParams(
+        database="",
+        user=settings.db_admin_user,
+        password=settings.db_admin_password,
+        host=settings.db_host,
+        port=settings.db_port,
+        unix_socket=str(settings.db_socket),
+        pool_size=1,
+        timeout=settings.db_timeout,
+    )
+
+
+def server_params(settings: Settings) -> DbParams:
+    """The server's own least-privilege account."""
+    return DbParams(
+        database=settings.db_name,
+        user=settings.db_user,
+        password=settings.database_password(),
+        host=settings.db_host,
+        port=settings.db_port,
+        unix_socket=str(settings.db_socket),
+        pool_size=settings.db_pool_size,
+        timeout=settings.db_timeout,
+    )
+
+
+def _write_secret(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+
+
+def cmd_keygen(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        fp = keyfile.generate_keypair(settings.key_dir, force=args.force)
+    except FileExistsError as exc:
+        print(f"keygen: {exc}", file=sys.stderr)
+        return 1
+    print(f"server key written to {settings.key_dir}\nfingerprint {fp}")
+    return 0
+
+
+def cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.db_password and not settings.db_password_file.exists():
+        _write_secret(settings.db_password_file, secrets.token_urlsafe(24))
+        log.info("generated the server's database password in %s", settings.db_password_file)
+    admin = admin_params(settings)
+    provision.apply_schema(admin, settings.db_name)
+    provision.ensure_server_account(
+        admin, settings.db_name, settings.db_user, settings.database_password()
+    )
+    if args.demo:
+        store = Store(server_params(settings))
+        hasher = PasswordHasherPool(1)
+        try:
+            for username, nickname in DEMO_USERS:
+                if store.user_exists(username):
+                    continue
+                store.add_user(username, nickname, hasher.hash(DEMO_PASSWORD))
+                log.info("demo account %s (%s) created", username, nickname)
+        finally:
+            store.close()
+    print(f"database {settings.db_name} ready" + (" with demo accounts" if args.demo else ""))
+    return 0
+
+
+def cmd_add_user(settings: Settings, args: argparse.Namespace) -> int:
+    if not USERNAME.match(args.username):
+        print("add-user: usernames are 1-32 of A-Z a-z 0-9 _ . -", file=sys.stderr)
+        return 2
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.username}: ")
+        if password != getpass.getpass("again: "):
+            print("add-user: passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 6:
+        print("add-user: the password needs at least 6 characters", file=sys.stderr)
+        return 2
+    store = Store(server_params(settings))
+    try:
+        password_hash = PasswordHasherPool(1).hash(password)
+        store.add_user(args.username, args.nickname or args.username, password_hash)
+    except ValueError as exc:
+        print(f"add-user: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"user {args.username} created")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.listener import main as serve_main
+
+    return serve_main(settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server", description="The chat server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the server (CHAT_HOST/CHAT_PORT)")
+    keygen = sub.add_parser("keygen", help="make the server's RSA-3072 key pair")
+    keygen.add_argument("--force", action="store_true", help="replace an existing key pair")
+    init = sub.add_parser("init-db", help="schema + least-privilege account (idempotent)")
+    init.add_argument("--demo", action="store_true", help="also create user1/user2/user3")
+    add = sub.add_parser("add-user", help="create an account; password from a prompt or stdin")
+    add.add_argument("username")
+    add.add_argument("--nickname", default="")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    commands = {
+        "serve": cmd_serve,
+        "keygen": cmd_keygen,
+        "init-db": cmd_init_db,
+        "add-user": cmd_add_user,
+    }
+    return commands[args.command](settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""All MySQL access of the chat server, and the only module that talks SQL at runtime.
+
+Every statement is parameterised (values never meet an f-string). Connections come from a
+bounded DBUtils pool that pings before reuse, so a restarted database heals by itself; every
+query has connect/read/write timeouts. Any failure to reach the database surfaces as
+``StoreUnavailable`` so the service can answer "unavailable" and keep serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymysql
+from dbutils.pooled_db import PooledDB
+
+log = logging.getLogger(__name__)
+
+_CONNECTION_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or timed out; the caller answers 'unavailable'."""
+
+
+@dataclass(frozen=True)
+class DbParams:
+    """Where the database is and how to log in; built by ``__main__`` from settings."""
+
+    database: str
+    user: str
+    password: str = field(repr=False)
+    host: str = ""
+    port: int = 3306
+    unix_socket: str = ""
+    pool_size: int = 8
+    timeout: float = 5.0
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``pymysql.connect``."""
+        kwargs: dict[str, Any] = {
+            "user": self.user,
+            "password": self.password,
+            "database": self.database or None,
+            "charset": "utf8mb4",
+            "autocommit": False,
+            "connect_timeout": max(1, int(self.timeout)),
+            "read_timeout": max(1, int(self.timeout)),
+            "write_timeout": max(1, int(self.timeout)),
+        }
+        if self.host:
+            kwargs.update(host=self.host, port=self.port)
+        else:
+            kwargs["unix_socket"] = self.unix_socket
+        return kwargs
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    username: str
+    nickname: str
+    password_hash: str = field(repr=False)
+    failed_logins: int
+    locked_until_ms: int
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store; ``recipient`` is None in the lobby."""
+
+    conversation: str
+    sender: str
+    recipient: str | None
+    client_msg_id: str
+    text: str = field(repr=False)
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    msg_id: int
+    conversation: str
+    sender: str
+    sender_nickname: str
+    recipient: str | None
+    client_msg_id: str
+    text: str = field(repr=False)
+    created_ms: int
+
+
+_MESSAGE_COLUMNS = (
+    "m.id, m.conversation, m.sender, COALESCE(u.nickname, m.sender), m.recipient, "
+    "m.client_msg_id, m.body, m.created_ms"
+)
+
+
+def _message(row: Sequence[Any]) -> StoredMessage:
+    return StoredMessage(
+        int(row[0]), row[1], row[2], row[3], row[4], row[5], row[6], int(row[7])
+    )
+
+
+class Store:
+    """Pooled, parameterised access to users, messages and resume tokens."""
+
+    def __init__(self, params: DbParams) -> None:
+        self._params = params
+        self._pool = PooledDB(
+            creator=pymysql,
+            mincached=0,
+            maxcached=params.pool_size,
+            maxconnections=params.pool_size,
+            blocking=True,
+            ping=1,  # check a connection whenever it is taken from the pool
+            **params.connect_kwargs(),
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        try:
+            conn = self._pool.connection()
+        except _CONNECTION_ERRORS as exc:
+            raise StoreUnavailable(f"database unreachable: {exc.__class__.__name__}") from exc
+        try:
+            with conn.cursor() as cursor:
+                yield cursor
+            conn.commit()
+        except _CONNECTION_ERRORS as exc:
+            self._rollback_quietly(conn)
+            raise StoreUnavailable(f"database error: {exc.__class__.__name__}") from exc
+        except BaseException:
+            self._rollback_quietly(conn)
+            raise
+        finally:
+            try:
+                conn.close()  # back to the pool
+            except Exception:  # pragma: no cover - the pool discards broken connections
+                pass
+
+    @staticmethod
+    def _rollback_quietly(conn: Any) -> None:
+        try:
+            conn.rollback()
+        except Exception:
+            pass
+
+    # --- users ---------------------------------------------------------------------------------
+
+    def get_user(self, username: str) -> UserRecord | None:
+        with self._transaction() as cur:
+            cur.execute(
+                "SELECT username, nickname, password_hash, failed_logins, locked_until_ms "
+                "FROM users WHERE username = %s",
+                (username,),
+            )
+            row = cur.fetchone()
+        if row is None:
+            return None
+        return UserRecord(row[0], row[1], row[2], int(row[3]), int(row[4]))
+
+    def user_exists(self, username: str) -> bool:
+        with self._transaction() as cur:
+            cur.execute("SELECT 1 FROM users WHERE username = %s", (username,))
+            return cur.fetchone() is not None
+
+    def add_user(self, username: str, nickname: str, password_hash: str) -> None:
+        """Create an account; ValueError if the name is taken."""
+        try:
+            with self._transaction() as cur:
+                cur.execute(
+                    "INSERT INTO users (username, nickname, password_hash) VALUES (%s, %s, %s)",
+                    (username, nickname, password_hash),
+                )
+        except pymysql.err.IntegrityError:
+            raise ValueError(f"user {username!r} already exists") from None
+
+    def set_password_hash(self, username: str, password_hash: str) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE users SET password_hash = %s WHERE username = %s",
+                (password_hash, username),
+            )
+
+    def record_login_failure(self, username: str, lock_until_ms: int) -> int:
+        """Count one more failure; ``lock_until_ms`` > 0 starts a back-off. Returns the count."""
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE users SET failed_logins = failed_logins + 1, "
+                "locked_until_ms = GREATEST(locked_until_ms, %s) WHERE username = %s",
+                (lock_until_ms, username),
+            )
+            cur.execute("SELECT failed_logins FROM users WHERE username = %s", (username,))
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def reset_login_failures(self, username: str) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE users SET failed_logins = 0, locked_until_ms = 0 "
+                "WHERE username = %s AND (failed_logins <> 0 OR locked_until_ms <> 0)",
+                (username,),
+            )
+
+    # --- messages ------------------------------------------------------------------------------
+
+    def insert_messages(self, batch: Sequence[NewMessage]) -> list[tuple[StoredMessage, bool]]:
+        """Store a batch in ONE transaction (group commit); resends return the original row.
+
+        For each item: ``(row, True)`` if it was new, ``(original_row, False)`` if the same
+        sender already stored that ``client_msg_id``.
+        """
+        if not batch:
+            return []
+        results: list[tuple[StoredMessage, bool]] = []
+        with self._transaction() as cur:
+            for item in batch:
+                inserted = cur.execute(
+                    "INSERT IGNORE INTO messages "
+                    "(conversation, sender, recipient, client_msg_id, body, created_ms) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    (
+                        item.conversation,
+                        item.sender,
+                        item.recipient,
+                        item.client_msg_id,
+                        item.text,
+                        item.created_ms,
+                    ),
+                )
+                if inserted:
+                    cur.execute("SELECT nickname FROM users WHERE username = %s", (item.sender,))
+                    nick = cur.fetchone()
+                    row = StoredMessage(
+                        int(cur.lastrowid),
+                        item.conversation,
+                        item.sender,
+                        nick[0] if nick else item.sender,
+                        item.recipient,
+                        item.client_msg_id,
+                        item.text,
+                        item.created_ms,
+                    )
+                    results.append((row, True))
+                else:
+                    cur.execute(
+                        f"SELECT {_MESSAGE_COLUMNS} FROM messages m "
+                        "LEFT JOIN users u ON u.username = m.sender "
+                        "WHERE m.sender = %s AND m.client_msg_id = %s",
+                        (item.sender, item.client_msg_id),
+                    )
+                    results.append((_message(cur.fetchone()), False))
+        return results
+
+    def history(
+        self, conversation: str, before_id: int | None, limit: int
+    ) -> tuple[list[StoredMessage], bool]:
+        """Up to ``limit`` messages older than ``before_id`` (newest if None), oldest first."""
+        limit = max(1, limit)
+        with self._transaction() as cur:
+            cur.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages m "
+                "LEFT JOIN users u ON u.username = m.sender "
+                "WHERE m.conversation = %s AND m.id < %s ORDER BY m.id DESC LIMIT %s",
+                (conversation, before_id if before_id is not None else 2**63 - 1, limit + 1),
+            )
+            rows = [_message(r) for r in cur.fetchall()]
+        more = len(rows) > limit
+        return list(reversed(rows[:limit])), more
+
+    # --- resume tokens -------------------------------------------------------------------------
+
+    def save_resume_token(self, token_hash: bytes, username: str, expires_ms: int) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO resume_tokens (token_hash, username, expires_ms) VALUES (%s, %s, %s)",
+                (token_hash, username, expires_ms),
+            )
+
+    def consume_resume_token(self, token_hash: bytes, now_ms: int) -> str | None:
+        """The token's user if it is known and unexpired; either way it can never be used again."""
+        with self._transaction() as cur:
+            cur.execute(
+                "SELECT username, expires_ms FROM resume_tokens WHERE token_hash = %s FOR UPDATE",
+                (token_hash,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                return None
+            cur.execute("DELETE FROM resume_tokens WHERE token_hash = %s", (token_hash,))
+            cur.execute("DELETE FROM resume_tokens WHERE expires_ms < %s LIMIT 100", (now_ms,))
+        return row[0] if int(row[1]) >= now_ms else None
+
+    # --- health --------------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        try:
+            with self._transaction() as cur:
+                cur.execute("SELECT 1")
+            return True
+        except StoreUnavailable:
+            return False
+
+    def close(self) -> None:
+        self._pool.close()
