@@ -215,6 +215,7 @@ class Store:
         if not batch:
             return []
         results: list[tuple[StoredMessage, bool]] = []
+        nicknames: dict[str, str] = {}
         with self._transaction() as cur:
             for item in batch:
                 inserted = cur.execute(
@@ -231,13 +232,16 @@ class Store:
                     ),
                 )
                 if inserted:
-                    cur.execute("SELECT nickname FROM users WHERE username = %s", (item.sender,))
-                    nick = cur.fetchone()
+                    msg_id = int(cur.lastrowid)
+                    if item.sender not in nicknames:
+                        cur.execute("SELECT nickname FROM users WHERE username = %s", (item.sender,))
+                        found = cur.fetchone()
+                        nicknames[item.sender] = found[0] if found else item.sender
                     row = StoredMessage(
-                        int(cur.lastrowid),
+                        msg_id,
                         item.conversation,
                         item.sender,
-                        nick[0] if nick else item.sender,
+                        nicknames[item.sender],
                         item.recipient,
                         item.client_msg_id,
                         item.text,

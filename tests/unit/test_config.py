@@ -1,0 +1,43 @@
+"""Settings from CHAT_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import Settings
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({})
+    assert (s.host, s.port, s.max_text, s.max_frame) == ("127.0.0.1", 8090, 4000, 65_536)
+    assert s.handshake_timeout == 10.0 and s.db_name == "chat"
+
+
+def test_overrides_by_type(tmp_path: Path) -> None:
+    s = Settings.from_env(
+        {"CHAT_PORT": "9000", "CHAT_MSG_RATE": "2.5", "CHAT_KEY_DIR": str(tmp_path),
+         "CHAT_HOST": "0.0.0.0"}
+    )
+    assert s.port == 9000 and s.msg_rate == 2.5 and s.key_dir == tmp_path and s.host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CHAT_PORT", "eighty"), ("CHAT_PORT", "70000"), ("CHAT_MAX_FRAME", "70000"),
+     ("CHAT_MAX_TEXT", "0")],
+)
+def test_bad_values_name_their_variable(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_database_password_from_file(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    s = Settings.from_env({"CHAT_DB_PASSWORD_FILE": str(secret)})
+    assert s.database_password() == "s3cret"
+    assert "s3cret" not in repr(Settings.from_env({"CHAT_DB_PASSWORD": "s3cret"}))
+    with pytest.raises(RuntimeError, match="CHAT_DB_PASSWORD"):
+        Settings.from_env({"CHAT_DB_PASSWORD_FILE": str(tmp_path / "none")}).database_password()
