@@ -247,7 +247,8 @@ class Connection:
         return HandshakeComplete(self.server_fingerprint)
 
     def _install(self, keys: SessionKeys) -> None:
-        client_to_server, server_to_client = (keys.c2s_key, keys.c2s_iv), (keys.s2c_key, keys.s2c_iv)
+        client_to_server = (keys.c2s_key, keys.c2s_iv)
+        server_to_client = (keys.s2c_key, keys.s2c_iv)
         if self.role is Role.SERVER:
             send_key, receive_key = server_to_client, client_to_server
         else:

@@ -366,7 +366,8 @@ def decode_message(line: bytes, table: Mapping[str, type[Message]]) -> Message:
         raise RemoteProtocolError(
             f"{cls.CODE} takes {len(kinds)} fields, got {len(raw_fields)}", fatal=False
         )
-    values: list[Any] = [_decode_value(kind, raw) for (_, kind), raw in zip(kinds, raw_fields, strict=True)]
+    pairs = zip(kinds, raw_fields, strict=True)
+    values: list[Any] = [_decode_value(kind, raw) for (_, kind), raw in pairs]
     return cls(*values)
 
 

@@ -56,7 +56,8 @@ class RecordSealer:
         if self.exhausted:
             raise LocalProtocolError("record counter exhausted; open a new connection")
         header = frame_header(len(plaintext) + crypto.TAG_BYTES)
-        sealed = crypto.aes_gcm_seal(self._key, record_nonce(self._iv, self._seq), plaintext, header)
+        nonce = record_nonce(self._iv, self._seq)
+        sealed = crypto.aes_gcm_seal(self._key, nonce, plaintext, header)
         self._seq += 1
         return header + sealed
 

@@ -56,7 +56,10 @@ def test_messages_flow_both_ways(server_key: RSA.RsaKey) -> None:
     assert b"111111" not in wire and b"user1" not in wire
     server.receive_data(wire)
     assert events(server) == [LoginRequest("user1", "111111")]
-    reply = [LoginResult(True, "wang_yuan", "user1", "tok"), ChatDelivery(1, "lobby", "a", "A", 5, "é|\n中")]
+    reply = [
+        LoginResult(True, "wang_yuan", "user1", "tok"),
+        ChatDelivery(1, "lobby", "a", "A", 5, "é|\n中"),
+    ]
     client.receive_data(server.send(reply))
     assert events(client) == reply
 
@@ -90,7 +93,8 @@ def test_any_chunking_of_the_stream_gives_the_same_events(server_key: RSA.RsaKey
 
 def test_bad_message_is_reported_and_the_connection_survives(server_key: RSA.RsaKey) -> None:
     client, server = pair(server_key)
-    server.receive_data(client.send_lines([b"0099|what", b"0002|lobby|too|many|fields", b"0006|ok"]))
+    bad = [b"0099|what", b"0002|lobby|too|many|fields", b"0006|ok"]
+    server.receive_data(client.send_lines(bad))
     got = events(server)
     assert [type(e) for e in got] == [BadMessage, BadMessage, PingRequest]
     assert isinstance(got[0], BadMessage) and got[0].code_word == "bad_request"
