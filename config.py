@@ -81,6 +81,11 @@ class Settings:
             except ValueError:
                 kind = type(default).__name__
                 raise ValueError(f"{name}={raw!r} is not a valid {kind}") from None
+        run_dir = values.get("run_dir")
+        if isinstance(run_dir, Path):
+            # One CHAT_RUN_DIR moves everything that lives under it, as scripts/db.sh does.
+            values.setdefault("db_socket", run_dir / "mariadb" / "mysqld.sock")
+            values.setdefault("db_password_file", run_dir / "db_password")
         settings = cls(**values)  # type: ignore[arg-type]
         settings._check()
         return settings
@@ -91,8 +96,20 @@ class Settings:
         for name in ("max_frame", "max_text", "outbox_limit", "db_pool_size", "argon2_workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"CHAT_{name.upper()} must be at least 1")
+        for name in (
+            "handshake_timeout", "idle_timeout", "db_timeout", "msg_rate", "login_rate",
+            "handshake_rate", "msg_burst", "login_burst", "handshake_burst",
+            "max_conns_per_addr", "history_limit", "resume_token_ttl",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"CHAT_{name.upper()} must be greater than 0")
+        for name in ("account_backoff_after", "account_backoff_seconds", "db_port"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"CHAT_{name.upper()} cannot be negative")
         if self.max_frame > 65_536:
             raise ValueError("CHAT_MAX_FRAME cannot exceed the protocol's 65536")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"CHAT_LOG_LEVEL={self.log_level!r} is not a logging level")
 
     def database_password(self) -> str:
         """The server account's password: the variable, else the 0600 file init-db wrote."""

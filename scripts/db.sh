@@ -8,25 +8,70 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cmd="${1:-status}"
 run_dir="${2:-${CHAT_RUN_DIR:-$repo/.run}/mariadb}"
+run_dir="$(realpath -m -- "$run_dir")"  # mariadbd changes into its datadir: paths must be absolute
 data="$run_dir/data"
 sock="$run_dir/mysqld.sock"
 pidf="$run_dir/mysqld.pid"
 log="$run_dir/mysqld.err"
 me="$(id -un)"
 
+# The pid file's process is alive and really is a MariaDB server (a stale file whose PID was
+# reused by something else must not count, and must never be signalled).
 alive() {
-  [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null
+  local pid
+  [ -f "$pidf" ] || return 1
+  pid="$(cat "$pidf" 2>/dev/null)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  case "$(cat "/proc/$pid/comm" 2>/dev/null || echo mariadbd)" in
+    mariadbd | mysqld) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+wait_ping() {  # [PID]: up to 60 s, or until PID (the server being started) exits
+  for _ in $(seq 1 120); do
+    ping_db && return 0
+    if [ -n "${1:-}" ] && ! kill -0 "$1" 2>/dev/null && ! alive; then
+      ping_db && return 0
+      return 1
+    fi
+    sleep 0.5
+  done
+  return 1
+}
+
+log_tail() {
+  echo "mariadb: last log lines ($log):" >&2
+  tail -n 30 "$log" >&2 || true
 }
 
 ping_db() {
   mariadb-admin --no-defaults --socket="$sock" -uroot ping >/dev/null 2>&1
 }
 
+# start and stop are serialised per RUN_DIR, so two callers (two test sessions, `make db` twice in
+# parallel) can never start two servers on one datadir.
+if [ "$cmd" = start ] || [ "$cmd" = stop ]; then
+  if [ "$cmd" = start ]; then mkdir -p "$run_dir" && chmod 700 "$run_dir"; fi
+  if [ -d "$run_dir" ] && command -v flock >/dev/null 2>&1; then
+    exec 9>"$run_dir/.lock"
+    flock -w 120 9 || { echo "mariadb: $run_dir is locked by another db.sh" >&2; exit 1; }
+  fi
+fi
+
 case "$cmd" in
   start)
-    if alive && ping_db; then
-      echo "mariadb: already running (pid $(cat "$pidf"), socket $sock)"
-      exit 0
+    if alive; then
+      # Running (perhaps still starting, or started by a concurrent caller): never start a
+      # second server on the same datadir, and never remove a live server's socket.
+      if wait_ping; then
+        echo "mariadb: already running (pid $(cat "$pidf"), socket $sock)"
+        exit 0
+      fi
+      echo "mariadb: pid $(cat "$pidf") is alive but does not answer on $sock" >&2
+      log_tail
+      exit 1
     fi
     mkdir -p "$run_dir"
     chmod 700 "$run_dir"
@@ -41,16 +86,13 @@ case "$cmd" in
       --pid-file="$pidf" --skip-networking --log-error="$log" \
       --innodb-buffer-pool-size=64M --innodb-log-file-size=48M \
       --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-      --max-connections=500 </dev/null >/dev/null 2>&1 &
-    for _ in $(seq 1 120); do
-      if ping_db; then
-        echo "mariadb: up (pid $(cat "$pidf" 2>/dev/null), socket $sock)"
-        exit 0
-      fi
-      sleep 0.5
-    done
-    echo "mariadb: did not come up; last log lines:" >&2
-    tail -n 30 "$log" >&2 || true
+      --max-connections=500 </dev/null >/dev/null 2>&1 9>&- &
+    if wait_ping "$!"; then
+      echo "mariadb: up (pid $(cat "$pidf" 2>/dev/null), socket $sock)"
+      exit 0
+    fi
+    echo "mariadb: did not come up" >&2
+    log_tail
     exit 1
     ;;
   stop)

@@ -78,7 +78,11 @@ def cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
     admin = admin_params(settings)
     provision.apply_schema(admin, settings.db_name)
     provision.ensure_server_account(
-        admin, settings.db_name, settings.db_user, settings.database_password()
+        admin,
+        settings.db_name,
+        settings.db_user,
+        settings.database_password(),
+        remote=not provision.is_local_host(settings.db_host),
     )
     if args.demo:
         store = Store(server_params(settings))

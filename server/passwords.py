@@ -50,7 +50,7 @@ class PasswordHasherPool:
         target = stored_hash if stored_hash is not None else self._dummy
         with self._slots:
             try:
-                ok = self._hasher.verify(target, password)
+                ok: bool = self._hasher.verify(target, password)
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 ok = False
         return ok and stored_hash is not None

@@ -1,8 +1,9 @@
 """Set-up only: create the database, apply the schema, make the server's least-privilege account.
 
 This runs as the database administrator from ``python -m server init-db`` and from test
-fixtures, never inside the running server. Identifiers cannot be bound as SQL parameters, so they
-are checked against a strict pattern and back-quoted; passwords are always bound parameters.
+fixtures, never inside the running server. Database names cannot be bound as SQL parameters, so
+they are checked against a strict pattern and back-quoted; account names are checked the same way
+and, like passwords, passed as bound parameters (``'user'@'host'`` string literals).
 """
 
 from __future__ import annotations
@@ -59,18 +60,38 @@ def apply_schema(admin: DbParams, db_name: str, schema_sql: str | None = None) -
     log.info("schema applied to database %s", db_name)
 
 
-def ensure_server_account(admin: DbParams, db_name: str, user: str, password: str) -> None:
-    """The server's own account: only the row rights it uses, on its own database only."""
+LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+
+
+def is_local_host(db_host: str) -> bool:
+    """True when the server reaches the database on this machine (socket or loopback)."""
+    return db_host.strip().lower() in LOCAL_HOSTS
+
+
+def ensure_server_account(
+    admin: DbParams, db_name: str, user: str, password: str, remote: bool = False
+) -> None:
+    """The server's own account: only the row rights it uses, on its own database only.
+
+    The account is ``'user'@'localhost'``; ``remote=True`` (the database is on another host) adds
+    ``'user'@'%'`` with the same rights, because MySQL matches accounts by client host.
+    An existing account gets the new password, so init-db can be re-run after a password change.
+    """
+    hosts = ["localhost", "%"] if remote else ["localhost"]
     conn = _admin_connect(admin)
-    account = f"{_identifier(user)}@'localhost'"
     try:
         with conn.cursor() as cur:
-            cur.execute(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY %s", (password,))
-            cur.execute(f"ALTER USER {account} IDENTIFIED BY %s", (password,))
-            cur.execute(f"GRANT {SERVER_GRANTS} ON {_identifier(db_name)}.* TO {account}")
+            _identifier(user)  # validated, although account names travel as parameters
+            for host in hosts:
+                account = (user, host)
+                cur.execute(
+                    "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (*account, password)
+                )
+                cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (*account, password))
+                cur.execute(f"GRANT {SERVER_GRANTS} ON {_identifier(db_name)}.* TO %s@%s", account)
     finally:
         conn.close()
-    log.info("server account %s has %s on %s", user, SERVER_GRANTS, db_name)
+    log.info("server account %s@%s has %s on %s", user, "+".join(hosts), SERVER_GRANTS, db_name)
 
 
 def drop_database(admin: DbParams, db_name: str) -> None:
@@ -84,9 +105,12 @@ def drop_database(admin: DbParams, db_name: str) -> None:
 
 
 def drop_account(admin: DbParams, user: str) -> None:
+    """Remove the server account (both host forms ensure_server_account may have made)."""
     conn = _admin_connect(admin)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"DROP USER IF EXISTS {_identifier(user)}@'localhost'")
+            _identifier(user)
+            for host in ("localhost", "%"):
+                cur.execute("DROP USER IF EXISTS %s@%s", (user, host))
     finally:
         conn.close()

@@ -234,7 +234,9 @@ class Store:
                 if inserted:
                     msg_id = int(cur.lastrowid)
                     if item.sender not in nicknames:
-                        cur.execute("SELECT nickname FROM users WHERE username = %s", (item.sender,))
+                        cur.execute(
+                            "SELECT nickname FROM users WHERE username = %s", (item.sender,)
+                        )
                         found = cur.fetchone()
                         nicknames[item.sender] = found[0] if found else item.sender
                     row = StoredMessage(
@@ -255,7 +257,10 @@ class Store:
                         "WHERE m.sender = %s AND m.client_msg_id = %s",
                         (item.sender, item.client_msg_id),
                     )
-                    results.append((_message(cur.fetchone()), False))
+                    original = cur.fetchone()
+                    if original is None:  # ignored for another reason than a duplicate key
+                        raise ValueError(f"message {item.client_msg_id!r} could not be stored")
+                    results.append((_message(original), False))
         return results
 
     def history(

@@ -7,6 +7,7 @@ schema and a least-privilege account, exactly as ``init-db`` makes them.
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -48,13 +49,27 @@ class MariaDB:
     def stop(self) -> None:
         self._script("stop")
 
+    def running(self) -> bool:
+        status = subprocess.run(
+            [str(DB_SCRIPT), "status", str(self.run_dir)], capture_output=True, timeout=30
+        )
+        return status.returncode == 0
+
 
 @pytest.fixture(scope="session")
 def mariadb() -> Iterator[MariaDB]:
-    db = MariaDB(REPO / ".run" / "test-mariadb")
+    """The session's private instance; ``CHAT_TEST_MARIADB_DIR`` gives one its own directory.
+
+    It is stopped at the end only if this session started it, so a second test run in the same
+    checkout does not pull the database from under the first.
+    """
+    run_dir = os.environ.get("CHAT_TEST_MARIADB_DIR") or REPO / ".run" / "test-mariadb"
+    db = MariaDB(Path(run_dir).resolve())
+    was_running = db.running()
     db.start()
     yield db
-    db.stop()
+    if not was_running:
+        db.stop()
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 import pymysql
 import pytest
 
+from server import provision
 from server.store import DbParams, NewMessage, Store, StoreUnavailable
 
 pytestmark = pytest.mark.integration
@@ -112,6 +114,35 @@ def test_server_account_has_least_privilege(db_params: DbParams) -> None:
                     cur.execute(statement)
     finally:
         conn.close()
+
+
+def test_remote_account_gets_the_same_least_privilege(mariadb) -> None:
+    admin = mariadb.admin_params()
+    name = "chat_remote_" + secrets.token_hex(4)
+    try:
+        provision.apply_schema(admin, name)
+        provision.ensure_server_account(admin, name, name, "pw-" + name, remote=True)
+        provision.ensure_server_account(admin, name, name, "pw2-" + name, remote=True)  # again
+        conn = pymysql.connect(**admin.connect_kwargs())
+        try:
+            with conn.cursor() as cur:
+                for host in ("localhost", "%"):
+                    cur.execute("SHOW GRANTS FOR %s@%s", (name, host))
+                    grants = " ".join(row[0] for row in cur.fetchall())
+                    assert f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{name}`.*" in grants
+                    assert "ALL PRIVILEGES" not in grants and "GRANT OPTION" not in grants
+        finally:
+            conn.close()
+    finally:
+        provision.drop_database(admin, name)
+        provision.drop_account(admin, name)
+
+
+def test_unsafe_identifiers_are_refused(mariadb) -> None:
+    with pytest.raises(ValueError, match="unsafe"):
+        provision.apply_schema(mariadb.admin_params(), "chat`; DROP DATABASE mysql; --")
+    with pytest.raises(ValueError, match="unsafe"):
+        provision.ensure_server_account(mariadb.admin_params(), "chat", "x' OR 1", "pw")
 
 
 def test_outage_raises_unavailable_then_heals(db_params: DbParams, db_control) -> None:

@@ -26,7 +26,8 @@ def test_overrides_by_type(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [("CHAT_PORT", "eighty"), ("CHAT_PORT", "70000"), ("CHAT_MAX_FRAME", "70000"),
-     ("CHAT_MAX_TEXT", "0")],
+     ("CHAT_MAX_TEXT", "0"), ("CHAT_IDLE_TIMEOUT", "0"), ("CHAT_MSG_RATE", "-1"),
+     ("CHAT_DB_TIMEOUT", "soon"), ("CHAT_LOG_LEVEL", "LOUD")],
 )
 def test_bad_values_name_their_variable(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
@@ -41,3 +42,11 @@ def test_database_password_from_file(tmp_path: Path) -> None:
     assert "s3cret" not in repr(Settings.from_env({"CHAT_DB_PASSWORD": "s3cret"}))
     with pytest.raises(RuntimeError, match="CHAT_DB_PASSWORD"):
         Settings.from_env({"CHAT_DB_PASSWORD_FILE": str(tmp_path / "none")}).database_password()
+
+
+def test_run_dir_moves_socket_and_password_file_unless_they_are_set(tmp_path: Path) -> None:
+    s = Settings.from_env({"CHAT_RUN_DIR": str(tmp_path)})
+    assert s.db_socket == tmp_path / "mariadb" / "mysqld.sock"  # where scripts/db.sh puts it
+    assert s.db_password_file == tmp_path / "db_password"
+    s = Settings.from_env({"CHAT_RUN_DIR": str(tmp_path), "CHAT_DB_SOCKET": "/x.sock"})
+    assert s.db_socket == Path("/x.sock")
