@@ -182,6 +182,7 @@ class Connection:
             return
         try:
             self._frames.extend(self._decoder.feed(data))
+            self._decoder.feed(b"")  # surfaces a bad header that followed those frames
         except RemoteProtocolError as exc:
             self._error = exc  # raised once the frames before it are consumed
 

@@ -34,6 +34,7 @@ class FrameDecoder:
         self._max_frame = max_frame
         self._buffer = bytearray()
         self._need: int | None = None  # body length of the frame being read, once known
+        self._error: RemoteProtocolError | None = None  # a bad header, reported after its frames
 
     @property
     def buffered(self) -> int:
@@ -41,7 +42,13 @@ class FrameDecoder:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Add ``data``; return the bodies of all frames now complete (possibly none)."""
+        """Add ``data``; return the bodies of all frames now complete (possibly none).
+
+        A bad length header raises, but only after the frames before it were returned: frames
+        that came first are delivered the same whatever the chunking.
+        """
+        if self._error is not None:
+            raise self._error
         self._buffer += data
         frames: list[bytes] = []
         while True:
@@ -50,9 +57,12 @@ class FrameDecoder:
                     return frames
                 (length,) = HEADER.unpack_from(self._buffer)
                 if not 1 <= length <= self._max_frame:
-                    raise RemoteProtocolError(
+                    self._error = RemoteProtocolError(
                         f"frame length {length} outside 1..{self._max_frame}"
                     )
+                    if frames:
+                        return frames
+                    raise self._error
                 del self._buffer[: HEADER.size]
                 self._need = length
             if len(self._buffer) < self._need:

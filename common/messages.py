@@ -300,8 +300,8 @@ def _encode_value(kind: str, value: object) -> str:
     if kind in ("int", "int | None"):
         if value is None and kind == "int | None":
             return ""
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise LocalProtocolError(f"expected a non-negative int, got {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10**19:
+            raise LocalProtocolError(f"expected an int in 0..10**19-1, got {value!r}")
         return str(value)
     raise LocalProtocolError(f"unsupported field kind {kind}")  # pragma: no cover
 

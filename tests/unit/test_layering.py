@@ -1,4 +1,13 @@
-"""DESIGN §2's rules between the parts, enforced by reading every import with ``ast``."""
+"""DESIGN §2's rules between the parts, enforced by reading every import with ``ast``.
+
+Rules (DESIGN §2): ``common`` imports only the stdlib, ``Crypto`` and itself, and never the
+impure modules (sockets, threads, Tk, SQL, event loops) nor sets up logging; ``server`` never
+imports ``client`` or ``tkinter``; ``client`` never imports ``server`` or ``pymysql``; only
+``__main__`` modules (and tests) read ``config``; only ``server/store.py`` and
+``server/provision.py`` import ``pymysql``; only ``server/passwords.py`` imports ``argon2``.
+From the layout in §2: ``server/listener.py`` is the server's only socket code,
+``client/session.py`` the client's, and ``client/ui/`` imports no socket or crypto.
+"""
 
 from __future__ import annotations
 
@@ -9,71 +18,189 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-STDLIB = set(sys.stdlib_module_names)
-IMPURE = {"socket", "threading", "tkinter", "pymysql", "selectors", "asyncio", "subprocess"}
+PARTS = ("common", "server", "client")
+STDLIB = frozenset(sys.stdlib_module_names)
+COMMON_MAY_IMPORT = frozenset({"Crypto", "common"})
+IMPURE = frozenset(
+    {
+        "socket", "_socket", "socketserver", "ssl", "selectors", "select", "asyncio",
+        "threading", "_thread", "multiprocessing", "concurrent", "subprocess",
+        "tkinter", "_tkinter", "pymysql",
+    }
+)
+LOGGING_SETUP = frozenset({"basicConfig", "dictConfig", "fileConfig"})
+PYMYSQL_HOMES = frozenset({"server/store.py", "server/provision.py"})
+ARGON2_HOMES = frozenset({"server/passwords.py"})
+SOCKET_HOMES = frozenset({"server/listener.py", "client/session.py"})
+CONFIG_RULE = "config read outside a __main__ module"
 
 
-def imports_of(source: str) -> set[str]:
+def _package_of(relative: str) -> list[str]:
+    parts = relative.removesuffix(".py").split("/")
+    return parts[:-1]  # the package a module (or an __init__) lives in
+
+
+def imports_of(relative: str, tree: ast.AST) -> set[str]:
+    """Every module name ``tree`` imports, absolute, with ``from a import b`` also as ``a.b``.
+
+    Relative imports are resolved against ``relative``; ``importlib.import_module("x")`` and
+    ``__import__("x")`` with a literal name count as imports too.
+    """
     names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                package = _package_of(relative)
+                base = package[: len(package) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module:
+                names.add(module)
+                names.update(f"{module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            first = node.args[0]
+            if called in ("import_module", "__import__") and isinstance(first, ast.Constant):
+                names.add(str(first.value))
     return names
 
 
-def violations(relative: str, source: str) -> list[str]:
-    """Every rule ``relative`` (a path like ``server/hub.py``) breaks."""
-    part = relative.split("/")[0]
-    tops = {name.split(".")[0] for name in imports_of(source)}
+def logging_setup_calls(tree: ast.AST) -> list[str]:
+    """Calls such as ``logging.basicConfig(...)`` or a bare ``basicConfig(...)``."""
     found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in LOGGING_SETUP:
+                found.append(called)
+    return found
+
+
+def violations(relative: str, source: str) -> list[str]:
+    """Every rule the module at ``relative`` (like ``server/hub.py``) breaks."""
+    tree = ast.parse(source, filename=relative)
+    names = imports_of(relative, tree)
+    tops = {name.split(".")[0] for name in names}
+    part = relative.split("/")[0]
+    found: list[str] = []
     if part == "common":
-        foreign = tops - STDLIB - {"Crypto", "common", "__future__"}
-        found += [f"common imports {n}" for n in sorted(foreign)]
-        found += [f"common imports {n}" for n in sorted(tops & IMPURE)]
-        if "basicConfig" in source:
-            found.append("common configures logging")
+        foreign = tops - STDLIB - COMMON_MAY_IMPORT
+        found += [f"common imports non-stdlib {n}" for n in sorted(foreign)]
+        found += [f"common imports impure {n}" for n in sorted(tops & IMPURE)]
+        found += [f"common sets up logging ({c})" for c in logging_setup_calls(tree)]
+        if "logging.config" in names:
+            found.append("common sets up logging (logging.config)")
     if part == "server":
         found += [f"server imports {n}" for n in sorted(tops & {"client", "tkinter"})]
     if part == "client":
         found += [f"client imports {n}" for n in sorted(tops & {"server", "pymysql"})]
     if "config" in tops and not relative.endswith("__main__.py"):
-        found.append("only __main__ modules read config")
-    if "pymysql" in tops and relative not in ("server/store.py", "server/provision.py"):
-        found.append("pymysql outside store/provision")
-    if "argon2" in tops and relative != "server/passwords.py":
+        found.append(CONFIG_RULE)
+    if "pymysql" in tops and relative not in PYMYSQL_HOMES:
+        found.append("pymysql outside store.py/provision.py")
+    if "argon2" in tops and relative not in ARGON2_HOMES:
         found.append("argon2 outside passwords.py")
+    if part in ("server", "client") and "socket" in tops and relative not in SOCKET_HOMES:
+        found.append("socket outside listener.py/session.py")
+    if relative.startswith("client/ui/"):
+        banned = (tops & {"Crypto", "socket"}) | {n for n in names if n == "common.crypto"}
+        found += [f"ui imports {n}" for n in sorted(banned)]
     return found
 
 
 def sources() -> list[Path]:
-    return sorted(p for part in ("common", "server", "client") for p in (REPO / part).rglob("*.py"))
+    return sorted(p for part in PARTS for p in (REPO / part).rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", sources(), ids=lambda p: str(p.relative_to(REPO)))
+def _id(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+@pytest.mark.parametrize("path", sources(), ids=_id)
 def test_module_keeps_the_rules(path: Path) -> None:
-    relative = path.relative_to(REPO).as_posix()
-    assert violations(relative, path.read_text(encoding="utf-8")) == []
+    assert violations(_id(path), path.read_text(encoding="utf-8")) == []
 
 
-def test_every_part_is_checked() -> None:
-    parts = {p.relative_to(REPO).parts[0] for p in sources()}
-    assert {"common", "server"} <= parts
+def test_the_scan_sees_the_whole_core() -> None:
+    seen = {_id(p) for p in sources()}
+    core = {"errors", "framing", "messages", "crypto", "handshake", "record", "connection"}
+    assert {f"common/{name}.py" for name in core} <= seen
+    assert any(name.startswith("server/") for name in seen)
+
+
+# --- the rule engine itself must be able to fail ----------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("relative", "source", "expected"),
     [
-        ("common/x.py", "import socket", "common imports socket"),
-        ("common/x.py", "import pymysql", "common imports pymysql"),
-        ("common/x.py", "from server.store import Store", "common imports server"),
+        ("common/x.py", "import socket", "common imports impure socket"),
+        ("common/x.py", "import threading", "common imports impure threading"),
+        ("common/x.py", "from tkinter import ttk", "common imports impure tkinter"),
+        ("common/x.py", "import pymysql", "common imports impure pymysql"),
+        ("common/x.py", "import selectors", "common imports impure selectors"),
+        ("common/x.py", "import asyncio.events", "common imports impure asyncio"),
+        ("common/x.py", "import numpy", "common imports non-stdlib numpy"),
+        ("common/x.py", "from server.store import Store", "common imports non-stdlib server"),
+        ("common/x.py", "from ..client import app", "common imports non-stdlib client"),
+        ("common/x.py", "import importlib\nimportlib.import_module('socket')",
+         "common imports impure socket"),
+        ("common/x.py", "import logging\nlogging.basicConfig(level=10)",
+         "common sets up logging (basicConfig)"),
+        ("common/x.py", "from logging import basicConfig\nbasicConfig()",
+         "common sets up logging (basicConfig)"),
+        ("common/x.py", "import logging.config", "common sets up logging (logging.config)"),
         ("server/x.py", "import tkinter", "server imports tkinter"),
+        ("server/x.py", "from client.session import Session", "server imports client"),
+        ("server/x.py", "from ..client import app", "server imports client"),
         ("client/x.py", "from server import store", "client imports server"),
-        ("server/service.py", "import config", "only __main__ modules read config"),
-        ("server/hub.py", "import pymysql", "pymysql outside store/provision"),
+        ("client/ui/chat.py", "from ...server import hub", "client imports server"),
+        ("client/x.py", "import pymysql", "client imports pymysql"),
+        ("client/x.py", "import pymysql", "pymysql outside store.py/provision.py"),
+        ("server/service.py", "import config", CONFIG_RULE),
+        ("server/service.py", "from config import Settings", CONFIG_RULE),
+        ("client/app.py", "import config.sub", CONFIG_RULE),
+        ("common/x.py", "import config", CONFIG_RULE),
+        ("server/hub.py", "import pymysql", "pymysql outside store.py/provision.py"),
         ("server/service.py", "from argon2 import PasswordHasher", "argon2 outside passwords.py"),
+        ("server/service.py", "import socket", "socket outside listener.py/session.py"),
+        ("client/ui/chat.py", "from common import crypto", "ui imports common.crypto"),
+        ("client/ui/login.py", "from Crypto.PublicKey import RSA", "ui imports Crypto"),
     ],
 )
 def test_the_rule_engine_catches_breaches(relative: str, source: str, expected: str) -> None:
     assert expected in violations(relative, source)
+
+
+@pytest.mark.parametrize(
+    ("relative", "source"),
+    [
+        ("common/x.py", "from __future__ import annotations\nimport hashlib, struct, enum"),
+        ("common/x.py", "from Crypto.Cipher import AES\nfrom common.errors import ChatError"),
+        ("common/x.py", "from .framing import F\nimport logging\nlog = logging.getLogger()"),
+        ("server/__main__.py", "from config import Settings"),
+        ("client/__main__.py", "try:\n    import config\nexcept ImportError:\n    config = None"),
+        ("server/store.py", "import pymysql"),
+        ("server/provision.py", "import pymysql"),
+        ("server/passwords.py", "from argon2 import PasswordHasher"),
+        ("server/listener.py", "import socket, threading"),
+        ("client/session.py", "import socket, threading\nfrom common.connection import Connection"),
+        ("client/ui/chat.py", "import tkinter as tk\nfrom ..formatting import clock"),
+    ],
+)
+def test_the_rule_engine_allows_what_the_design_allows(relative: str, source: str) -> None:
+    assert violations(relative, source) == []
+
+
+def test_relative_imports_resolve_against_the_module() -> None:
+    tree = ast.parse("from . import errors\nfrom ..server import hub\nfrom .x import y")
+    names = imports_of("client/ui/chat.py", tree)
+    assert {"client.ui", "client.ui.errors", "client.server", "client.ui.x.y"} <= names
+    assert imports_of("common/framing.py", ast.parse("from .errors import E")) >= {
+        "common.errors"
+    }
