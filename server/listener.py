@@ -1,0 +1,426 @@
+"""The only socket code of the server: an accept thread, then two threads per connection.
+
+Per connection a *reader* thread does blocking ``recv`` with a deadline (handshake + login
+within ``handshake_timeout``, then ``idle_timeout``), feeds ``common.Connection`` and hands each
+message to the ``ChatService``. A *writer* thread drains the connection's bounded outbox: it
+blocks for one line, takes everything else already queued, and seals it all with one
+``send_lines`` call, so a fan-out burst costs one AES-GCM record instead of one per message.
+
+Nobody ever waits for a slow client: ``put`` into a full outbox disconnects that client. A
+protocol violation (bad frame, tampered/replayed/reordered/reflected record, bad hello) closes
+that connection only; the reason is logged, never any secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from Crypto.PublicKey import RSA
+
+from common import crypto
+from common.connection import (
+    NEED_DATA,
+    BadMessage,
+    Connection,
+    ConnectionClosed,
+    HandshakeComplete,
+    KeyRequested,
+)
+from common.errors import LocalProtocolError, RemoteProtocolError
+from common.handshake import CIPHER_SUITE
+from common.messages import LogoutRequest
+from server.commit import GroupCommitter
+from server.hub import InProcessHub
+from server.keyfile import PRIVATE_NAME, load_private_key
+from server.limits import KeyedBuckets
+from server.options import ServerOptions
+from server.passwords import PasswordHasherPool
+from server.service import ChatService, ClientSession
+from server.store import DbParams, Store
+
+log = logging.getLogger(__name__)
+
+_CLOSE = object()  # outbox sentinel: flush what is queued, then stop writing
+_MAX_COALESCE = 1_024  # lines sealed in one send_lines call
+
+
+class _Peer:
+    """One accepted socket: reader and writer threads, the outbox (``Outbox.put``), teardown."""
+
+    def __init__(self, server: ChatServer, sock: socket.socket, address: tuple[str, int]) -> None:
+        self._server, self._sock = server, sock
+        self._options, self._service = server.options, server.service
+        self.address = address[0]
+        self.peer = f"{address[0]}:{address[1]}"
+        self.conn = Connection.server(
+            server.private_key,
+            max_frame=self._options.max_frame,
+            seq_limit=self._options.record_limit,
+        )
+        self._outbox: queue.Queue[object] = queue.Queue(maxsize=self._options.outbox_limit)
+        self.session = ClientSession(self.address, self.peer, self)
+        self._shut_lock = threading.Lock()
+        self._shut = False
+        self._abort_reason = ""
+        self._writer: threading.Thread | None = None
+        self.reader = threading.Thread(
+            target=self._read_main, name=f"read {self.peer}", daemon=True
+        )
+
+    # --- Outbox ----------------------------------------------------------------------------
+
+    def put(self, line: bytes) -> None:
+        """Queue one line; never blocks. A full outbox means the client does not read: cut it."""
+        if self._shut:
+            return
+        try:
+            self._outbox.put_nowait(line)
+        except queue.Full:
+            self.abort(f"outbox full ({self._options.outbox_limit} lines): client is not reading")
+
+    # --- teardown --------------------------------------------------------------------------
+
+    def abort(self, reason: str, level: int = logging.WARNING) -> None:
+        """Shut the socket now (from any thread); the reader notices and cleans up."""
+        with self._shut_lock:
+            if self._shut:
+                return
+            self._shut = True
+            self._abort_reason = reason
+        log.log(level, "dropping %s (%s): %s", self.peer, self.session.username or "-", reason)
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._outbox_wake()
+
+    def _outbox_wake(self) -> None:
+        """Let a writer blocked on an empty queue see that it must stop."""
+        try:
+            self._outbox.put_nowait(_CLOSE)
+        except queue.Full:
+            pass
+
+    def stop_reading(self) -> None:
+        """Server shutdown: end the reader as if the peer had closed; replies still flush."""
+        try:
+            self._sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+
+    # --- reader ----------------------------------------------------------------------------
+
+    def _read_main(self) -> None:
+        reason = "closed by peer"
+        try:
+            reason = self._read_loop()
+        except RemoteProtocolError as exc:
+            reason = f"protocol error: {exc}"
+            self.abort(reason)  # logs why; the connection can no longer be trusted
+        except TimeoutError:
+            reason = "idle timeout" if self.session.logged_in else "no login within the deadline"
+            log.info("closing %s: %s", self.peer, reason)
+        except OSError as exc:
+            reason = self._abort_reason or f"socket error ({exc.__class__.__name__})"
+        except Exception:  # a bug must not take the server down with it
+            log.exception("internal error on %s", self.peer)
+            reason = "internal error"
+            self.abort(reason)
+        finally:
+            self._finish(self._abort_reason or reason)
+
+    def _read_loop(self) -> str:
+        opts, conn, service, session = self._options, self.conn, self._service, self.session
+        deadline = time.monotonic() + opts.handshake_timeout
+        while True:
+            while True:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    break
+                if isinstance(event, KeyRequested | HandshakeComplete):
+                    self._sock.sendall(conn.data_to_send())
+                    if isinstance(event, HandshakeComplete):
+                        self._start_writer()
+                    continue
+                if isinstance(event, ConnectionClosed):
+                    return "closed by peer"
+                if isinstance(event, BadMessage):
+                    if not service.on_bad_message(session, event.error):
+                        return "too many bad messages"
+                elif not service.on_message(session, event):  # type: ignore[arg-type]
+                    return "logout" if isinstance(event, LogoutRequest) else "closed by service"
+                if self._shut:
+                    return self._abort_reason
+            if session.logged_in:
+                timeout = opts.idle_timeout
+            else:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    raise TimeoutError
+            self._sock.settimeout(timeout)
+            data = self._sock.recv(65_536)
+            if self._shut:
+                return self._abort_reason
+            conn.receive_data(data)
+
+    def _start_writer(self) -> None:
+        self._writer = threading.Thread(
+            target=self._write_main, name=f"write {self.peer}", daemon=True
+        )
+        self._writer.start()
+
+    def _finish(self, reason: str) -> None:
+        self._service.on_disconnect(self.session, reason)
+        writer = self._writer
+        if writer is not None:
+            if not self._shut:
+                try:
+                    self._outbox.put_nowait(_CLOSE)  # flush what is queued, then stop
+                except queue.Full:
+                    self.abort("outbox full at close")
+            writer.join(self._options.writer_flush_timeout)
+            if writer.is_alive():
+                self.abort("could not flush in time")
+                writer.join(1.0)
+        with self._shut_lock:
+            self._shut = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        self._server._forget(self)
+
+    # --- writer ----------------------------------------------------------------------------
+
+    def _write_main(self) -> None:
+        try:
+            self._write_loop()
+        except OSError as exc:  # the peer went away: ordinary, not a warning
+            self.abort(f"write failed ({exc.__class__.__name__})", logging.INFO)
+        except LocalProtocolError as exc:
+            self.abort(f"cannot seal: {exc}")
+
+    def _write_loop(self) -> None:
+        conn, get = self.conn, self._outbox.get
+        while True:
+            item = get()
+            stop = item is _CLOSE
+            lines: list[bytes] = [] if stop else [item]  # type: ignore[list-item]
+            while not stop and len(lines) < _MAX_COALESCE:
+                try:
+                    item = self._outbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _CLOSE:
+                    stop = True
+                else:
+                    lines.append(item)  # type: ignore[arg-type]
+            if lines and not self._shut:
+                if conn.send_exhausted:
+                    self.abort("record counter exhausted; the client reconnects")
+                    return
+                self._sock.sendall(conn.send_lines(lines))
+                if conn.send_exhausted:
+                    self.abort("record counter exhausted; the client reconnects")
+                    return
+            if stop or self._shut:
+                return
+
+
+class ChatServer:
+    """Accepts connections on ``options.host:options.port`` and serves them until ``stop``."""
+
+    def __init__(
+        self, options: ServerOptions, service: ChatService, private_key: RSA.RsaKey
+    ) -> None:
+        self.options, self.service, self.private_key = options, service, private_key
+        self.fingerprint = crypto.fingerprint(private_key.public_key())
+        self._handshakes = KeyedBuckets(
+            options.handshake_rate, options.handshake_burst, options.rate_limit_keys
+        )
+        self._lock = threading.Lock()  # guards _peers and _per_address
+        self._peers: set[_Peer] = set()
+        self._per_address: dict[str, int] = {}
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.address: tuple[str, int] | None = None
+
+    def start(self) -> tuple[str, int]:
+        """Bind and start accepting; returns the bound ``(host, port)`` (port 0 picks one)."""
+        try:
+            threading.stack_size(self.options.thread_stack_size)
+        except (ValueError, RuntimeError):  # pragma: no cover - platform without the knob
+            log.debug("thread stack size not adjustable here")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.options.host, self.options.port))
+        sock.listen(self.options.listen_backlog)
+        sock.settimeout(0.25)  # lets the accept loop notice stop() promptly
+        self._listener = sock
+        host, port = sock.getsockname()[:2]
+        self.address = (host, port)
+        self._accept_thread = threading.Thread(target=self._accept_loop, name="accept", daemon=True)
+        self._accept_thread.start()
+        log.info("listening on %s:%d, key %s, %s", host, port, self.fingerprint, CIPHER_SUITE)
+        return host, port
+
+    def connection_count(self) -> int:
+        """Open connections, logged in or not."""
+        with self._lock:
+            return len(self._peers)
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                sock, address = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if self._stopping.is_set():
+                    return
+                log.warning("accept failed: %s", exc)
+                time.sleep(0.05)  # e.g. out of file descriptors: do not spin
+                continue
+            self._admit(sock, address)
+
+    def _admit(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        ip = address[0]
+        refusal = ""
+        with self._lock:
+            if len(self._peers) >= self.options.max_connections:
+                refusal = "server full"
+            elif self._per_address.get(ip, 0) >= self.options.max_conns_per_addr:
+                refusal = "too many connections from this address"
+        if not refusal and not self._handshakes.take(ip):
+            refusal = "handshake rate limit"
+        if refusal:
+            log.warning("refusing %s:%d: %s", ip, address[1], refusal)
+            sock.close()
+            return
+        peer = _Peer(self, sock, address)
+        with self._lock:
+            self._peers.add(peer)
+            self._per_address[ip] = self._per_address.get(ip, 0) + 1
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.options.send_buffer:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.send_buffer)
+            log.info("connection from %s", peer.peer)
+            peer.reader.start()
+        except (OSError, RuntimeError) as exc:  # e.g. "can't start new thread"
+            log.error("cannot serve %s: %s", peer.peer, exc)
+            sock.close()
+            self._forget(peer)
+
+    def _forget(self, peer: _Peer) -> None:
+        with self._lock:
+            self._forget_locked(peer)
+
+    def _forget_locked(self, peer: _Peer) -> None:
+        if peer in self._peers:
+            self._peers.discard(peer)
+            left = self._per_address.get(peer.address, 1) - 1
+            if left > 0:
+                self._per_address[peer.address] = left
+            else:
+                self._per_address.pop(peer.address, None)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting, let every connection flush its outbox, close everything."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._accept_thread is not None:
+            self._accept_thread.join(timeout)
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:
+            peers = list(self._peers)
+        for peer in peers:
+            peer.stop_reading()
+        deadline = time.monotonic() + timeout
+        for peer in peers:
+            peer.reader.join(max(0.0, deadline - time.monotonic()))
+        log.info("server stopped; %d connection(s) closed", len(peers))
+
+
+def options_from_settings(settings: Any) -> ServerOptions:
+    """``ServerOptions`` from a ``config.Settings`` (passed in: this module never reads config)."""
+    return ServerOptions(
+        host=settings.host,
+        port=settings.port,
+        max_frame=settings.max_frame,
+        max_text=settings.max_text,
+        handshake_timeout=settings.handshake_timeout,
+        idle_timeout=settings.idle_timeout,
+        outbox_limit=settings.outbox_limit,
+        max_conns_per_addr=settings.max_conns_per_addr,
+        msg_rate=settings.msg_rate,
+        msg_burst=settings.msg_burst,
+        login_failure_rate=settings.login_rate,
+        login_failure_burst=settings.login_burst,
+        handshake_rate=settings.handshake_rate,
+        handshake_burst=settings.handshake_burst,
+        account_backoff_after=settings.account_backoff_after,
+        account_backoff_seconds=settings.account_backoff_seconds,
+        history_limit=settings.history_limit,
+        resume_token_ttl=settings.resume_token_ttl,
+    )
+
+
+def _db_params(settings: Any) -> DbParams:
+    return DbParams(
+        database=settings.db_name,
+        user=settings.db_user,
+        password=settings.database_password(),
+        host=settings.db_host,
+        port=settings.db_port,
+        unix_socket=str(settings.db_socket),
+        pool_size=settings.db_pool_size,
+        timeout=settings.db_timeout,
+    )
+
+
+def main(settings: Any) -> int:
+    """``python -m server serve``: build everything from settings, serve until SIGINT/SIGTERM."""
+    key_path = Path(settings.key_dir) / PRIVATE_NAME
+    if not key_path.exists():
+        log.error("no server key at %s; run `make keys` (python -m server keygen)", key_path)
+        return 1
+    private_key = load_private_key(key_path)
+    options = options_from_settings(settings)
+    store = Store(_db_params(settings))
+    if not store.ping():
+        log.warning("database not reachable yet; logins answer 'service unavailable' until it is")
+    hasher = PasswordHasherPool(settings.argon2_workers)
+    committer = GroupCommitter(store, options.commit_batch)
+    service = ChatService(store, hasher, InProcessHub(options.max_frame - 16), committer, options)
+    server = ChatServer(options, service, private_key)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("signal %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.start()
+        while not stop.wait(1.0):
+            pass
+    finally:
+        server.stop()
+        committer.close()
+        store.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

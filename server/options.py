@@ -1,0 +1,54 @@
+"""The server's limits and timeouts as one frozen value.
+
+``listener.main`` builds it from ``config.Settings``; everything else takes it as an argument, so
+tests can shrink a timeout or a back-off without touching the environment (library modules never
+import ``config``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.framing import MAX_FRAME
+from common.record import SEQ_LIMIT
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Every knob of the listener and the service, with the defaults of DESIGN §5."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    # connections
+    max_frame: int = MAX_FRAME
+    record_limit: int = SEQ_LIMIT  # records per direction before the connection is replaced
+    handshake_timeout: float = 10.0  # from accept to a successful login
+    idle_timeout: float = 300.0  # after login; clients ping well within it
+    outbox_limit: int = 2_000  # queued lines for one client before it counts as not reading
+    max_conns_per_addr: int = 200
+    max_connections: int = 10_000
+    max_bad_messages: int = 5  # malformed messages tolerated on one connection
+    listen_backlog: int = 1_024
+    send_buffer: int = 0  # SO_SNDBUF of each client socket in bytes; 0 keeps the OS default
+    thread_stack_size: int = 512 * 1024  # 1,000 clients = 2,000 threads; keep RSS small
+    writer_flush_timeout: float = 5.0  # how long a closing connection may spend flushing
+    # rate limits (token buckets: rate per second, burst)
+    handshake_rate: float = 50.0  # per address
+    handshake_burst: int = 200
+    login_failure_rate: float = 5.0  # FAILED logins per address; success costs nothing
+    login_failure_burst: int = 30
+    msg_rate: float = 20.0  # per user, room + direct together
+    msg_burst: int = 60
+    rate_limit_keys: int = 100_000  # addresses/users tracked before idle ones are evicted
+    # accounts
+    account_backoff_after: int = 5
+    account_backoff_seconds: float = 30.0
+    resume_token_ttl: float = 86_400.0
+    # messages
+    max_text: int = 4_000
+    max_client_msg_id: int = 64
+    max_username: int = 32
+    max_password: int = 1_024
+    history_limit: int = 200
+    commit_timeout: float = 10.0  # a send waits this long for its group commit
+    commit_batch: int = 256

@@ -1,0 +1,162 @@
+"""Fixtures that run a real ``ChatServer`` in-process on 127.0.0.1, port 0, over real MariaDB.
+
+Register with ``pytest_plugins = ["tests.integration.conftest_server"]`` (a test module or the
+top-level ``tests/conftest.py``). ``db_params`` and ``db_control`` come from
+``tests/conftest.py``: each test module gets its own fresh database, and this plugin seeds it
+with the demo accounts (user1/user2/user3, password 111111) hashed by the server's own Argon2id
+code, with cheaper parameters so a login costs milliseconds instead of ~50 ms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from Crypto.PublicKey import RSA
+
+from common.crypto import generate_rsa_key
+from common.messages import RosterUpdate
+from server.commit import GroupCommitter
+from server.hub import InProcessHub
+from server.listener import ChatServer
+from server.options import ServerOptions
+from server.passwords import PasswordHasherPool
+from server.service import ChatService
+from server.store import DbParams, Store
+from tests.support.chat_client import ChatClient
+
+DEMO_USERS = (("user1", "wang_yuan"), ("user2", "ding_zhen"), ("user3", "cxk"))
+DEMO_PASSWORD = "111111"
+TEST_ARGON2 = {"time_cost": 1, "memory_cost": 8_192, "parallelism": 1}  # fast, still Argon2id
+
+TEST_OPTIONS = ServerOptions(
+    host="127.0.0.1",
+    port=0,
+    handshake_timeout=5.0,
+    idle_timeout=60.0,
+    msg_rate=1_000.0,  # the rate-limit test starts its own server with a small rate
+    msg_burst=1_000,
+    account_backoff_after=3,
+    account_backoff_seconds=1.0,
+    commit_timeout=5.0,
+)
+
+
+@dataclass
+class LiveServer:
+    """A running server and everything behind it, for tests to drive and inspect."""
+
+    server: ChatServer
+    service: ChatService
+    store: Store
+    committer: GroupCommitter
+    hub: InProcessHub
+    hasher: PasswordHasherPool
+    options: ServerOptions
+    private_key: RSA.RsaKey
+    host: str = ""
+    port: int = 0
+    _clients: list[ChatClient] = field(default_factory=list)
+
+    @property
+    def public_key(self) -> RSA.RsaKey:
+        return self.private_key.public_key()
+
+    def client(self, timeout: float = 10.0) -> ChatClient:
+        """A new, unauthenticated connection (closed at teardown)."""
+        c = ChatClient(self.host, self.port, self.public_key, timeout)
+        self._clients.append(c)
+        return c
+
+    def login(self, username: str, password: str = DEMO_PASSWORD) -> ChatClient:
+        """A logged-in connection whose roster reply has been consumed."""
+        c = self.client()
+        result = c.login(username, password)
+        assert result.ok, f"login of {username} failed: {result.detail}"
+        c.recv_until(lambda m: isinstance(m, RosterUpdate))
+        return c
+
+    def close_clients(self) -> None:
+        for c in self._clients:
+            c.close()
+        self._clients.clear()
+
+    def stop(self) -> None:
+        self.close_clients()
+        self.server.stop()
+        self.committer.close()
+        self.store.close()
+
+
+def start_live_server(db: DbParams, key: RSA.RsaKey, options: ServerOptions) -> LiveServer:
+    """Build store, hasher, hub, committer and service like ``listener.main`` does; start."""
+    store = Store(db)
+    hasher = PasswordHasherPool(2, **TEST_ARGON2)
+    hub = InProcessHub(options.max_frame - 16)
+    committer = GroupCommitter(store, options.commit_batch)
+    service = ChatService(store, hasher, hub, committer, options)
+    server = ChatServer(options, service, key)
+    live = LiveServer(server, service, store, committer, hub, hasher, options, key)
+    live.host, live.port = server.start()
+    return live
+
+
+@pytest.fixture(scope="session")
+def live_server_key() -> RSA.RsaKey:
+    """One RSA-3072 key for the whole session (generating one takes a second or two)."""
+    return generate_rsa_key()
+
+
+@pytest.fixture(scope="session")
+def demo_password_hash() -> str:
+    return PasswordHasherPool(1, **TEST_ARGON2).hash(DEMO_PASSWORD)
+
+
+@pytest.fixture(scope="module")
+def demo_db(db_params: DbParams, demo_password_hash: str) -> DbParams:
+    """The module's fresh database with the three demo accounts."""
+    store = Store(db_params)
+    try:
+        for username, nickname in DEMO_USERS:
+            if not store.user_exists(username):
+                store.add_user(username, nickname, demo_password_hash)
+    finally:
+        store.close()
+    return db_params
+
+
+@pytest.fixture(scope="module")
+def live_server(demo_db: DbParams, live_server_key: RSA.RsaKey) -> Iterator[LiveServer]:
+    """A server for the whole module, with ``TEST_OPTIONS``."""
+    live = start_live_server(demo_db, live_server_key, TEST_OPTIONS)
+    yield live
+    live.stop()
+
+
+@pytest.fixture()
+def make_server(
+    demo_db: DbParams, live_server_key: RSA.RsaKey
+) -> Iterator[Callable[..., LiveServer]]:
+    """Start a server with some options changed: ``make_server(handshake_timeout=0.5)``."""
+    started: list[LiveServer] = []
+
+    def make(**changes: Any) -> LiveServer:
+        live = start_live_server(
+            demo_db, live_server_key, dataclasses.replace(TEST_OPTIONS, **changes)
+        )
+        started.append(live)
+        return live
+
+    yield make
+    for live in started:
+        live.stop()
+
+
+@pytest.fixture()
+def chat(live_server: LiveServer) -> Iterator[LiveServer]:
+    """The module's server; the connections a test opened are closed after it."""
+    yield live_server
+    live_server.close_clients()

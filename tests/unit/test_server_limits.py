@@ -1,0 +1,120 @@
+"""Token buckets and the in-process hub, with a fake clock and fake outboxes (no sockets)."""
+
+from __future__ import annotations
+
+import threading
+
+from common.messages import SERVER_MESSAGES, PresenceEvent, RosterUpdate, decode_message
+from server.hub import InProcessHub
+from server.limits import KeyedBuckets, TokenBucket
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_bucket_allows_a_burst_then_refills_at_the_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=2.0, burst=3, clock=clock)
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    clock.now += 0.5  # one token back
+    assert bucket.take() and not bucket.take()
+    clock.now += 100
+    assert bucket.tokens == 3  # never more than the burst
+
+
+def test_charge_empties_but_never_goes_negative() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(1.0, 2, clock)
+    bucket.charge(5)
+    assert bucket.tokens == 0 and not bucket.allows()
+    clock.now += 1
+    assert bucket.allows()
+
+
+def test_keyed_buckets_are_independent_and_bounded() -> None:
+    clock = FakeClock()
+    buckets = KeyedBuckets(rate=0.0, burst=1, max_keys=3, clock=clock)
+    assert buckets.take("a") and not buckets.take("a")
+    assert buckets.take("b")
+    assert buckets.allows("never-seen") and len(buckets) == 2  # allows() creates nothing
+    for key in ("c", "d", "e"):
+        buckets.take(key)
+    assert len(buckets) == 3  # the least recently used ("a", "b") were evicted
+    assert buckets.take("a")  # evicted means forgotten
+
+
+class Box:
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def put(self, line: bytes) -> None:
+        self.lines.append(line)
+
+    def messages(self) -> list[object]:
+        return [decode_message(line, SERVER_MESSAGES) for line in self.lines]
+
+
+def test_hub_presence_is_per_account_and_roster_is_sorted() -> None:
+    hub = InProcessHub()
+    watcher, first, second = Box(), Box(), Box()
+    hub.attach("zed", "Z", watcher)
+    hub.attach("amy", "A", first)
+    hub.attach("amy", "A", second)  # a second window: no second join
+    assert hub.online() == [("amy", "A"), ("zed", "Z")]
+    assert first.messages()[0] == RosterUpdate((("amy", "A"), ("zed", "Z")))
+    joins = [m for m in watcher.messages() if isinstance(m, PresenceEvent)]
+    assert joins == [PresenceEvent("join", "amy", "A")]
+    hub.detach("amy", first)
+    assert not [m for m in watcher.messages() if getattr(m, "event", "") == "leave"]
+    hub.detach("amy", second)
+    assert watcher.messages()[-1] == PresenceEvent("leave", "amy", "A")
+    hub.detach("amy", second)  # twice is harmless
+    assert hub.online() == [("zed", "Z")]
+
+
+def test_hub_deliver_and_broadcast() -> None:
+    hub = InProcessHub()
+    a1, a2, b, c = Box(), Box(), Box(), Box()
+    for name, box in (("a", a1), ("a", a2), ("b", b), ("c", c)):
+        hub.attach(name, name.upper(), box)
+    for box in (a1, a2, b, c):
+        box.lines.clear()
+    hub.deliver(["b", "a"], b"1008|x", exclude=a1)
+    assert (a1.lines, a2.lines, b.lines, c.lines) == ([], [b"1008|x"], [b"1008|x"], [])
+    hub.broadcast(b"1008|y")
+    assert all(box.lines[-1] == b"1008|y" for box in (a1, a2, b, c))
+
+
+def test_hub_cuts_a_roster_that_does_not_fit_one_record() -> None:
+    hub = InProcessHub(max_line=200)
+    for i in range(50):
+        hub.attach(f"user{i:03d}", "nick", Box())
+    newcomer = Box()
+    hub.attach("zzz", "Z", newcomer)
+    assert len(newcomer.lines[0]) <= 200
+
+
+def test_hub_survives_concurrent_attach_detach_and_broadcast() -> None:
+    hub = InProcessHub()
+    stop = threading.Event()
+
+    def churn(n: int) -> None:
+        box = Box()
+        while not stop.is_set():
+            hub.attach(f"u{n}", "n", box)
+            hub.detach(f"u{n}", box)
+
+    threads = [threading.Thread(target=churn, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(2000):
+        hub.broadcast(b"1008|z")
+    stop.set()
+    for t in threads:
+        t.join()
+    assert hub.online() == []
