@@ -1,0 +1,80 @@
+"""``python -m client [--host H] [--port P] [--user NAME] [--server-key PATH]``: one window.
+
+Only this module reads configuration (``config.Settings.from_env()``: ``CHAT_HOST``,
+``CHAT_PORT``, ``CHAT_KEY_DIR``); everything below it gets values passed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tkinter as tk
+from pathlib import Path
+
+from client.app import App
+from client.trust import KnownServers, config_dir
+from client.ui.window import TkView
+from common.crypto import load_public_key
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _defaults() -> tuple[str, int, Path]:
+    """Host, port and key directory from ``config`` (or the same variables read directly)."""
+    try:
+        import config  # the project's Settings; absent only in a partial checkout
+    except ImportError:
+        host = os.environ.get("CHAT_HOST", "127.0.0.1")
+        port = int(os.environ.get("CHAT_PORT", "8090"))
+        return host, port, Path(os.environ.get("CHAT_KEY_DIR", REPO / "keys"))
+    settings = config.Settings.from_env()
+    return settings.host, int(settings.port), Path(settings.key_dir)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    host, port, key_dir = _defaults()
+    parser = argparse.ArgumentParser(prog="python -m client", description="Encrypted chat client")
+    parser.add_argument("--host", default=host, help=f"server address (default {host})")
+    parser.add_argument("--port", type=int, default=port, help=f"server port (default {port})")
+    parser.add_argument("--user", default="", help="username to prefill in the login form")
+    parser.add_argument("--server-key", type=Path, default=None,
+                        help="the server's public key (PEM) to pin instead of known_servers")
+    parser.add_argument("--log-level", default=os.environ.get("CHAT_LOG_LEVEL", "WARNING"))
+    args = parser.parse_args(argv)
+    args.key_dir = key_dir
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    explicit = None
+    if args.server_key is not None:
+        try:
+            explicit = load_public_key(args.server_key.read_bytes())
+        except (OSError, ValueError, IndexError, TypeError) as exc:
+            sys.stderr.write(f"cannot use --server-key {args.server_key}: {exc}\n")
+            return 2
+    try:
+        root = tk.Tk(className="chat-envelope")
+    except tk.TclError as exc:
+        sys.stderr.write(f"cannot open a window ({exc}); is DISPLAY set?\n")
+        return 1
+    view = TkView(root)
+    app = App(
+        view, KnownServers(config_dir()), address=f"{args.host}:{args.port}",
+        username=args.user, explicit_key=explicit,
+        project_key=args.key_dir / "server_public.pem",
+    )
+    view.attach(app)
+    app.start()
+    root.mainloop()
+    app.wait_closed(2.0)  # the logout reaches the server before the process ends
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

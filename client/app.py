@@ -1,0 +1,440 @@
+"""The controller: login, trust, the session's life and the chat state, with no widgets.
+
+It owns the policy (which key to pin, when to reconnect, what to resend) and talks to a ``View``
+(the Tk widgets, or a fake in tests) and to ``Session`` objects through the event queue. All of
+it runs in the Tk thread: network threads only put events on the queue, and ``pump()`` drains
+them in batches every 50 ms with the view's ``after()``. That is what keeps the window
+responsive and makes the whole controller testable without a display or a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from Crypto.PublicKey import RSA
+
+from client.backoff import Backoff, ReconnectTimer
+from client.formatting import (
+    MAX_TEXT,
+    error_text,
+    login_failure_text,
+    online_status,
+    reconnect_status,
+)
+from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow
+from client.model import HISTORY_PAGE, LOBBY, ChatModel, Conversation
+from client.renderer import Renderer, View
+from client.session import (
+    Connected,
+    ConnectFailed,
+    Disconnected,
+    KeyFetched,
+    Received,
+    Session,
+    start_key_fetch,
+)
+from client.trust import KnownServers, parse_address, server_id
+from common.crypto import fingerprint
+from common.messages import (
+    Ack,
+    ChatDelivery,
+    DirectDelivery,
+    ErrorReply,
+    HistoryEnd,
+    HistoryRequest,
+    LoginRequest,
+    LoginResult,
+    LogoutRequest,
+    PresenceEvent,
+    ResumeRequest,
+    RosterUpdate,
+)
+
+logger = logging.getLogger(__name__)
+
+PUMP_MS = 50
+PUMP_BATCH = 500
+
+SessionFactory = Callable[[str, int, RSA.RsaKey, "queue.Queue[Any]"], Any]
+
+
+class App:
+    """One window's worth of client: from the login form to chatting and back."""
+
+    def __init__(
+        self,
+        view: View,
+        store: KnownServers,
+        *,
+        address: str = "127.0.0.1:8090",
+        username: str = "",
+        explicit_key: RSA.RsaKey | None = None,
+        project_key: Path | None = None,
+        events: queue.Queue[Any] | None = None,
+        session_factory: SessionFactory = Session,
+        key_fetcher: KeyFetcher = start_key_fetch,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.view = view
+        self.store = store
+        self.address, self.username = address, username
+        self.events: queue.Queue[Any] = events if events is not None else queue.Queue()
+        self._session_factory = session_factory
+        self.keys = KeyFlow(view, store, self.events, key_fetcher, self._key_ready,
+                            self._back_to_login, explicit_key, project_key)
+        self.backoff = backoff or Backoff()
+        self._retry = Backoff(base=2.0, cap=30.0, uniform=self.backoff._uniform)
+        self._clock = clock
+        self.reconnect = ReconnectTimer(
+            self.backoff, view.after, view.after_cancel, monotonic,
+            lambda left, why: view.set_status(reconnect_status(left, why), "busy"), self._connect,
+        )
+        self.phase = "login"  # login trust connecting authenticating online waiting offline closed
+        self.model: ChatModel | None = None
+        self.session: Any = None
+        self.renderer: Renderer | None = None
+        self._host, self._port = "", 0
+        self._password: str | None = None  # memory only: to log in again if a resume fails
+        self._token: str | None = None  # single-use resume token from the last 1001
+        self._key: RSA.RsaKey | None = None
+        self._key_source = ""
+        self._auth = ""
+        self._status_online = ""
+        self._retry_timer: object | None = None
+        self._pump_timer: object | None = None
+        self._ended: list[Any] = []  # closed sessions whose threads may still be flushing
+        self._page_added: dict[str, int] = {}
+        self._page_kind: dict[str, str] = {}
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show the login form and start draining the event queue."""
+        self.view.show_login(self.address, self.username, "")
+        self._pump_timer = self.view.after(PUMP_MS, self.pump)
+
+    def pump(self) -> None:
+        """Handle up to ``PUMP_BATCH`` queued events, repaint once, and come back in 50 ms."""
+        handled = 0
+        while handled < PUMP_BATCH:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            handled += 1
+            try:
+                self.dispatch(event)
+            except Exception:  # one bad event must not stop the window from working
+                logger.exception("error handling %r", type(event).__name__)
+        if self.renderer is not None:
+            self.renderer.refresh()
+        if self.phase != "closed":
+            self._pump_timer = self.view.after(1 if handled >= PUMP_BATCH else PUMP_MS, self.pump)
+
+    @property
+    def in_chat(self) -> bool:
+        return self.model is not None
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    # --- what the view calls ----------------------------------------------------------------
+
+    def login(self, address: str, username: str, password: str) -> None:
+        """The Login button: check the form, pick the key, connect."""
+        if self.phase != "login":
+            return
+        default = parse_address(self.address, 8090)
+        where = parse_address(address, default.port if default else 8090)
+        if where is None:
+            self.view.show_login_error("Enter the server as host:port, for example 127.0.0.1:8090.")
+            return
+        if not username.strip():
+            self.view.show_login_error("Enter your username.")
+            return
+        if not password:
+            self.view.show_login_error("Enter your password.")
+            return
+        self.address = address.strip()
+        self._host, self._port = where.host, where.port
+        self.username, self._password, self._token = username.strip(), password, None
+        self.phase = "trust"
+        self.view.set_login_busy(True, "Checking the server's key…")
+        self.keys.start(self._host, self._port)
+
+    def send_text(self, text: str) -> bool:
+        """Enter in the input box. True when the text was taken (the view clears the box)."""
+        text = text.strip()
+        if self.model is None or not text or len(text) > MAX_TEXT:
+            return False
+        request = self.model.compose(self.model.active, text, self.now_ms())
+        if self.phase == "online":
+            self.session.send(request)
+        self._refresh(now=True)
+        return True
+
+    def select_conversation(self, key: str) -> None:
+        if self.model is None:
+            return
+        conv = self.model.select(key)
+        if not conv.opened:
+            self._request_history(conv, None, "first")
+        self._refresh(now=True)
+
+    def open_direct(self, username: str) -> None:
+        """Double-click on a person: their direct conversation (not one with oneself)."""
+        if self.model is not None and username != self.model.username:
+            self.select_conversation(self.model.direct_key(username))
+
+    def load_older(self) -> None:
+        """The view scrolled to the top: ask for the page before the oldest shown."""
+        if self.model is None:
+            return
+        conv = self.model.conversation(self.model.active)
+        if conv.opened and conv.more and conv.oldest_msg_id is not None:
+            self._request_history(conv, conv.oldest_msg_id, "older")
+
+    def unsent_count(self) -> int:
+        return len(self.model.outbox) if self.model else 0
+
+    def logout(self) -> None:
+        """End the session cleanly and return to the login form."""
+        self._end_session(logout=True)
+        self.model, self.renderer, self._password, self._token = None, None, None, None
+        self.backoff.reset()
+        self.phase = "login"
+        self.view.show_login(self.address, self.username, "")
+
+    def quit(self) -> None:
+        """The window is closing: log out, stop the threads, stop pumping."""
+        self._end_session(logout=True)
+        self.phase = "closed"
+        if self._pump_timer is not None:
+            self.view.after_cancel(self._pump_timer)
+        self.view.close()
+
+    def wait_closed(self, timeout: float = 2.0) -> bool:
+        """After ``quit()``: let the writers flush the logout before the process exits."""
+        deadline = self._clock() + timeout
+        done = all(s.join(max(0.0, deadline - self._clock())) for s in self._ended)
+        self._ended.clear()
+        return done
+
+    def _end_session(self, logout: bool) -> None:
+        self.reconnect.cancel()
+        if self._retry_timer is not None:
+            self.view.after_cancel(self._retry_timer)
+            self._retry_timer = None
+        if self.session is not None:
+            if logout and self.phase == "online":
+                self.session.send(LogoutRequest())
+            self.session.close()
+            self._ended = [*self._ended[-3:], self.session]  # older ones are long done
+            self.session = None
+
+    # --- trust ------------------------------------------------------------------------------
+
+    def _key_ready(self, key: RSA.RsaKey, source: str) -> None:
+        self._key, self._key_source = key, source
+        self._connect()
+
+    def _back_to_login(self, error: str) -> None:
+        self._end_session(logout=False)
+        self.keys.cancel()
+        self.phase = "login"
+        self.view.set_login_busy(False, "")
+        self.view.show_login_error(error)
+
+    # --- the session ------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        assert self._key is not None
+        self.phase = "connecting"
+        if not self.in_chat:
+            self.view.set_login_busy(True, f"Connecting to {server_id(self._host, self._port)}…")
+        else:
+            self.view.set_status("connecting…", "busy")
+        self.session = self._session_factory(self._host, self._port, self._key, self.events)
+        self.session.connect()
+
+    def dispatch(self, event: Any) -> None:
+        """Route one queued event; events of an ended session are dropped here."""
+        if isinstance(event, KeyFetched):
+            self.keys.handle(event)
+            return
+        if self.session is None or getattr(event, "session_id", None) != self.session.id:
+            return
+        if isinstance(event, Connected):
+            self._connected(event)
+        elif isinstance(event, Received):
+            self._received(event.message)
+        elif isinstance(event, ConnectFailed):
+            self._connect_failed(event)
+        elif isinstance(event, Disconnected):
+            self._lost(event.reason, event.fatal)
+
+    def _connected(self, event: Connected) -> None:
+        self.phase = "authenticating"
+        self._status_online = online_status(event.cipher, event.fingerprint)
+        if self._token:
+            self._auth = "resume"
+            self.session.send(ResumeRequest(self.username, self._token))
+        else:
+            self._auth = "password"
+            self.session.send(LoginRequest(self.username, self._password or ""))
+        if not self.in_chat:
+            self.view.set_login_busy(True, "Logging in…")
+
+    def _connect_failed(self, event: ConnectFailed) -> None:
+        self.session = None
+        if event.identity and not self.in_chat and self._key is not None:
+            self.phase = "trust"
+            self.keys.diagnose(self._host, self._port, self._key, self._key_source)
+        elif event.identity:
+            pinned = fingerprint(self._key) if self._key is not None else "?"
+            self._go_offline(IDENTITY_TEXT.format(fp=pinned), dialog=True)
+        elif not self.in_chat:
+            self._back_to_login(event.reason)
+        else:
+            self._lost(event.reason, False)
+
+    def _lost(self, reason: str, fatal: bool) -> None:
+        self.session = None
+        if not self.in_chat:
+            self._back_to_login(reason)
+        elif fatal:
+            self._go_offline(reason)
+        else:
+            self._schedule_reconnect(reason)
+
+    def _go_offline(self, reason: str, dialog: bool = False) -> None:
+        self._end_session(logout=False)
+        self.phase = "offline"
+        self.view.set_status(f"offline · {reason}", "error")
+        if dialog:
+            self.view.show_key_changed(reason)
+
+    def _schedule_reconnect(self, reason: str) -> None:
+        self._end_session(logout=False)
+        self.phase = "waiting"
+        delay = self.reconnect.schedule(reason)
+        logger.info("reconnecting in %.1f s after: %s", delay, reason)
+
+    # --- messages from the server -----------------------------------------------------------
+
+    def _received(self, message: Any) -> None:
+        if isinstance(message, LoginResult):
+            self._login_result(message)
+            return
+        model = self.model
+        if model is None:
+            return
+        if isinstance(message, ChatDelivery | DirectDelivery):
+            entry = model.receive(message)
+            if entry is not None:
+                key = entry.conversation
+                self._page_added[key] = self._page_added.get(key, 0) + 1
+        elif isinstance(message, HistoryEnd):
+            self._history_end(message)
+        elif isinstance(message, Ack):
+            if model.ack(message) is not None:
+                self._retry.reset()
+        elif isinstance(message, PresenceEvent):
+            model.presence(message.event, message.username, message.nickname, self.now_ms())
+        elif isinstance(message, RosterUpdate):
+            model.set_roster(message.users)
+        elif isinstance(message, ErrorReply):
+            self._error(message)
+        self._refresh()
+
+    def _login_result(self, result: LoginResult) -> None:
+        if self.phase != "authenticating":
+            return
+        if not result.ok:
+            self._login_failed(result.detail)
+            return
+        self._token = result.detail
+        self.username = result.username or self.username
+        self.phase = "online"
+        self.backoff.reset()
+        if self.model is None:
+            self.model = ChatModel(self.username, result.nickname)
+            self.renderer = Renderer(self.view, self.model, self.now_ms)
+            self.view.set_login_busy(False, "")
+            self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
+            self.view.set_status(self._status_online, "ok")
+            self.select_conversation(LOBBY)
+            return
+        self.view.set_status(self._status_online, "ok")
+        self.model.nickname = result.nickname or self.model.nickname
+        self._resend()
+        for conv in self.model.conversations.values():
+            conv.history_inflight = False  # requests of the dead session get no answer
+            if conv.opened:  # fill the gap left while we were away
+                self._request_history(conv, None, "refresh")
+            elif conv.key == self.model.active:  # opened while offline
+                self._request_history(conv, None, "first")
+
+    def _login_failed(self, detail: str) -> None:
+        text = login_failure_text(detail)
+        if self._auth == "resume" and self._password:
+            self._token, self._auth = None, "password"  # tokens are single use: log in again
+            self.session.send(LoginRequest(self.username, self._password))
+            return
+        if not self.in_chat:
+            self._back_to_login(text)
+        elif "wrong username or password" in detail.lower():
+            self._go_offline(f"{text} Log out and log in again.")
+        else:
+            self._schedule_reconnect(text)
+
+    def _history_end(self, end: HistoryEnd) -> None:
+        assert self.model is not None
+        added = self._page_added.pop(end.conversation, 0)
+        kind = self._page_kind.pop(end.conversation, "first")
+        self.model.history_end(end.conversation, end.oldest_msg_id, end.more, added, kind)
+
+    def _error(self, error: ErrorReply) -> None:
+        assert self.model is not None
+        retry = error.code_word in ("unavailable", "rate_limited") and len(self.model.outbox)
+        if retry and self._retry_timer is None:
+            delay = self._retry.next_delay()
+            self._retry_timer = self.view.after(int(delay * 1000), self._retry_outbox)
+        if error.code_word in ("unavailable", "bad_request"):
+            for conv in self.model.conversations.values():
+                conv.history_inflight = False  # a history request may have failed: allow again
+        if error.code_word == "not_logged_in":
+            self._schedule_reconnect(error_text(error.code_word, error.text))
+        self.model.system(self.model.active, error_text(error.code_word, error.text), self.now_ms())
+
+    def _retry_outbox(self) -> None:
+        self._retry_timer = None
+        self._resend()
+
+    def _resend(self) -> None:
+        """Send every unacked message again, same ``client_msg_id``: the server dedupes."""
+        if self.model is None or self.phase != "online":
+            return
+        for request in self.model.outbox.requests():
+            self.session.send(request)
+
+    def _request_history(self, conv: Conversation, before: int | None, kind: str) -> None:
+        if conv.history_inflight or self.phase != "online":
+            return
+        conv.history_inflight, conv.opened = True, True
+        self._page_added[conv.key], self._page_kind[conv.key] = 0, kind
+        self.session.send(HistoryRequest(conv.key, before, HISTORY_PAGE))
+
+    def _refresh(self, now: bool = False) -> None:
+        """Note that the view is stale; ``now`` repaints at once (a person just acted)."""
+        if self.renderer is not None:
+            self.renderer.mark()
+            if now:
+                self.renderer.refresh()

@@ -1,0 +1,172 @@
+"""Pure text formatting for the message view and the status line: no Tk, no sockets.
+
+Kept apart from the widgets so the rules a person sees (local time, date separators, what an
+error means) are unit tested without a display, and so the view only paints what it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Protocol
+
+MAX_TEXT = 4000
+"""The server's limit on one message, in characters (DESIGN §5); the input box enforces it."""
+
+
+class EntryLike(Protocol):
+    """What formatting needs from a model entry (``client.model.Entry`` satisfies it)."""
+
+    @property
+    def entry_id(self) -> str: ...
+
+    kind: str
+    sender: str
+    sender_nickname: str
+    text: str
+    sent_ms: int
+    own: bool
+    state: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One paintable item of the message view.
+
+    ``kind`` is ``day`` (a date separator), ``message`` or ``system`` (join/leave, notices);
+    ``state`` is ``pending`` or ``sent`` for own messages and empty otherwise.
+    """
+
+    entry_id: str
+    kind: str
+    time: str = ""
+    sender: str = ""
+    text: str = ""
+    own: bool = False
+    state: str = ""
+
+
+def local_datetime(ms: int, tz: tzinfo | None = None) -> datetime:
+    """Unix milliseconds as an aware datetime in ``tz`` (the machine's zone when None)."""
+    return datetime.fromtimestamp(ms / 1000, tz).astimezone(tz)
+
+
+def clock(ms: int, tz: tzinfo | None = None) -> str:
+    """``HH:MM`` in local time: what a chat shows beside every message."""
+    return local_datetime(ms, tz).strftime("%H:%M")
+
+
+def day_of(ms: int, tz: tzinfo | None = None) -> date:
+    """The local calendar day of a timestamp; separators appear where it changes."""
+    return local_datetime(ms, tz).date()
+
+
+def day_label(ms: int, now_ms: int, tz: tzinfo | None = None) -> str:
+    """``Today``, ``Yesterday``, or a full date (year only when it is not this year)."""
+    day, today = day_of(ms, tz), day_of(now_ms, tz)
+    if day == today:
+        return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
+    if day.year == today.year:
+        return f"{day:%A} {day.day} {day:%B}"
+    return f"{day:%A} {day.day} {day:%B} {day.year}"
+
+
+def to_lines(
+    entries: Iterable[EntryLike],
+    previous: EntryLike | None,
+    now_ms: int,
+    tz: tzinfo | None = None,
+) -> list[Line]:
+    """Paintable lines for ``entries``, adding a date separator wherever the day changes.
+
+    ``previous`` is the entry already shown just above (None at the top of the view), so an
+    append continues the same day without repeating its separator.
+    """
+    lines: list[Line] = []
+    last_day = day_of(previous.sent_ms, tz) if previous is not None else None
+    for entry in entries:
+        day = day_of(entry.sent_ms, tz)
+        if day != last_day:
+            lines.append(Line(f"day-{day.isoformat()}-{entry.entry_id}", "day",
+                              text=day_label(entry.sent_ms, now_ms, tz)))
+            last_day = day
+        lines.append(entry_line(entry, tz))
+    return lines
+
+
+def entry_line(entry: EntryLike, tz: tzinfo | None = None) -> Line:
+    """The line for one entry (used again when a pending message becomes sent)."""
+    if entry.kind == "system":
+        return Line(entry.entry_id, "system", clock(entry.sent_ms, tz), text=entry.text)
+    sender = entry.sender_nickname or entry.sender
+    return Line(
+        entry.entry_id,
+        "message",
+        clock(entry.sent_ms, tz),
+        sender,
+        entry.text,
+        entry.own,
+        entry.state if entry.own else "",
+    )
+
+
+def counter_text(length: int, limit: int = MAX_TEXT) -> tuple[str, bool]:
+    """The input counter (``n/4000``) and whether the text is over the limit."""
+    return f"{length}/{limit}", length > limit
+
+
+def conversation_title(key: str, nickname: str = "") -> str:
+    """``# lobby`` for the room, ``@nickname`` (or ``@username``) for a direct conversation."""
+    if key == "lobby":
+        return "# lobby"
+    return "@" + (nickname or key.removeprefix("@"))
+
+
+def online_status(cipher: str, fingerprint: str) -> str:
+    """The status line while connected: what protects the connection and whose key it is."""
+    return f"connected · {cipher} · {fingerprint}"
+
+
+def reconnect_status(seconds_left: float, reason: str = "") -> str:
+    """``reconnecting in 3 s`` (with why, when known), counted down by the controller."""
+    whole = max(0, round(seconds_left))
+    head = "reconnecting…" if whole == 0 else f"reconnecting in {whole} s"
+    return f"{head} · {reason}" if reason else head
+
+
+LOGIN_FAILURES: dict[str, str] = {
+    "wrong username or password": "Wrong username or password.",
+    "too many attempts, try again later": (
+        "Too many failed attempts. Wait a minute, then try again."
+    ),
+    "service unavailable": (
+        "The server cannot reach its database right now. Try again in a moment."
+    ),
+    "session expired, log in again": "Your session expired. Log in again.",
+}
+
+
+def login_failure_text(detail: str) -> str:
+    """A server's generic ``1001`` reason in words for a person (unknown reasons pass through)."""
+    known = LOGIN_FAILURES.get(detail.strip().lower())
+    if known:
+        return known
+    return (detail[:1].upper() + detail[1:]).rstrip(".") + "." if detail else "Login failed."
+
+
+ERROR_TEXTS: dict[str, str] = {
+    "too_long": "That message is longer than 4000 characters and was not sent.",
+    "rate_limited": "You are sending too fast; the message will be retried in a moment.",
+    "unavailable": "The server cannot store messages right now; they will be sent when it can.",
+    "no_such_user": "There is no such user.",
+    "not_logged_in": "The server says this window is not logged in; reconnecting.",
+    "forbidden": "The server refused that request.",
+}
+
+
+def error_text(code_word: str, text: str) -> str:
+    """A ``1009`` error as a system line: our wording for known codes, the server's otherwise."""
+    return ERROR_TEXTS.get(code_word, text or f"The server reported an error ({code_word}).")

@@ -1,0 +1,282 @@
+"""What the window shows, as plain data: conversations, entries, unread counts, roster, outbox.
+
+No Tk and no sockets, so every rule here (dedupe by ``msg_id``, ordering of history pages,
+pending until acked, unread counting) is unit tested directly. The controller feeds server
+messages in and reads out what changed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, DirectRequest
+
+LOBBY = "lobby"
+HISTORY_PAGE = 50
+
+_seq = itertools.count(1)
+
+
+@dataclass
+class Entry:
+    """One item of a conversation: a message (own or not) or a system line (join/leave, notes).
+
+    Ordering: a delivered message sorts by its ``msg_id``, so every window shows the server's
+    order. An entry made locally (a pending own message, a system line) has no id yet: it is
+    anchored just after the newest ``msg_id`` known when it was made, moves below a first
+    history page that arrives later, and a message takes its own place once its ack names it.
+    """
+
+    conversation: str
+    kind: str  # "message" or "system"
+    text: str
+    sent_ms: int
+    sender: str = ""
+    sender_nickname: str = ""
+    own: bool = False
+    state: str = ""  # own messages: "pending" until acked, then "sent"
+    msg_id: int | None = None
+    client_msg_id: str | None = None
+    anchor: int = 0
+    rank: int = 0
+    seq: int = field(default_factory=lambda: next(_seq))
+    version: int = 0  # bumped whenever what is shown changes
+
+    @property
+    def entry_id(self) -> str:
+        """A stable name for the view (a Tk tag), independent of acks."""
+        return f"e{self.seq}"
+
+    def sort_key(self) -> tuple[int, int, int]:
+        return (self.anchor, self.rank, self.seq)
+
+
+@dataclass
+class Conversation:
+    """The room or one direct conversation (``@username``)."""
+
+    key: str
+    nickname: str = ""
+    entries: list[Entry] = field(default_factory=list)
+    by_msg_id: dict[int, Entry] = field(default_factory=dict)
+    unread: int = 0
+    newest_msg_id: int = 0
+    oldest_msg_id: int | None = None
+    more: bool = True  # older history may exist on the server
+    history_inflight: bool = False
+    opened: bool = False  # the first history page was requested
+    _sorted: bool = True
+
+    def add(self, entry: Entry) -> Entry:
+        if self.entries and entry.sort_key() < self.entries[-1].sort_key():
+            self._sorted = False
+        self.entries.append(entry)
+        if entry.msg_id is not None:
+            self.by_msg_id[entry.msg_id] = entry
+            self.newest_msg_id = max(self.newest_msg_id, entry.msg_id)
+            if self.oldest_msg_id is None or entry.msg_id < self.oldest_msg_id:
+                self.oldest_msg_id = entry.msg_id
+        return entry
+
+    def reorder(self) -> None:
+        """Sort keys changed: sort again before the next ``ordered()``."""
+        self._sorted = False
+
+    def settle_local(self) -> None:
+        """The first history page arrived: entries made here before it belong after it."""
+        for entry in self.entries:
+            if entry.rank == 1 and entry.anchor < self.newest_msg_id:
+                entry.anchor = self.newest_msg_id
+        self._sorted = False
+
+    def ordered(self) -> list[Entry]:
+        """Entries in display order."""
+        if not self._sorted:
+            self.entries.sort(key=Entry.sort_key)
+            self._sorted = True
+        return self.entries
+
+    def pending_own(self, text: str) -> Entry | None:
+        """The oldest own message still pending with this text (to match an early echo)."""
+        candidates = (e for e in self.entries if e.own and e.state == "pending" and not e.msg_id)
+        return next((e for e in candidates if e.text == text), None)
+
+
+class Outbox:
+    """Unacked sends in the order they were typed, keyed by ``client_msg_id``.
+
+    A message leaves the outbox only on its ``1007`` ack: after a reconnect everything still
+    here is sent again with the same id, and the server's idempotency makes that exactly once.
+    """
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[ChatRequest | DirectRequest, Entry]] = OrderedDict()
+
+    def add(self, request: ChatRequest | DirectRequest, entry: Entry) -> None:
+        self._items[request.client_msg_id] = (request, entry)
+
+    def ack(self, client_msg_id: str) -> Entry | None:
+        item = self._items.pop(client_msg_id, None)
+        return item[1] if item else None
+
+    def requests(self) -> list[ChatRequest | DirectRequest]:
+        """What to send again, oldest first."""
+        return [request for request, _ in self._items.values()]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, client_msg_id: object) -> bool:
+        return client_msg_id in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+
+def new_client_msg_id() -> str:
+    """A fresh idempotency key for one message (unique per account)."""
+    return uuid.uuid4().hex
+
+
+class ChatModel:
+    """Everything one logged-in window knows, changed only through these methods."""
+
+    def __init__(self, username: str, nickname: str = "") -> None:
+        self.username = username
+        self.nickname = nickname
+        self.conversations: dict[str, Conversation] = {LOBBY: Conversation(LOBBY)}
+        self.active = LOBBY
+        self.roster: dict[str, str] = {}
+        self.outbox = Outbox()
+
+    # --- conversations ----------------------------------------------------------------------
+
+    def conversation(self, key: str, nickname: str = "") -> Conversation:
+        """The conversation ``key``, created on first use."""
+        conv = self.conversations.get(key)
+        if conv is None:
+            conv = self.conversations[key] = Conversation(key, nickname)
+        elif nickname and not conv.nickname:
+            conv.nickname = nickname
+        return conv
+
+    def direct_key(self, username: str) -> str:
+        return "@" + username
+
+    def select(self, key: str) -> Conversation:
+        """Make ``key`` the shown conversation; its unread count is cleared."""
+        conv = self.conversation(key, self.roster.get(key.removeprefix("@"), ""))
+        self.active = key
+        conv.unread = 0
+        return conv
+
+    # --- incoming ---------------------------------------------------------------------------
+
+    def receive(self, message: ChatDelivery | DirectDelivery) -> Entry | None:
+        """Add a live or history message; None if it is already shown (dedupe by ``msg_id``)."""
+        if isinstance(message, ChatDelivery):
+            key, peer_nick = message.room, ""
+        else:
+            own = message.sender == self.username
+            peer = message.recipient if own else message.sender
+            key, peer_nick = self.direct_key(peer), "" if own else message.sender_nickname
+        conv = self.conversation(key, peer_nick or self.roster.get(key.removeprefix("@"), ""))
+        if message.msg_id in conv.by_msg_id:
+            return None
+        own = message.sender == self.username
+        live = message.msg_id > conv.newest_msg_id and not conv.history_inflight
+        if own and live:
+            early = conv.pending_own(message.text)  # our own echo, ahead of its ack
+            if early is not None:
+                self._mark_sent(conv, early, message.msg_id, message.sent_ms)
+                return None
+        entry = conv.add(Entry(
+            key, "message", message.text, message.sent_ms, message.sender,
+            message.sender_nickname, own, "sent" if own else "", message.msg_id,
+            anchor=message.msg_id,
+        ))
+        if live and not own and key != self.active:
+            conv.unread += 1
+        return entry
+
+    def ack(self, ack: Ack) -> Entry | None:
+        """Mark a pending message sent; None for an ack we no longer wait for (a resend's)."""
+        entry = self.outbox.ack(ack.client_msg_id)
+        if entry is None:
+            return None
+        conv = self.conversation(entry.conversation)
+        if entry.msg_id is None:
+            self._mark_sent(conv, entry, ack.msg_id, ack.sent_ms)
+        return entry
+
+    def _mark_sent(self, conv: Conversation, entry: Entry, msg_id: int, sent_ms: int) -> None:
+        entry.msg_id, entry.sent_ms, entry.state = msg_id, sent_ms, "sent"
+        entry.anchor, entry.rank = msg_id, 0
+        entry.version += 1
+        conv.by_msg_id[msg_id] = entry
+        conv.newest_msg_id = max(conv.newest_msg_id, msg_id)
+        conv.reorder()
+
+    def system(self, key: str, text: str, now_ms: int) -> Entry:
+        """A line that is not a message (someone joined, an error), placed at the end.
+
+        The same notice twice in a row (a retry failing again) is shown once.
+        """
+        conv = self.conversation(key)
+        last = conv.ordered()[-1] if conv.entries else None
+        if last is not None and last.kind == "system" and last.text == text:
+            return last
+        return conv.add(Entry(key, "system", text, now_ms, anchor=conv.newest_msg_id, rank=1))
+
+    def presence(self, event: str, username: str, nickname: str, now_ms: int) -> Entry | None:
+        """Update the roster; a join or leave of someone else becomes a lobby line."""
+        if event == "join":
+            self.roster[username] = nickname
+        elif event == "leave":
+            self.roster.pop(username, None)
+        else:
+            return None
+        if username == self.username:
+            return None
+        verb = "joined" if event == "join" else "left"
+        return self.system(LOBBY, f"{nickname or username} {verb}", now_ms)
+
+    def set_roster(self, users: tuple[tuple[str, str], ...]) -> None:
+        self.roster = dict(users)
+
+    def history_end(
+        self, conversation: str, oldest: int | None, more: bool, added: int, kind: str
+    ) -> None:
+        """Close a history page (``first``, ``older`` or ``refresh`` after a reconnect).
+
+        Only the first and older pages say whether more exists further back; an empty page
+        means there is nothing older.
+        """
+        conv = self.conversation(conversation)
+        conv.history_inflight = False
+        if kind == "first":
+            conv.settle_local()
+        if kind != "refresh":
+            conv.more = bool(more and added and oldest is not None)
+
+    # --- outgoing ---------------------------------------------------------------------------
+
+    def compose(self, key: str, text: str, now_ms: int) -> ChatRequest | DirectRequest:
+        """A new own message: shown at once as pending and kept in the outbox until acked."""
+        conv = self.conversation(key)
+        cid = new_client_msg_id()
+        request: ChatRequest | DirectRequest
+        if key == LOBBY:
+            request = ChatRequest(LOBBY, cid, text)
+        else:
+            request = DirectRequest(key.removeprefix("@"), cid, text)
+        entry = conv.add(Entry(
+            key, "message", text, now_ms, self.username, self.nickname, True, "pending",
+            client_msg_id=cid, anchor=conv.newest_msg_id, rank=1,
+        ))
+        self.outbox.add(request, entry)
+        return request

@@ -1,0 +1,138 @@
+"""Small dialogs that never freeze the window: a ``Toplevel`` with callbacks, not a nested loop.
+
+The old client blocked its whole UI in a modal box; here a dialog is transient to the chat
+window and grabs input locally, but the Tk event loop keeps running (the network queue is still
+drained) and the answer comes back through a callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import filedialog, ttk
+
+from client.ui.theme import PALETTE
+
+
+class Dialog(tk.Toplevel):
+    """A transient, locally grabbed window with a message and buttons."""
+
+    def __init__(self, master: tk.Misc, title: str, heading: str, body: str) -> None:
+        super().__init__(master, background=PALETTE.surface)
+        self.withdraw()
+        self.title(title)
+        self.transient(master.winfo_toplevel())
+        self.resizable(False, False)
+        frame = ttk.Frame(self, style="Surface.TFrame", padding=(22, 18))
+        frame.pack(fill="both", expand=True)
+        frame.columnconfigure(0, weight=1)
+        ttk.Label(frame, text=heading, style="CardTitle.TLabel", wraplength=480).grid(
+            row=0, column=0, sticky="w", pady=(0, 8))
+        self.body = ttk.Label(frame, text=body, style="Surface.TLabel", wraplength=480,
+                              justify="left")
+        self.body.grid(row=1, column=0, sticky="we")
+        self.content = frame
+        self.buttons = ttk.Frame(frame, style="Surface.TFrame")
+        self.buttons.grid(row=9, column=0, sticky="e", pady=(16, 0))
+        self.result_text = body
+
+    def add_button(
+        self, text: str, command: Callable[[], None], accent: bool = False
+    ) -> ttk.Button:
+        button = ttk.Button(self.buttons, text=text, command=command,
+                            style="Accent.TButton" if accent else "TButton")
+        button.pack(side="left", padx=(8, 0))
+        return button
+
+    def present(self, default: ttk.Button) -> None:
+        """Centre over the parent, show, grab locally and focus the default button."""
+        self.update_idletasks()
+        parent = self.master.winfo_toplevel()
+        x = parent.winfo_rootx() + max(0, (parent.winfo_width() - self.winfo_reqwidth()) // 2)
+        y = parent.winfo_rooty() + max(0, (parent.winfo_height() - self.winfo_reqheight()) // 3)
+        self.geometry(f"+{x}+{y}")
+        self.deiconify()
+        self.lift()
+        with contextlib.suppress(tk.TclError):  # another window's grab is active: fine
+            self.grab_set()
+        default.focus_set()
+
+
+class TrustDialog(Dialog):
+    """First connection to a server: show its fingerprint, trust only on a click (accept-new)."""
+
+    def __init__(
+        self, master: tk.Misc, server: str, fingerprint: str, on_answer: Callable[[bool], None]
+    ) -> None:
+        super().__init__(
+            master, "Trust this server?", f"First connection to {server}",
+            "The client has never seen this server's key before. Its fingerprint is:",
+        )
+        self._on_answer = on_answer
+        self.fingerprint = fingerprint
+        field = ttk.Entry(self.content, width=len(fingerprint) + 2, font="ChatBody")
+        field.insert(0, fingerprint)
+        field.state(["readonly"])
+        field.grid(row=2, column=0, sticky="we", pady=(8, 8))
+        ttk.Label(self.content, style="SurfaceMuted.TLabel", wraplength=480, justify="left",
+                  text="Compare it with the fingerprint the server's administrator gave you "
+                       "(`python -m server keygen` prints it). Trust it only if they match: the "
+                       "key is then remembered, and a different key later is refused.").grid(
+            row=3, column=0, sticky="we")
+        self.add_button("Cancel", lambda: self._answer(False))
+        default = self.add_button("Trust and connect", lambda: self._answer(True), accent=True)
+        self.protocol("WM_DELETE_WINDOW", lambda: self._answer(False))
+        self.bind("<Escape>", lambda _e: self._answer(False))
+        self.present(default)
+
+    def _answer(self, accepted: bool) -> None:
+        self.grab_release()
+        self.destroy()
+        self._on_answer(accepted)
+
+
+class NoticeDialog(Dialog):
+    """An explanation with one OK button (a changed server key, an identity failure)."""
+
+    def __init__(self, master: tk.Misc, title: str, heading: str, text: str) -> None:
+        super().__init__(master, title, heading, text)
+        ok = self.add_button("OK", self.close, accent=True)
+        self.protocol("WM_DELETE_WINDOW", self.close)
+        self.bind("<Escape>", lambda _e: self.close())
+        self.bind("<Return>", lambda _e: self.close())
+        self.present(ok)
+
+    def close(self) -> None:
+        self.grab_release()
+        self.destroy()
+
+
+class KeyFileDialog(Dialog):
+    """The server did not send its key: ask for the public key file received out of band."""
+
+    def __init__(
+        self, master: tk.Misc, server: str, reason: str, on_answer: Callable[[str | None], None]
+    ) -> None:
+        super().__init__(
+            master, "Server key needed", f"No key for {server}",
+            f"{reason}\n\nChoose the server's public key file (server_public.pem) that you "
+            "received from its administrator. Its fingerprint is shown before anything is sent.",
+        )
+        self._on_answer = on_answer
+        self.add_button("Cancel", lambda: self._done(None))
+        default = self.add_button("Choose file…", self._choose, accent=True)
+        self.protocol("WM_DELETE_WINDOW", lambda: self._done(None))
+        self.present(default)
+
+    def _choose(self) -> None:
+        path = filedialog.askopenfilename(
+            parent=self, title="Server public key",
+            filetypes=[("PEM public key", "*.pem"), ("All files", "*")],
+        )
+        self._done(path or None)
+
+    def _done(self, path: str | None) -> None:
+        self.grab_release()
+        self.destroy()
+        self._on_answer(path)

@@ -1,0 +1,124 @@
+"""The login form: server address, username, password, Login. Enter submits from any field.
+
+Errors appear inline under the form in full sentences (the controller chooses the words), and
+the form stays usable while a login is under way only in the sense that it shows progress;
+the fields are disabled so a second click cannot start a second connection.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import ttk
+
+from client.ui.theme import PALETTE
+
+
+class LoginFrame(ttk.Frame):
+    """A centred card with the three fields; ``on_submit(address, username, password)``."""
+
+    def __init__(self, master: tk.Misc, on_submit: Callable[[str, str, str], None]) -> None:
+        super().__init__(master, padding=24)
+        self._on_submit = on_submit
+        self.columnconfigure(0, weight=1)
+        self.rowconfigure(0, weight=1)
+        self.rowconfigure(2, weight=1)
+        card = ttk.Frame(self, style="Card.TFrame", padding=(28, 24))
+        card.grid(row=1, column=0)
+        card.columnconfigure(0, weight=1, minsize=300)
+        ttk.Label(card, text="Chat", style="CardTitle.TLabel").grid(row=0, column=0, sticky="w")
+        ttk.Label(card, text="AES-256-GCM encrypted · pinned server key",
+                  style="CardMuted.TLabel").grid(row=1, column=0, sticky="w", pady=(0, 14))
+        self.entries: dict[str, ttk.Entry] = {}
+        row = 2
+        for name, label, show in (
+            ("address", "Server", ""), ("username", "Username", ""), ("password", "Password", "•"),
+        ):
+            ttk.Label(card, text=label, style="Card.TLabel").grid(row=row, column=0, sticky="w")
+            entry = ttk.Entry(card, show=show, width=32)  # no StringVar: see value()
+            entry.grid(row=row + 1, column=0, sticky="we", pady=(2, 10))
+            entry.bind("<Return>", self._submit)
+            entry.bind("<KP_Enter>", self._submit)
+            self.entries[name] = entry
+            row += 2
+        self.button = ttk.Button(card, text="Log in", style="Accent.TButton", command=self._submit)
+        self.button.grid(row=row, column=0, sticky="we", pady=(4, 0), ipady=2)
+        self.progress = ttk.Progressbar(card, mode="indeterminate", length=120)
+        self.note = ttk.Label(card, text="", style="CardMuted.TLabel")
+        self.error = ttk.Label(card, text="", style="Error.TLabel", wraplength=300, justify="left")
+        self.progress.grid(row=row + 1, column=0, sticky="we", pady=(12, 0))
+        self.note.grid(row=row + 2, column=0, sticky="w", pady=(4, 0))
+        self.error.grid(row=row + 3, column=0, sticky="we", pady=(10, 0))
+        for widget in (self.progress, self.note, self.error):
+            widget.grid_remove()  # shown only when they have something to say
+        self._busy = False
+
+    def set_values(self, address: str, username: str) -> None:
+        """Prefill the form and put the cursor where typing is needed next."""
+        self._put("address", address)
+        self._put("username", username)
+        self._put("password", "")
+        self.focus_first_empty()
+
+    def value(self, name: str) -> str:
+        """A field's text. Entries hold their own text rather than a ``StringVar``, whose
+        ``__del__`` would call Tk from whichever thread the garbage collector runs in."""
+        return str(self.entries[name].get())
+
+    def _put(self, name: str, text: str) -> None:
+        entry = self.entries[name]
+        disabled = entry.instate(["disabled"])
+        entry.state(["!disabled"])
+        entry.delete(0, "end")
+        entry.insert(0, text)
+        if disabled:
+            entry.state(["disabled"])
+
+    def focus_first_empty(self) -> None:
+        for name in ("address", "username", "password"):
+            if not self.entries[name].get():
+                self.entries[name].focus_set()
+                return
+        self.entries["password"].focus_set()
+
+    def set_busy(self, busy: bool, note: str) -> None:
+        """Disable the form while connecting and say what is happening."""
+        self._busy = busy
+        state = ["disabled"] if busy else ["!disabled"]
+        for entry in self.entries.values():
+            entry.state(state)
+        self.button.state(state)
+        self.note.configure(text=note)
+        _show(self.note, bool(note))
+        if busy:
+            self._show_error("")
+            self.progress.grid()
+            self.progress.start(12)
+        else:
+            self.progress.stop()
+            self.progress.grid_remove()
+
+    def set_error(self, text: str) -> None:
+        """Show why the login did not work; the password is cleared for a retry."""
+        self.set_busy(False, "")
+        self._show_error(text)
+        if text and "password" in text.lower():
+            self._put("password", "")
+        self.focus_first_empty()
+
+    def _show_error(self, text: str) -> None:
+        self.error.configure(text=text, foreground=PALETTE.danger)
+        _show(self.error, bool(text))
+
+    def _submit(self, _event: object = None) -> str:
+        if not self._busy:
+            self._on_submit(self.value("address"), self.value("username"), self.value("password"))
+        return "break"
+
+
+def _show(widget: tk.Widget, visible: bool) -> None:
+    """Show a gridded widget, or hide it while keeping its grid options for later."""
+    if visible:
+        widget.grid()
+    else:
+        widget.grid_remove()

@@ -1,0 +1,110 @@
+"""Message formatting: local time, date separators, own vs others, human error texts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from client.formatting import (
+    MAX_TEXT,
+    clock,
+    conversation_title,
+    counter_text,
+    day_label,
+    entry_line,
+    error_text,
+    login_failure_text,
+    online_status,
+    reconnect_status,
+    to_lines,
+)
+
+CST = timezone(timedelta(hours=8))
+
+
+def ms(year: int, month: int, day: int, hour: int, minute: int, tz: timezone = UTC) -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=tz).timestamp() * 1000)
+
+
+@dataclass
+class E:
+    entry_id: str
+    sent_ms: int
+    kind: str = "message"
+    sender: str = "user2"
+    sender_nickname: str = "ding_zhen"
+    text: str = "hi"
+    own: bool = False
+    state: str = ""
+
+
+def test_clock_is_local_hh_mm() -> None:
+    stamp = ms(2025, 11, 22, 23, 5)
+    assert clock(stamp, UTC) == "23:05"
+    assert clock(stamp, CST) == "07:05"  # already the next day in Beijing
+
+
+def test_day_labels() -> None:
+    now = ms(2025, 11, 22, 12, 0)
+    assert day_label(ms(2025, 11, 22, 0, 1), now, UTC) == "Today"
+    assert day_label(ms(2025, 11, 21, 23, 59), now, UTC) == "Yesterday"
+    assert day_label(ms(2025, 3, 4, 10, 0), now, UTC) == "Tuesday 4 March"
+    assert day_label(ms(2024, 3, 4, 10, 0), now, UTC) == "Monday 4 March 2024"
+
+
+def test_separators_only_where_the_day_changes() -> None:
+    now = ms(2025, 11, 22, 12, 0)
+    entries = [
+        E("e1", ms(2025, 11, 21, 22, 0)),
+        E("e2", ms(2025, 11, 21, 23, 0)),
+        E("e3", ms(2025, 11, 22, 9, 0)),
+    ]
+    lines = to_lines(entries, None, now, UTC)
+    assert [line.kind for line in lines] == ["day", "message", "message", "day", "message"]
+    assert [line.text for line in lines if line.kind == "day"] == ["Yesterday", "Today"]
+
+
+def test_append_continues_the_day_of_the_previous_entry() -> None:
+    now = ms(2025, 11, 22, 12, 0)
+    previous = E("e1", ms(2025, 11, 22, 8, 0))
+    lines = to_lines([E("e2", ms(2025, 11, 22, 9, 0))], previous, now, UTC)
+    assert [line.kind for line in lines] == ["message"]
+
+
+def test_own_and_other_lines() -> None:
+    other = entry_line(E("e1", ms(2025, 1, 1, 10, 30)), UTC)
+    assert (other.sender, other.time, other.own, other.state) == ("ding_zhen", "10:30", False, "")
+    own = entry_line(E("e2", 0, sender="user1", sender_nickname="", own=True, state="pending"), UTC)
+    assert own.sender == "user1"  # no nickname: the username
+    assert own.own and own.state == "pending"
+    system = entry_line(E("e3", ms(2025, 1, 1, 10, 31), kind="system", text="cxk joined"), UTC)
+    assert (system.kind, system.text, system.time) == ("system", "cxk joined", "10:31")
+
+
+def test_counter() -> None:
+    assert counter_text(0) == ("0/4000", False)
+    assert counter_text(MAX_TEXT) == ("4000/4000", False)
+    assert counter_text(MAX_TEXT + 1) == ("4001/4000", True)
+
+
+def test_titles_and_status() -> None:
+    assert conversation_title("lobby") == "# lobby"
+    assert conversation_title("@user2", "ding_zhen") == "@ding_zhen"
+    assert conversation_title("@user2") == "@user2"
+    status = online_status("AES-256-GCM · X25519 + RSA-3072", "SHA256:abc")
+    assert status == "connected · AES-256-GCM · X25519 + RSA-3072 · SHA256:abc"
+    assert reconnect_status(2.6) == "reconnecting in 3 s"
+    assert reconnect_status(0.2, "connection lost") == "reconnecting… · connection lost"
+
+
+def test_login_failures_in_words() -> None:
+    assert login_failure_text("wrong username or password") == "Wrong username or password."
+    assert "Wait a minute" in login_failure_text("too many attempts, try again later")
+    assert "database" in login_failure_text("service unavailable")
+    assert login_failure_text("something new") == "Something new."
+    assert login_failure_text("") == "Login failed."
+
+
+def test_error_texts() -> None:
+    assert "4000" in error_text("too_long", "x")
+    assert error_text("mystery", "what the server said") == "what the server said"
