@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import logging
 import queue
-import signal
+import select
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from Crypto.PublicKey import RSA
@@ -36,14 +35,9 @@ from common.connection import (
 from common.errors import LocalProtocolError, RemoteProtocolError
 from common.handshake import CIPHER_SUITE
 from common.messages import LogoutRequest
-from server.commit import GroupCommitter
-from server.hub import InProcessHub
-from server.keyfile import PRIVATE_NAME, load_private_key
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
-from server.passwords import PasswordHasherPool
 from server.service import ChatService, ClientSession
-from server.store import DbParams, Store
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +60,9 @@ class _Peer:
         )
         self._outbox: queue.Queue[object] = queue.Queue(maxsize=self._options.outbox_limit)
         self.session = ClientSession(self.address, self.peer, self)
+        sock.settimeout(self._options.idle_timeout)  # bounds sendall; reads wait in poll
+        self._poller = select.poll()
+        self._poller.register(sock, select.POLLIN | select.POLLPRI)
         self._shut_lock = threading.Lock()
         self._shut = False
         self._abort_reason = ""
@@ -164,11 +161,20 @@ class _Peer:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0:
                     raise TimeoutError
-            self._sock.settimeout(timeout)
-            data = self._sock.recv(65_536)
+            data = self._receive(timeout)
             if self._shut:
                 return self._abort_reason
             conn.receive_data(data)
+
+    def _receive(self, timeout: float) -> bytes:
+        """Wait for data with ``poll``, then ``recv``; raises TimeoutError.
+
+        Waiting in ``recv(65536)`` itself would hold a 64 KiB buffer per idle connection for as
+        long as it waits (64 MB for 1,000 clients); polling first holds nothing.
+        """
+        if not self._poller.poll(max(0, int(timeout * 1000))):
+            raise TimeoutError
+        return self._sock.recv(65_536)
 
     def _start_writer(self) -> None:
         self._writer = threading.Thread(
@@ -354,73 +360,8 @@ class ChatServer:
         log.info("server stopped; %d connection(s) closed", len(peers))
 
 
-def options_from_settings(settings: Any) -> ServerOptions:
-    """``ServerOptions`` from a ``config.Settings`` (passed in: this module never reads config)."""
-    return ServerOptions(
-        host=settings.host,
-        port=settings.port,
-        max_frame=settings.max_frame,
-        max_text=settings.max_text,
-        handshake_timeout=settings.handshake_timeout,
-        idle_timeout=settings.idle_timeout,
-        outbox_limit=settings.outbox_limit,
-        max_conns_per_addr=settings.max_conns_per_addr,
-        msg_rate=settings.msg_rate,
-        msg_burst=settings.msg_burst,
-        login_failure_rate=settings.login_rate,
-        login_failure_burst=settings.login_burst,
-        handshake_rate=settings.handshake_rate,
-        handshake_burst=settings.handshake_burst,
-        account_backoff_after=settings.account_backoff_after,
-        account_backoff_seconds=settings.account_backoff_seconds,
-        history_limit=settings.history_limit,
-        resume_token_ttl=settings.resume_token_ttl,
-    )
-
-
-def _db_params(settings: Any) -> DbParams:
-    return DbParams(
-        database=settings.db_name,
-        user=settings.db_user,
-        password=settings.database_password(),
-        host=settings.db_host,
-        port=settings.db_port,
-        unix_socket=str(settings.db_socket),
-        pool_size=settings.db_pool_size,
-        timeout=settings.db_timeout,
-    )
-
-
 def main(settings: Any) -> int:
-    """``python -m server serve``: build everything from settings, serve until SIGINT/SIGTERM."""
-    key_path = Path(settings.key_dir) / PRIVATE_NAME
-    if not key_path.exists():
-        log.error("no server key at %s; run `make keys` (python -m server keygen)", key_path)
-        return 1
-    private_key = load_private_key(key_path)
-    options = options_from_settings(settings)
-    store = Store(_db_params(settings))
-    if not store.ping():
-        log.warning("database not reachable yet; logins answer 'service unavailable' until it is")
-    hasher = PasswordHasherPool(settings.argon2_workers)
-    committer = GroupCommitter(store, options.commit_batch)
-    service = ChatService(store, hasher, InProcessHub(options.max_frame - 16), committer, options)
-    server = ChatServer(options, service, private_key)
-    stop = threading.Event()
+    """``python -m server serve`` (the wiring is in ``server.serve``, which imports this)."""
+    from server.serve import run
 
-    def on_signal(signum: int, frame: object) -> None:
-        log.info("signal %s: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        server.start()
-        while not stop.wait(1.0):
-            pass
-    finally:
-        server.stop()
-        committer.close()
-        store.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+    return run(settings)

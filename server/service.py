@@ -8,9 +8,8 @@ Rules worth knowing when reading the code:
 
 - The sender of anything is the account logged in on the connection, never a field of the
   message (DESIGN §8 S6).
-- Every login failure reads ``wrong username or password``; unknown users get the same Argon2id
-  work (dummy verify) and, in memory, the same back-off as real accounts, so neither the text
-  nor the timing nor the lock tells whether an account exists.
+- Login and resume are decided by ``server.accounts`` (Argon2id, back-off, tokens); the
+  service only answers ``1001`` and puts the session on the roster.
 - A message is committed before its ``1007`` ack and before anyone sees it; a resend with the
   same ``client_msg_id`` gets the first ack and is not relayed again.
 - Direct messages are handled in one place (``_direct`` / ``_direct_line``) so that end-to-end
@@ -19,11 +18,7 @@ Rules worth knowing when reading the code:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import logging
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -50,44 +45,26 @@ from common.messages import (
     ResumeRequest,
     ServerMessage,
     encode_message,
+    escape_field,
 )
+from server.accounts import Accounts, Identity
 from server.commit import GroupCommitter, Result
 from server.hub import Hub, Outbox
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
 from server.passwords import PasswordHasherPool
-from server.store import NewMessage, Store, StoredMessage, StoreUnavailable, UserRecord
+from server.store import NewMessage, Store, StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 LOBBY = "lobby"
-WRONG_CREDENTIALS = "wrong username or password"
-TOO_MANY_ATTEMPTS = "too many attempts, try again later"
-SERVICE_UNAVAILABLE = "service unavailable"
-RESUME_FAILED = "session expired, log in again"
-TOKEN_BYTES = 32
+GCM_TAG = 16
 
 
 def dm_conversation(a: str, b: str) -> str:
     """The stored key of the direct conversation between ``a`` and ``b`` (order-free)."""
     low, high = sorted((a, b))
     return f"dm:{low}:{high}"
-
-
-def hash_token(token: bytes) -> bytes:
-    """What the database keeps of a resume token: its SHA-256, never the token."""
-    return hashlib.sha256(token).digest()
-
-
-def decode_token(text: str) -> bytes | None:
-    """The 32 bytes of a urlsafe-base64 token (padding optional), or None if it is not one."""
-    if not 40 <= len(text) <= 48:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    return raw if len(raw) == TOKEN_BYTES else None
 
 
 @dataclass(eq=False)
@@ -116,30 +93,6 @@ class ClientSession:
         self.send(ErrorReply(code_word, text))
 
 
-class _FailureMemo:
-    """Failure counts and locks of unknown usernames, in memory, bounded.
-
-    Real accounts keep theirs in the database; keeping the same book for names that do not
-    exist makes the back-off answer look the same for both, so it does not reveal accounts.
-    """
-
-    def __init__(self, max_keys: int) -> None:
-        self._items: OrderedDict[str, tuple[int, int]] = OrderedDict()
-        self._max = max(1, max_keys)
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> tuple[int, int]:
-        with self._lock:
-            return self._items.get(name, (0, 0))
-
-    def put(self, name: str, count: int, locked_until_ms: int) -> None:
-        with self._lock:
-            self._items[name] = (count, locked_until_ms)
-            self._items.move_to_end(name)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
-
-
 class ChatService:
     """Policy for every client message; thread-safe, one instance per server."""
 
@@ -154,17 +107,16 @@ class ChatService:
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._store, self._hasher, self._hub = store, hasher, hub
+        self._store, self._hub = store, hub
         self._committer, self._options = committer, options
         self._wall = wall_clock
+        self._accounts = Accounts(store, hasher, options, wall_clock=wall_clock, clock=clock)
         keys = options.rate_limit_keys
-        self._login_failures = KeyedBuckets(
-            options.login_failure_rate, options.login_failure_burst, keys, clock
-        )
         self._message_rate = KeyedBuckets(options.msg_rate, options.msg_burst, keys, clock)
-        self._unknown_failures = _FailureMemo(keys)
         self._known_users: OrderedDict[str, None] = OrderedDict()  # cache of existing accounts
         self._known_lock = threading.Lock()
+        # room for a delivery's other fields (ids, names, time) inside one record
+        self._max_text_bytes = options.max_frame - GCM_TAG - 512
         self._handlers: dict[type, Callable[[ClientSession, ClientMessage], bool]] = {
             ChatRequest: self._chat,  # type: ignore[dict-item]
             DirectRequest: self._direct,  # type: ignore[dict-item]
@@ -220,107 +172,30 @@ class ChatService:
             return False
         return True
 
-    # --- login and resume ------------------------------------------------------------------
+    # --- login and resume (the checks live in server.accounts) --------------------------------
 
     def _login(self, session: ClientSession, request: LoginRequest) -> bool:
-        opts = self._options
-        if not self._login_failures.allows(session.address):
-            log.warning("login from %s throttled: too many failures here", session.peer)
-            session.send(LoginResult(False, "", "", TOO_MANY_ATTEMPTS))
-            return True
-        name, password = request.username, request.password
-        plausible = 0 < len(name) <= opts.max_username and len(password) <= opts.max_password
-        try:
-            user = self._store.get_user(name) if plausible else None
-        except StoreUnavailable as exc:
-            log.warning("login from %s: database unavailable (%s)", session.peer, exc)
-            session.send(LoginResult(False, "", "", SERVICE_UNAVAILABLE))
-            return True
-        now = self.now_ms()
-        failures, locked_until = (
-            (user.failed_logins, user.locked_until_ms) if user else self._unknown_failures.get(name)
+        outcome = self._accounts.login(
+            session.address, session.peer, request.username, request.password
         )
-        if locked_until > now:
-            log.warning("login for %s from %s refused: account back-off", _who(user), session.peer)
-            session.send(LoginResult(False, "", "", TOO_MANY_ATTEMPTS))
-            return True
-        stored_hash = user.password_hash if user else None
-        ok = self._hasher.verify(stored_hash, password[: opts.max_password])
-        if not ok or user is None:  # verify() is never True for an unknown user
-            self._login_failed(session, name, user, failures, now)
-            return True
-        try:
-            if user.failed_logins or user.locked_until_ms:
-                self._store.reset_login_failures(user.username)
-            self._maybe_rehash(user, password)
-            return self._establish(session, user.username, user.nickname, "password")
-        except StoreUnavailable as exc:
-            log.warning("login from %s: database unavailable (%s)", session.peer, exc)
-            session.send(LoginResult(False, "", "", SERVICE_UNAVAILABLE))
-            return True
-
-    def _login_failed(
-        self, session: ClientSession, name: str, user: UserRecord | None, failures: int, now: int
-    ) -> None:
-        opts = self._options
-        self._login_failures.charge(session.address)
-        lock_until = 0
-        if failures + 1 >= opts.account_backoff_after:
-            lock_until = now + int(opts.account_backoff_seconds * 1000)
-        if user is None:
-            self._unknown_failures.put(name, failures + 1, lock_until)
-        else:
-            try:
-                self._store.record_login_failure(user.username, lock_until)
-            except StoreUnavailable as exc:
-                log.warning("could not record a login failure: %s", exc)
-        log.warning(
-            "login failed for %s from %s%s",
-            _who(user),
-            session.peer,
-            "; account back-off starts" if lock_until else "",
-        )
-        session.send(LoginResult(False, "", "", WRONG_CREDENTIALS))
-
-    def _maybe_rehash(self, user: UserRecord, password: str) -> None:
-        """Upgrade a hash made with weaker parameters, now that we know the password."""
-        if self._hasher.needs_rehash(user.password_hash):
-            self._store.set_password_hash(user.username, self._hasher.hash(password))
-            log.info("password hash of %s upgraded", user.username)
+        return self._admit(session, outcome, "password")
 
     def _resume(self, session: ClientSession, request: ResumeRequest) -> bool:
-        if not self._login_failures.allows(session.address):
-            log.warning("resume from %s throttled", session.peer)
-            session.send(LoginResult(False, "", "", TOO_MANY_ATTEMPTS))
-            return True
-        raw = decode_token(request.resume_token)
-        try:
-            owner = (
-                self._store.consume_resume_token(hash_token(raw), self.now_ms()) if raw else None
-            )
-            user = self._store.get_user(owner) if owner == request.username else None
-            if user is None:
-                self._login_failures.charge(session.address)
-                log.warning("resume failed from %s: unknown, used or expired token", session.peer)
-                session.send(LoginResult(False, "", "", RESUME_FAILED))
-                return True
-            return self._establish(session, user.username, user.nickname, "resume token")
-        except StoreUnavailable as exc:
-            log.warning("resume from %s: database unavailable (%s)", session.peer, exc)
-            session.send(LoginResult(False, "", "", SERVICE_UNAVAILABLE))
-            return True
+        outcome = self._accounts.resume(
+            session.address, session.peer, request.username, request.resume_token
+        )
+        return self._admit(session, outcome, "resume token")
 
-    def _establish(self, session: ClientSession, username: str, nickname: str, how: str) -> bool:
-        """Issue a fresh single-use resume token, answer ``1001``, join the roster."""
-        token = secrets.token_bytes(TOKEN_BYTES)
-        expires = self.now_ms() + int(self._options.resume_token_ttl * 1000)
-        self._store.save_resume_token(hash_token(token), username, expires)
-        text = base64.urlsafe_b64encode(token).decode("ascii").rstrip("=")
-        session.username, session.nickname = username, nickname
-        self._remember_user(username)
-        session.send(LoginResult(True, nickname, username, text))
-        self._hub.attach(username, nickname, session.outbox)
-        log.info("%s logged in as %s (%s)", session.peer, username, how)
+    def _admit(self, session: ClientSession, outcome: Identity | str, how: str) -> bool:
+        """Answer ``1001``; on success join the roster (roster to it, ``join`` to the others)."""
+        if isinstance(outcome, str):
+            session.send(LoginResult(False, "", "", outcome))
+            return True
+        session.username, session.nickname = outcome.username, outcome.nickname
+        self._remember_user(outcome.username)
+        session.send(LoginResult(True, outcome.nickname, outcome.username, outcome.resume_token))
+        self._hub.attach(outcome.username, outcome.nickname, session.outbox)
+        log.info("%s logged in as %s (%s)", session.peer, outcome.username, how)
         return True
 
     # --- room chat -------------------------------------------------------------------------
@@ -424,7 +299,9 @@ class ChatService:
             session.error("bad_request", f"client_msg_id must be 1..{opts.max_client_msg_id} long")
         elif not text:
             session.error("bad_request", "empty message")
-        elif len(text) > opts.max_text:
+        elif len(text) > opts.max_text or len(escape_field(text).encode()) > self._max_text_bytes:
+            # the second test only matters if max_text is set so high that a delivery of the
+            # text would no longer fit one record
             session.error("too_long", f"message is longer than {opts.max_text} characters")
         elif not self._message_rate.take(session.username or ""):
             log.info("messages from %s (%s) rate limited", session.username, session.peer)
@@ -499,10 +376,3 @@ class ChatService:
         log.info("%s (%s) logged out", session.peer, session.username)
         return False
 
-
-def _who(user: UserRecord | None) -> str:
-    """A name for log lines: the account, or a placeholder (never what was typed).
-
-    A person who types their password into the username field must not find it in the log.
-    """
-    return user.username if user is not None else "<unknown user>"

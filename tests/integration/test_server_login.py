@@ -13,7 +13,7 @@ from common.messages import (
     PresenceEvent,
     RosterUpdate,
 )
-from server.service import RESUME_FAILED, TOO_MANY_ATTEMPTS, WRONG_CREDENTIALS
+from server.accounts import RESUME_FAILED, TOO_MANY_ATTEMPTS, WRONG_CREDENTIALS
 
 pytest_plugins = ["tests.integration.conftest_server"]
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from common.messages import (
     PingRequest,
     Pong,
 )
-from server.service import SERVICE_UNAVAILABLE
+from server.accounts import SERVICE_UNAVAILABLE
 
 pytest_plugins = ["tests.integration.conftest_server"]
 pytestmark = pytest.mark.integration

@@ -84,7 +84,7 @@ class ChatClient:
 
     def send(self, message: Message | list[Message]) -> bytes:
         """Seal and write; returns the frames written (kept for replay tests)."""
-        data = self.conn.send(message)  # type: ignore[arg-type]
+        data = self.conn.send(message)
         self.sent_records.append(data)
         self.sock.sendall(data)
         return data
