@@ -17,6 +17,7 @@ from pathlib import Path
 from config import Settings
 from server import keyfile, provision
 from server.passwords import PasswordHasherPool
+from server.serve import db_params as server_params
 from server.store import DbParams, Store
 
 log = logging.getLogger("server")
@@ -36,20 +37,6 @@ def admin_params(settings: Settings) -> DbParams:
         port=settings.db_port,
         unix_socket=str(settings.db_socket),
         pool_size=1,
-        timeout=settings.db_timeout,
-    )
-
-
-def server_params(settings: Settings) -> DbParams:
-    """The server's own least-privilege account."""
-    return DbParams(
-        database=settings.db_name,
-        user=settings.db_user,
-        password=settings.database_password(),
-        host=settings.db_host,
-        port=settings.db_port,
-        unix_socket=str(settings.db_socket),
-        pool_size=settings.db_pool_size,
         timeout=settings.db_timeout,
     )
 

@@ -56,7 +56,8 @@ def options_from_settings(settings: Any) -> ServerOptions:
     )
 
 
-def _db_params(settings: Any) -> DbParams:
+def db_params(settings: Any) -> DbParams:
+    """The server's own least-privilege database account, from settings."""
     return DbParams(
         database=settings.db_name,
         user=settings.db_user,
@@ -93,7 +94,7 @@ def run(settings: Any) -> int:
         return 1
     private_key = load_private_key(key_path)
     options = options_from_settings(settings)
-    store = Store(_db_params(settings))
+    store = Store(db_params(settings))
     if not store.ping():
         log.warning("database not reachable yet; logins answer 'service unavailable' until it is")
     hasher = PasswordHasherPool(settings.argon2_workers)
