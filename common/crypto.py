@@ -12,7 +12,7 @@ import base64
 import hashlib
 from collections.abc import Callable
 
-from Crypto.Cipher import AES, PKCS1_OAEP
+from Crypto.Cipher import PKCS1_OAEP
 from Crypto.Hash import SHA256
 from Crypto.Protocol import DH
 from Crypto.Protocol.KDF import HKDF
@@ -21,6 +21,8 @@ from Crypto.PublicKey.ECC import EccKey
 from Crypto.Random import get_random_bytes
 from Crypto.Signature import pss
 from Crypto.Signature.pss import MGF1
+
+from common.gcm import AesGcm
 
 RandFunc = Callable[[int], bytes]
 RSA_BITS = 3072
@@ -114,17 +116,13 @@ def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
 
 
 def aes_gcm_seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """AES-GCM encryption; returns ``ciphertext + tag[16]``."""
-    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
-    cipher.update(aad)
-    ciphertext, tag = cipher.encrypt_and_digest(plaintext)
-    return bytes(ciphertext) + bytes(tag)
+    """AES-GCM encryption (12-byte nonce); returns ``ciphertext + tag[16]``.
+
+    One-shot form; the record layer keeps a ``common.gcm.AesGcm`` per direction instead.
+    """
+    return AesGcm(key).seal(nonce, plaintext, aad)
 
 
 def aes_gcm_open(key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
     """AES-GCM decryption of ``ciphertext + tag``; raises ValueError if anything was changed."""
-    if len(sealed) < TAG_BYTES:
-        raise ValueError("sealed data shorter than the tag")
-    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
-    cipher.update(aad)
-    return bytes(cipher.decrypt_and_verify(sealed[:-TAG_BYTES], sealed[-TAG_BYTES:]))
+    return AesGcm(key).open(nonce, sealed, aad)

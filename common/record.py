@@ -11,6 +11,7 @@ from __future__ import annotations
 from common import crypto
 from common.errors import LocalProtocolError, RemoteProtocolError
 from common.framing import MAX_FRAME, frame_header
+from common.gcm import AesGcm
 
 SEQ_LIMIT = 2**32  # records per direction before the connection must be replaced
 IV_BYTES = 12
@@ -34,7 +35,7 @@ class RecordSealer:
         self, key: bytes, iv: bytes, *, max_frame: int = MAX_FRAME, seq_limit: int = SEQ_LIMIT
     ) -> None:
         _check_key(key, iv)
-        self._key, self._iv = key, iv
+        self._aead, self._iv = AesGcm(key), iv
         self._seq = 0
         self._seq_limit = seq_limit
         self.max_plaintext = max_frame - crypto.TAG_BYTES
@@ -57,7 +58,7 @@ class RecordSealer:
             raise LocalProtocolError("record counter exhausted; open a new connection")
         header = frame_header(len(plaintext) + crypto.TAG_BYTES)
         nonce = record_nonce(self._iv, self._seq)
-        sealed = crypto.aes_gcm_seal(self._key, nonce, plaintext, header)
+        sealed = self._aead.seal(nonce, plaintext, header)
         self._seq += 1
         return header + sealed
 
@@ -67,7 +68,7 @@ class RecordOpener:
 
     def __init__(self, key: bytes, iv: bytes, *, seq_limit: int = SEQ_LIMIT) -> None:
         _check_key(key, iv)
-        self._key, self._iv = key, iv
+        self._aead, self._iv = AesGcm(key), iv
         self._seq = 0
         self._seq_limit = seq_limit
 
@@ -83,8 +84,8 @@ class RecordOpener:
         if len(body) <= crypto.TAG_BYTES:
             raise RemoteProtocolError("record too short")
         try:
-            plaintext = crypto.aes_gcm_open(
-                self._key, record_nonce(self._iv, self._seq), body, frame_header(len(body))
+            plaintext = self._aead.open(
+                record_nonce(self._iv, self._seq), body, frame_header(len(body))
             )
         except ValueError:
             raise RemoteProtocolError("record failed authentication") from None
