@@ -5,6 +5,10 @@ It owns the policy (which key to pin, when to reconnect, what to resend) and tal
 it runs in the Tk thread: network threads only put events on the queue, and ``pump()`` drains
 them in batches every 50 ms with the view's ``after()``. That is what keeps the window
 responsive and makes the whole controller testable without a display or a socket.
+
+``App`` here runs the connection's life: the login form, the key to pin, the session, logging
+in or resuming, and reconnecting. The conversation itself (sending, receiving, history pages,
+acks and the outbox) is ``client.traffic.ChatTraffic``, which ``App`` inherits.
 """
 
 from __future__ import annotations
@@ -19,15 +23,9 @@ from typing import Any
 from Crypto.PublicKey import RSA
 
 from client.backoff import Backoff, ReconnectTimer
-from client.formatting import (
-    MAX_TEXT,
-    error_text,
-    login_failure_text,
-    online_status,
-    reconnect_status,
-)
+from client.formatting import login_failure_text, online_status, reconnect_status
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow
-from client.model import HISTORY_PAGE, LOBBY, ChatModel, Conversation
+from client.model import LOBBY, ChatModel
 from client.renderer import Renderer, View
 from client.session import (
     Connected,
@@ -38,22 +36,10 @@ from client.session import (
     Session,
     start_key_fetch,
 )
+from client.traffic import ChatTraffic
 from client.trust import KnownServers, parse_address, server_id
 from common.crypto import fingerprint
-from common.messages import (
-    Ack,
-    ChatDelivery,
-    DirectDelivery,
-    ErrorReply,
-    HistoryEnd,
-    HistoryRequest,
-    LoginRequest,
-    LoginResult,
-    LogoutRequest,
-    PresenceEvent,
-    ResumeRequest,
-    RosterUpdate,
-)
+from common.messages import LoginRequest, LoginResult, LogoutRequest, ResumeRequest
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +49,7 @@ PUMP_BATCH = 500
 SessionFactory = Callable[[str, int, RSA.RsaKey, "queue.Queue[Any]"], Any]
 
 
-class App:
+class App(ChatTraffic):
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -168,41 +154,6 @@ class App:
         self.phase = "trust"
         self.view.set_login_busy(True, "Checking the server's key…")
         self.keys.start(self._host, self._port)
-
-    def send_text(self, text: str) -> bool:
-        """Enter in the input box. True when the text was taken (the view clears the box)."""
-        text = text.strip()
-        if self.model is None or not text or len(text) > MAX_TEXT:
-            return False
-        request = self.model.compose(self.model.active, text, self.now_ms())
-        if self.phase == "online":
-            self.session.send(request)
-        self._refresh(now=True)
-        return True
-
-    def select_conversation(self, key: str) -> None:
-        if self.model is None:
-            return
-        conv = self.model.select(key)
-        if not conv.opened:
-            self._request_history(conv, None, "first")
-        self._refresh(now=True)
-
-    def open_direct(self, username: str) -> None:
-        """Double-click on a person: their direct conversation (not one with oneself)."""
-        if self.model is not None and username != self.model.username:
-            self.select_conversation(self.model.direct_key(username))
-
-    def load_older(self) -> None:
-        """The view scrolled to the top: ask for the page before the oldest shown."""
-        if self.model is None:
-            return
-        conv = self.model.conversation(self.model.active)
-        if conv.opened and conv.more and conv.oldest_msg_id is not None:
-            self._request_history(conv, conv.oldest_msg_id, "older")
-
-    def unsent_count(self) -> int:
-        return len(self.model.outbox) if self.model else 0
 
     def logout(self) -> None:
         """End the session cleanly and return to the login form."""
@@ -333,26 +284,7 @@ class App:
         if isinstance(message, LoginResult):
             self._login_result(message)
             return
-        model = self.model
-        if model is None:
-            return
-        if isinstance(message, ChatDelivery | DirectDelivery):
-            entry = model.receive(message)
-            if entry is not None:
-                key = entry.conversation
-                self._page_added[key] = self._page_added.get(key, 0) + 1
-        elif isinstance(message, HistoryEnd):
-            self._history_end(message)
-        elif isinstance(message, Ack):
-            if model.ack(message) is not None:
-                self._retry.reset()
-        elif isinstance(message, PresenceEvent):
-            model.presence(message.event, message.username, message.nickname, self.now_ms())
-        elif isinstance(message, RosterUpdate):
-            model.set_roster(message.users)
-        elif isinstance(message, ErrorReply):
-            self._error(message)
-        self._refresh()
+        self._chat_received(message)
 
     def _login_result(self, result: LoginResult) -> None:
         if self.phase != "authenticating":
@@ -394,47 +326,3 @@ class App:
             self._go_offline(f"{text} Log out and log in again.")
         else:
             self._schedule_reconnect(text)
-
-    def _history_end(self, end: HistoryEnd) -> None:
-        assert self.model is not None
-        added = self._page_added.pop(end.conversation, 0)
-        kind = self._page_kind.pop(end.conversation, "first")
-        self.model.history_end(end.conversation, end.oldest_msg_id, end.more, added, kind)
-
-    def _error(self, error: ErrorReply) -> None:
-        assert self.model is not None
-        retry = error.code_word in ("unavailable", "rate_limited") and len(self.model.outbox)
-        if retry and self._retry_timer is None:
-            delay = self._retry.next_delay()
-            self._retry_timer = self.view.after(int(delay * 1000), self._retry_outbox)
-        if error.code_word in ("unavailable", "bad_request"):
-            for conv in self.model.conversations.values():
-                conv.history_inflight = False  # a history request may have failed: allow again
-        if error.code_word == "not_logged_in":
-            self._schedule_reconnect(error_text(error.code_word, error.text))
-        self.model.system(self.model.active, error_text(error.code_word, error.text), self.now_ms())
-
-    def _retry_outbox(self) -> None:
-        self._retry_timer = None
-        self._resend()
-
-    def _resend(self) -> None:
-        """Send every unacked message again, same ``client_msg_id``: the server dedupes."""
-        if self.model is None or self.phase != "online":
-            return
-        for request in self.model.outbox.requests():
-            self.session.send(request)
-
-    def _request_history(self, conv: Conversation, before: int | None, kind: str) -> None:
-        if conv.history_inflight or self.phase != "online":
-            return
-        conv.history_inflight, conv.opened = True, True
-        self._page_added[conv.key], self._page_kind[conv.key] = 0, kind
-        self.session.send(HistoryRequest(conv.key, before, HISTORY_PAGE))
-
-    def _refresh(self, now: bool = False) -> None:
-        """Note that the view is stale; ``now`` repaints at once (a person just acted)."""
-        if self.renderer is not None:
-            self.renderer.mark()
-            if now:
-                self.renderer.refresh()

@@ -115,16 +115,21 @@ def demo_password_hash() -> str:
     return PasswordHasherPool(1, **TEST_ARGON2).hash(DEMO_PASSWORD)
 
 
-@pytest.fixture(scope="module")
-def demo_db(db_params: DbParams, demo_password_hash: str) -> DbParams:
-    """The module's fresh database with the three demo accounts."""
-    store = Store(db_params)
+def seed_demo_users(db: DbParams, password_hash: str) -> None:
+    """Add the demo accounts that are not there yet, all with ``password_hash``."""
+    store = Store(db)
     try:
         for username, nickname in DEMO_USERS:
             if not store.user_exists(username):
-                store.add_user(username, nickname, demo_password_hash)
+                store.add_user(username, nickname, password_hash)
     finally:
         store.close()
+
+
+@pytest.fixture(scope="module")
+def demo_db(db_params: DbParams, demo_password_hash: str) -> DbParams:
+    """The module's fresh database with the three demo accounts."""
+    seed_demo_users(db_params, demo_password_hash)
     return db_params
 
 

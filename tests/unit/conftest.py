@@ -1,13 +1,20 @@
-"""Shared fixtures for the pure-core tests: fixed keys and deterministic randomness."""
+"""Shared fixtures for the pure-core tests: fixed keys and deterministic randomness, and the
+controller tests' harness (its fakes are in ``client_fakes``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from Crypto.PublicKey import RSA
 from Crypto.Util.number import inverse
+
+if TYPE_CHECKING:  # imported when used: the other unit tests need no client code
+    from tests.unit.client_fakes import Harness
 
 # A fixed RSA-3072 key for tests only (never used by the chat itself): known-answer tests need
 # the same key every run, and fixing it saves seconds of key generation per test session.
@@ -57,3 +64,17 @@ def server_key() -> RSA.RsaKey:
 def other_key() -> RSA.RsaKey:
     """A different key: what a man in the middle would present."""
     return RSA.generate(2048)
+
+
+@pytest.fixture
+def key() -> RSA.RsaKey:
+    """A throwaway key for the controller tests (test_client_app_*) to pin."""
+    return RSA.generate(1024)
+
+
+@pytest.fixture
+def h(tmp_path: Path, key: RSA.RsaKey) -> Harness:
+    """The controller with a fake view and fake sessions, its login form shown."""
+    from tests.unit.client_fakes import Harness
+
+    return Harness(tmp_path, key)

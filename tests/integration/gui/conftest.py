@@ -19,9 +19,6 @@ import pytest
 
 from tests.integration.gui.harness import ClientWindow, ServerProcess, Xvfb, db_env, write_keypair
 
-DEMO_USERS = (("user1", "wang_yuan"), ("user2", "ding_zhen"), ("user3", "cxk"))
-DEMO_PASSWORD = "111111"
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -59,18 +56,17 @@ def tk_root(xvfb: str) -> Iterator[tk.Tk]:
 
 @pytest.fixture(scope="module")
 def demo_users(db_params: Any) -> tuple[tuple[str, str], ...]:
-    """user1..3 with password 111111, hashed by the server's own Argon2id code."""
-    from server.passwords import PasswordHasherPool
-    from server.store import Store
+    """user1..3 with password 111111, hashed by the server's own Argon2id code.
 
-    store = Store(db_params)
-    try:
-        hashed = PasswordHasherPool(1).hash(DEMO_PASSWORD)
-        for username, nickname in DEMO_USERS:
-            if not store.user_exists(username):
-                store.add_user(username, nickname, hashed)
-    finally:
-        store.close()
+    The same accounts as ``conftest_server.demo_db``, but hashed at the default cost: the
+    server here is a separate process with default settings, which would upgrade cheaper test
+    hashes on each account's first login. (Imported here, not at the top, so that the modules
+    registering ``conftest_server`` as a plugin still get it assertion-rewritten.)
+    """
+    from server.passwords import PasswordHasherPool
+    from tests.integration.conftest_server import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
+
+    seed_demo_users(db_params, PasswordHasherPool(1).hash(DEMO_PASSWORD))
     return DEMO_USERS
 
 

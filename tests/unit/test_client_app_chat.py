@@ -1,0 +1,98 @@
+"""The controller once logged in: sending, receiving, unread counts, people online, history
+pages and the outbox retried after "unavailable". Fakes: ``client_fakes``.
+"""
+
+from __future__ import annotations
+
+from common.messages import (
+    Ack,
+    ChatDelivery,
+    ChatRequest,
+    DirectDelivery,
+    ErrorReply,
+    HistoryEnd,
+    HistoryRequest,
+    LoginResult,
+    PresenceEvent,
+)
+from tests.unit.client_fakes import Harness
+
+
+def test_message_pending_then_sent(h: Harness) -> None:
+    session = h.online()
+    assert h.app.send_text("  hello 你好  \n")
+    (request,) = session.of(ChatRequest)
+    assert request.text == "hello 你好" and len(request.client_msg_id) == 32
+    assert h.view.messages() == [("wang_yuan", "hello 你好", "pending")]
+    session.deliver(Ack(request.client_msg_id, 7, int(h.clock.now * 1000)))
+    h.pump()
+    assert h.view.messages() == [("wang_yuan", "hello 你好", "sent")]
+    assert not h.app.send_text("   ") and not h.app.send_text("x" * 4001)
+    assert len(session.of(ChatRequest)) == 1
+
+
+def test_incoming_messages_and_unread(h: Harness) -> None:
+    session = h.online()
+    session.deliver(ChatDelivery(3, "lobby", "user2", "ding_zhen", 1000, "hi all"))
+    session.deliver(DirectDelivery(4, "user2", "ding_zhen", "user1", 1001, "psst"))
+    h.pump()
+    assert h.view.messages() == [("ding_zhen", "hi all", "")]
+    assert h.view.unread() == {"lobby": 0, "@user2": 1}
+    assert [item.title for item in h.view.conversations] == ["# lobby", "@ding_zhen"]
+    h.app.select_conversation("@user2")
+    assert session.of(HistoryRequest)[-1] == HistoryRequest("@user2", None, 50)
+    assert h.view.unread() == {"lobby": 0, "@user2": 0}
+    assert h.view.messages() == [("ding_zhen", "psst", "")]
+    h.app.send_text("back at you")
+    assert session.of(ChatRequest) == []
+    assert session.sent[-1].to_username == "user2"
+
+
+def test_roster_and_presence(h: Harness) -> None:
+    session = h.online()
+    assert [p.username for p in h.view.people] == ["user1", "user2"]
+    assert h.view.people[0].me
+    session.deliver(PresenceEvent("join", "user3", "cxk", ))
+    h.pump()
+    assert [p.nickname for p in h.view.people] == ["wang_yuan", "cxk", "ding_zhen"]
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == ["cxk joined"]
+    session.deliver(PresenceEvent("leave", "user2", "ding_zhen"))
+    h.pump()
+    assert "user2" not in [p.username for p in h.view.people]
+    h.app.open_direct("user1")  # oneself: nothing
+    assert h.app.model is not None and h.app.model.active == "lobby"
+    h.app.open_direct("user3")
+    assert h.app.model.active == "@user3"
+
+
+def test_unavailable_keeps_the_message_and_retries(h: Harness) -> None:
+    session = h.online()
+    h.app.send_text("while the database is down")
+    session.deliver(ErrorReply("unavailable", "database unavailable"))
+    h.pump()
+    assert len(session.of(ChatRequest)) == 1
+    h.advance(4.5)
+    assert len(session.of(ChatRequest)) == 2
+    assert session.of(ChatRequest)[0] == session.of(ChatRequest)[1]
+    assert any("cannot store" in ln.text for ln in h.view.lines if ln.kind == "system")
+
+
+def test_history_older_pages_and_scroll(h: Harness) -> None:
+    session = h.login()
+    session.deliver(LoginResult(True, "wang_yuan", "user1", "t"))
+    h.pump()
+    session.deliver(*[ChatDelivery(i, "lobby", "user2", "ding_zhen", 1000 + i, f"m{i}")
+                      for i in range(51, 101)], HistoryEnd("lobby", 51, True))
+    h.pump()
+    assert len(h.view.messages()) == 50 and h.view.unread() == {"lobby": 0}
+    h.app.load_older()
+    h.app.load_older()  # one page at a time
+    assert session.of(HistoryRequest)[1:] == [HistoryRequest("lobby", 51, 50)]
+    renders = h.view.renders
+    session.deliver(*[ChatDelivery(i, "lobby", "user2", "ding_zhen", 1000 + i, f"m{i}")
+                      for i in range(1, 51)], HistoryEnd("lobby", 1, False))
+    h.pump()
+    assert h.view.renders == renders + 1
+    assert [m[1] for m in h.view.messages()] == [f"m{i}" for i in range(1, 101)]
+    h.app.load_older()
+    assert len(session.of(HistoryRequest)) == 2  # nothing older

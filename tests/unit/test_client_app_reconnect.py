@@ -1,0 +1,123 @@
+"""The controller when the connection drops: backoff, resume tokens, the password fall-back,
+resending the outbox with the same ids, and events of dead sessions. Fakes: ``client_fakes``.
+"""
+
+from __future__ import annotations
+
+from client.session import ConnectFailed
+from common.messages import (
+    Ack,
+    ChatDelivery,
+    ChatRequest,
+    HistoryRequest,
+    LoginRequest,
+    LoginResult,
+    ResumeRequest,
+)
+from tests.unit.client_fakes import Harness
+
+
+def test_outbox_resent_once_with_the_same_id_after_reconnect(h: Harness) -> None:
+    first = h.online()
+    h.app.send_text("typed before the crash")
+    (original,) = first.of(ChatRequest)
+    first.drop()
+    h.pump()
+    assert h.app.phase == "waiting" and h.view.status[0].startswith("reconnecting in 1 s")
+    h.app.send_text("typed while offline")
+    assert len(h.sessions) == 1
+    h.advance(1.1)
+    second = h.session
+    assert second is not first and second.connected
+    second.handshake()
+    h.pump()
+    assert second.of(ResumeRequest) == [ResumeRequest("user1", "token-1")]
+    assert second.of(LoginRequest) == []  # the password is only a fall-back
+    second.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"))
+    h.pump()
+    resent = second.of(ChatRequest)
+    assert [r.text for r in resent] == ["typed before the crash", "typed while offline"]
+    assert resent[0].client_msg_id == original.client_msg_id
+    assert h.view.status[1] == "ok"
+    for request in resent:
+        second.deliver(Ack(request.client_msg_id, 20 + len(request.text), 5000))
+    h.pump()
+    assert [m[2] for m in h.view.messages()] == ["sent", "sent"]
+    second.drop()
+    h.advance(1.1)
+    third = h.session
+    third.handshake()
+    h.pump()
+    assert third.of(ResumeRequest) == [ResumeRequest("user1", "token-2")]  # single-use tokens
+    third.deliver(LoginResult(True, "wang_yuan", "user1", "token-3"))
+    h.pump()
+    assert third.of(ChatRequest) == []  # acked messages are never sent again
+
+
+def test_reconnect_fills_the_gap_with_history(h: Harness) -> None:
+    first = h.online()
+    first.drop()
+    h.advance(1.1)
+    h.session.handshake()
+    h.pump()
+    h.session.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"))
+    h.pump()
+    assert h.session.of(HistoryRequest) == [HistoryRequest("lobby", None, 50)]
+
+
+def test_failed_resume_falls_back_to_the_password(h: Harness) -> None:
+    h.online().drop()
+    h.advance(1.1)
+    session = h.session
+    session.handshake()
+    h.pump()
+    session.deliver(LoginResult(False, "", "", "session expired, log in again"))
+    h.pump()
+    assert session.of(LoginRequest) == [LoginRequest("user1", "111111")]
+    session.deliver(LoginResult(True, "wang_yuan", "user1", "token-9"))
+    h.pump()
+    assert h.app.phase == "online"
+
+
+def test_backoff_grows_and_resets(h: Harness) -> None:
+    h.online().drop()
+    h.pump()
+    seen = []
+    for _ in range(4):
+        seen.append(h.view.status[0])
+        while h.app.phase == "waiting":
+            h.advance(0.5)
+        h.session.events.put(ConnectFailed(h.session.id, "refused", "connect"))
+        h.pump()
+    assert [s.split(" · ")[0] for s in seen] == [
+        "reconnecting in 1 s", "reconnecting in 2 s", "reconnecting in 4 s", "reconnecting in 8 s"]
+    while h.app.phase == "waiting":
+        h.advance(0.5)
+    h.session.handshake()
+    h.pump()
+    h.session.deliver(LoginResult(True, "wang_yuan", "user1", "t"))
+    h.pump()
+    h.session.drop()
+    h.pump()
+    assert h.view.status[0].startswith("reconnecting in 1 s")
+
+
+def test_events_of_an_old_session_are_ignored(h: Harness) -> None:
+    first = h.online()
+    first.drop()
+    h.advance(1.1)
+    first.deliver(ChatDelivery(9, "lobby", "user2", "ding_zhen", 1, "ghost"))
+    first.drop()
+    h.pump()
+    assert h.view.messages() == [] and h.app.phase == "connecting"
+
+
+def test_identity_failure_during_reconnect_stops(h: Harness) -> None:
+    h.online().drop()
+    h.advance(1.1)
+    h.session.events.put(ConnectFailed(h.session.id, "bad signature", "handshake", identity=True))
+    h.pump()
+    assert h.app.phase == "offline" and h.view.status[1] == "error"
+    assert "could not prove its identity" in h.view.key_changed[0]
+    h.advance(60)
+    assert len(h.sessions) == 2
