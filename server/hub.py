@@ -11,8 +11,24 @@ disconnects that client instead of making the sender wait.
 
 Several windows of one account coexist. Presence follows accounts, not connections: ``join`` is
 announced when an account's first connection attaches and ``leave`` when its last one detaches.
-Attach and detach are serialised by a second lock so that a newcomer's roster and everyone's
-join/leave lines are queued in one consistent order; chat fan-out never takes that lock.
+
+Presence is batched. A login storm of N clients would otherwise put N²/2 single lines on the
+outboxes, each waking a writer and costing a record. Attach and detach change the roster at
+once but only append their ``1005`` line to a pending list; a flush (at most
+``presence_interval`` seconds later, by one lazily started flusher thread, or at once when the
+interval is 0) puts ALL pending lines as ONE item on every outbox, so each writer wakes once and
+seals them into one record. What a client sees stays exact:
+
+- a newcomer's ``1006`` roster is queued before it can receive anything else, and it covers
+  every line pending at that moment, so the flush gives it only the lines announced after it
+  attached (never a ``join`` for someone already in its roster, never a stray ``leave``);
+- lines keep the order in which the roster changed (one flush at a time, each in order), so a
+  ``leave`` never precedes its ``join``;
+- chat fan-out (``deliver``/``broadcast``) first flushes what is pending, so a message from
+  someone who just logged in never arrives before their ``join``.
+
+Attach and detach are serialised by a second lock (``_presence``); chat fan-out takes it only
+for that flush, and only when presence lines are pending.
 """
 
 from __future__ import annotations
@@ -29,13 +45,17 @@ from common.messages import PresenceEvent, RosterUpdate, encode_message
 log = logging.getLogger(__name__)
 
 GCM_TAG = 16
+PRESENCE_INTERVAL = 0.1  # seconds a presence line may wait to be batched with others
 
 
 class Outbox(Protocol):
-    """Where lines for one connection go; ``put`` must never block."""
+    """Where lines for one connection go; ``put`` and ``put_lines`` must never block."""
 
     def put(self, line: bytes) -> None:
         """Queue one encoded message; a full queue disconnects the client, it never waits."""
+
+    def put_lines(self, lines: tuple[bytes, ...]) -> None:
+        """Queue several encoded messages as one item (sealed together); never waits."""
 
 
 class Hub(Protocol):
@@ -56,6 +76,9 @@ class Hub(Protocol):
     def broadcast(self, line: bytes) -> None:
         """Queue ``line`` on every logged-in connection."""
 
+    def close(self) -> None:
+        """Server shutdown: deliver what is pending and stop any thread of the hub."""
+
 
 @dataclass(frozen=True)
 class _Account:
@@ -66,12 +89,25 @@ class _Account:
 class InProcessHub:
     """The roster of this process; see the module docstring for the locking rules."""
 
-    def __init__(self, max_line: int = MAX_FRAME - GCM_TAG) -> None:
+    def __init__(
+        self, max_line: int = MAX_FRAME - GCM_TAG, presence_interval: float = PRESENCE_INTERVAL
+    ) -> None:
         self._lock = threading.Lock()  # guards _accounts and _everyone; held only to copy/change
-        self._presence = threading.Lock()  # orders attach/detach and their presence lines
+        self._presence = threading.Lock()  # orders attach/detach; guards _pending and _fresh
+        self._flushing = threading.Lock()  # one flush at a time, held while it enqueues
         self._accounts: dict[str, _Account] = {}
         self._everyone: tuple[Outbox, ...] = ()  # flat copy, rebuilt on change, read on broadcast
         self._max_line = max_line
+        self._interval = max(0.0, presence_interval)
+        self._pending: list[bytes] = []  # presence lines not yet on any outbox, in order
+        # outboxes attached since the pending list was last taken -> how many pending lines
+        # their roster already covers (they get only the lines after those)
+        self._fresh: dict[Outbox, int] = {}
+        self._due = threading.Event()  # something is pending: the flusher should wake
+        self._closing = threading.Event()  # close(): cut the flusher's wait short
+        self._closed = False
+        self._flusher: threading.Thread | None = None
+        self.flushes = 0  # flushes that delivered something (for tests and the bench)
 
     # --- roster changes --------------------------------------------------------------------
 
@@ -79,17 +115,30 @@ class InProcessHub:
         with self._presence:
             with self._lock:
                 account = self._accounts.get(username)
-                first = account is None
-                outboxes = (account.outboxes if account else ()) + (outbox,)
-                self._accounts[username] = _Account(nickname, outboxes)
-                self._rebuild()
-                roster = sorted((name, a.nickname) for name, a in self._accounts.items())
-                others = [ob for ob in self._everyone if ob is not outbox]
-            outbox.put(self._roster_line(roster))
+                online = {name: a.nickname for name, a in self._accounts.items()}
+            first = account is None
             if first:
-                line = encode_message(PresenceEvent("join", username, nickname)).encode()
-                for other in others:
-                    other.put(line)
+                online[username] = nickname
+            # Queued before the outbox is on the roster, so nothing can precede it.
+            outbox.put(self._roster_line(sorted(online.items())))
+            with self._lock:
+                # the same account as above: attach and detach both hold _presence
+                if account is None:
+                    self._accounts[username] = _Account(nickname, (outbox,))
+                else:
+                    self._accounts[username] = _Account(
+                        account.nickname, (*account.outboxes, outbox)
+                    )
+                self._rebuild()
+            if first:
+                self._pending.append(
+                    encode_message(PresenceEvent("join", username, nickname)).encode()
+                )
+            if self._pending:  # its roster already says all of these: it gets only later ones
+                self._fresh[outbox] = len(self._pending)
+            now = first and self._schedule()
+        if now:
+            self.flush()
 
     def detach(self, username: str, outbox: Outbox) -> None:
         with self._presence:
@@ -103,11 +152,15 @@ class InProcessHub:
                 else:
                     del self._accounts[username]
                 self._rebuild()
-                others = self._everyone
-            if not remaining:
-                line = encode_message(PresenceEvent("leave", username, account.nickname)).encode()
-                for other in others:
-                    other.put(line)
+            self._fresh.pop(outbox, None)
+            if remaining:
+                return
+            self._pending.append(
+                encode_message(PresenceEvent("leave", username, account.nickname)).encode()
+            )
+            now = self._schedule()
+        if now:
+            self.flush()
 
     def _rebuild(self) -> None:
         self._everyone = tuple(ob for a in self._accounts.values() for ob in a.outboxes)
@@ -127,6 +180,67 @@ class InProcessHub:
                 high = mid - 1
         return encode_message(RosterUpdate(tuple(roster[:low]))).encode()
 
+    # --- presence batching -----------------------------------------------------------------
+
+    def _schedule(self) -> bool:
+        """A line was appended (``_presence`` held): wake the flusher; True = flush now."""
+        if self._interval <= 0 or self._closed:
+            return True
+        if self._flusher is None:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="presence-flush", daemon=True
+            )
+            self._flusher.start()
+        self._due.set()
+        return False
+
+    def _flush_loop(self) -> None:
+        while not self._closed:
+            self._due.wait()
+            # Collect for one interval, then deliver everything in one go. Lines appended
+            # after the clear set the event again and get the next round.
+            self._closing.wait(self._interval)
+            self._due.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Put every pending presence line on every outbox as one item, in order."""
+        with self._flushing:
+            with self._presence:
+                if not self._pending:
+                    return
+                lines, fresh = tuple(self._pending), self._fresh
+                self._pending, self._fresh = [], {}
+                with self._lock:
+                    targets = self._everyone
+            tails: dict[int, tuple[bytes, ...]] = {0: lines}
+            for outbox in targets:
+                start = fresh.get(outbox, 0)
+                if start < len(lines):
+                    tail = tails.get(start)
+                    if tail is None:
+                        tail = tails[start] = lines[start:]
+                    outbox.put_lines(tail)
+            self.flushes += 1
+
+    def _settle(self) -> None:
+        """Before chat fan-out: presence lines pending (or being put) go out first."""
+        # A flush holds _flushing from before it empties _pending until its last put, so an
+        # empty list and a free lock together mean nothing announced earlier is still on its way.
+        if self._pending or self._flushing.locked():
+            self.flush()
+
+    def close(self) -> None:
+        """Deliver what is pending and stop the flusher; later changes are flushed at once."""
+        with self._presence:
+            self._closed = True
+            flusher = self._flusher
+        self._closing.set()
+        self._due.set()
+        if flusher is not None:
+            flusher.join()
+        self.flush()
+
     # --- queries and fan-out ---------------------------------------------------------------
 
     def online(self) -> list[tuple[str, str]]:
@@ -144,6 +258,7 @@ class InProcessHub:
             return len(self._everyone)
 
     def deliver(self, usernames: Iterable[str], line: bytes, exclude: Outbox | None = None) -> None:
+        self._settle()
         with self._lock:
             targets = [
                 ob
@@ -156,6 +271,7 @@ class InProcessHub:
             outbox.put(line)
 
     def broadcast(self, line: bytes) -> None:
+        self._settle()
         with self._lock:
             targets = self._everyone
         for outbox in targets:

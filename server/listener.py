@@ -3,8 +3,9 @@
 Per connection a *reader* thread does blocking ``recv`` with a deadline (handshake + login
 within ``handshake_timeout``, then ``idle_timeout``), feeds ``common.Connection`` and hands each
 message to the ``ChatService``. A *writer* thread drains the connection's bounded outbox: it
-blocks for one line, takes everything else already queued, and seals it all with one
-``send_lines`` call, so a fan-out burst costs one AES-GCM record instead of one per message.
+blocks for one item, takes everything else already queued, and seals it all with one
+``send_lines`` call, so a fan-out burst costs one AES-GCM record instead of one per message. An
+item is one line, or a tuple of lines (the hub's presence batch: one item for many lines).
 
 Nobody ever waits for a slow client: ``put`` into a full outbox disconnects that client. A
 protocol violation (bad frame, tampered/replayed/reordered/reflected record, bad hello) closes
@@ -75,12 +76,20 @@ class _Peer:
 
     def put(self, line: bytes) -> None:
         """Queue one line; never blocks. A full outbox means the client does not read: cut it."""
+        self._enqueue(line)
+
+    def put_lines(self, lines: tuple[bytes, ...]) -> None:
+        """Queue several lines as one item (a presence batch): one wake-up, sealed together."""
+        if lines:
+            self._enqueue(lines)
+
+    def _enqueue(self, item: bytes | tuple[bytes, ...]) -> None:
         if self._shut:
             return
         try:
-            self._outbox.put_nowait(line)
+            self._outbox.put_nowait(item)
         except queue.Full:
-            self.abort(f"outbox full ({self._options.outbox_limit} lines): client is not reading")
+            self.abort(f"outbox full ({self._options.outbox_limit} items): client is not reading")
 
     # --- teardown --------------------------------------------------------------------------
 
@@ -215,20 +224,25 @@ class _Peer:
             self.abort(f"cannot seal: {exc}")
 
     def _write_loop(self) -> None:
-        conn, get = self.conn, self._outbox.get
+        conn, get, get_nowait = self.conn, self._outbox.get, self._outbox.get_nowait
         while True:
             item = get()
-            stop = item is _CLOSE
-            lines: list[bytes] = [] if stop else [item]  # type: ignore[list-item]
-            while not stop and len(lines) < _MAX_COALESCE:
-                try:
-                    item = self._outbox.get_nowait()
-                except queue.Empty:
-                    break
+            stop = False
+            lines: list[bytes] = []
+            while True:  # take what is queued: single lines and batches (tuples) alike
                 if item is _CLOSE:
                     stop = True
+                    break
+                if isinstance(item, tuple):
+                    lines.extend(item)
                 else:
                     lines.append(item)  # type: ignore[arg-type]
+                if len(lines) >= _MAX_COALESCE:
+                    break
+                try:
+                    item = get_nowait()
+                except queue.Empty:
+                    break
             if lines and not self._shut:
                 if conn.send_exhausted:
                     self.abort("record counter exhausted; the client reconnects")
@@ -357,6 +371,7 @@ class ChatServer:
         deadline = time.monotonic() + timeout
         for peer in peers:
             peer.reader.join(max(0.0, deadline - time.monotonic()))
+        self.service.close()  # the hub's presence flusher
         log.info("server stopped; %d connection(s) closed", len(peers))
 
 

@@ -99,7 +99,7 @@ def run(settings: Any) -> int:
         log.warning("database not reachable yet; logins answer 'service unavailable' until it is")
     hasher = PasswordHasherPool(settings.argon2_workers)
     committer = GroupCommitter(store, options.commit_batch)
-    hub = InProcessHub(options.max_frame - GCM_TAG)
+    hub = InProcessHub(options.max_frame - GCM_TAG, options.presence_interval)
     service = ChatService(store, hasher, hub, committer, options)
     server = ChatServer(options, service, private_key)
     stop = threading.Event()

@@ -164,6 +164,10 @@ class ChatService:
         else:
             log.info("%s disconnected before login: %s", session.peer, reason)
 
+    def close(self) -> None:
+        """Server shutdown (after the connections): deliver pending presence, stop the hub."""
+        self._hub.close()
+
     def _count_bad(self, session: ClientSession, what: str) -> bool:
         session.bad_messages += 1
         log.info("bad message %d from %s: %s", session.bad_messages, session.peer, what)

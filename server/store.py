@@ -103,6 +103,25 @@ def _message(row: Sequence[Any]) -> StoredMessage:
     )
 
 
+def _key(sender: str, client_msg_id: str) -> tuple[str, str]:
+    """A message's idempotency key as the unique index compares it.
+
+    The columns' ``utf8mb4_bin`` collation is PAD SPACE: trailing spaces do not count, so
+    ``"id "`` is a resend of ``"id"``. Matching in Python must agree, or a row found by the
+    database would be missed here.
+    """
+    return sender.rstrip(" "), client_msg_id.rstrip(" ")
+
+
+def _keys_clause(count: int) -> str:
+    """``WHERE`` text matching ``count`` (sender, client_msg_id) pairs on the unique key."""
+    return " OR ".join(["(m.sender = %s AND m.client_msg_id = %s)"] * count)
+
+
+def _key_params(items: Sequence[NewMessage]) -> list[str]:
+    return [value for m in items for value in (m.sender, m.client_msg_id)]
+
+
 class Store:
     """Pooled, parameterised access to users, messages and resume tokens."""
 
@@ -210,58 +229,74 @@ class Store:
         """Store a batch in ONE transaction (group commit); resends return the original row.
 
         For each item: ``(row, True)`` if it was new, ``(original_row, False)`` if the same
-        sender already stored that ``client_msg_id``.
+        sender already stored that ``client_msg_id`` (before, or earlier in this batch).
+
+        Round trips per batch, not per message: one multi-row INSERT, then one SELECT for the
+        new ids (the sender's nickname comes with it). A duplicate key makes the INSERT fail
+        as a whole; the transaction is then rolled back and done again, this time looking up
+        the rows that exist first (resends are rare, so the common batch does not pay for it).
         """
         if not batch:
             return []
+        unique: dict[tuple[str, str], NewMessage] = {}
+        for item in batch:
+            unique.setdefault(_key(item.sender, item.client_msg_id), item)
+        try:
+            rows, new_keys = self._insert_unique(list(unique.values()), look_first=False)
+        except pymysql.err.IntegrityError:
+            rows, new_keys = self._insert_unique(list(unique.values()), look_first=True)
         results: list[tuple[StoredMessage, bool]] = []
-        nicknames: dict[str, str] = {}
+        for item in batch:
+            key = _key(item.sender, item.client_msg_id)
+            results.append((rows[key], key in new_keys))
+            new_keys.discard(key)  # a second copy in the same batch is a resend
+        return results
+
+    def _insert_unique(
+        self, items: list[NewMessage], look_first: bool
+    ) -> tuple[dict[tuple[str, str], StoredMessage], set[tuple[str, str]]]:
+        """Insert ``items`` (distinct keys) in one transaction: rows by key, and the new keys."""
+        rows: dict[tuple[str, str], StoredMessage] = {}
         with self._transaction() as cur:
-            for item in batch:
-                inserted = cur.execute(
-                    "INSERT IGNORE INTO messages "
+            if look_first:
+                cur.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages m "
+                    "LEFT JOIN users u ON u.username = m.sender WHERE " + _keys_clause(len(items)),
+                    _key_params(items),
+                )
+                for found in cur.fetchall():
+                    row = _message(found)
+                    rows[_key(row.sender, row.client_msg_id)] = row
+            fresh = [m for m in items if _key(m.sender, m.client_msg_id) not in rows]
+            if fresh:
+                # PyMySQL sends this as ONE multi-row INSERT (split only past ~1 MB)
+                cur.executemany(
+                    "INSERT INTO messages "
                     "(conversation, sender, recipient, client_msg_id, body, created_ms) "
                     "VALUES (%s, %s, %s, %s, %s, %s)",
-                    (
-                        item.conversation,
-                        item.sender,
-                        item.recipient,
-                        item.client_msg_id,
-                        item.text,
-                        item.created_ms,
-                    ),
+                    [
+                        (m.conversation, m.sender, m.recipient, m.client_msg_id, m.text,
+                         m.created_ms)
+                        for m in fresh
+                    ],
                 )
-                if inserted:
-                    msg_id = int(cur.lastrowid)
-                    if item.sender not in nicknames:
-                        cur.execute(
-                            "SELECT nickname FROM users WHERE username = %s", (item.sender,)
-                        )
-                        found = cur.fetchone()
-                        nicknames[item.sender] = found[0] if found else item.sender
-                    row = StoredMessage(
-                        msg_id,
-                        item.conversation,
-                        item.sender,
-                        nicknames[item.sender],
-                        item.recipient,
-                        item.client_msg_id,
-                        item.text,
-                        item.created_ms,
+                cur.execute(
+                    "SELECT m.id, m.sender, m.client_msg_id, COALESCE(u.nickname, m.sender) "
+                    "FROM messages m LEFT JOIN users u ON u.username = m.sender WHERE "
+                    + _keys_clause(len(fresh)),
+                    _key_params(fresh),
+                )
+                stored = {_key(r[1], r[2]): (int(r[0]), r[3]) for r in cur.fetchall()}
+                for m in fresh:
+                    found = stored.get(_key(m.sender, m.client_msg_id))
+                    if found is None:
+                        raise ValueError(f"message {m.client_msg_id!r} could not be stored")
+                    msg_id, nickname = found
+                    rows[_key(m.sender, m.client_msg_id)] = StoredMessage(
+                        msg_id, m.conversation, m.sender, nickname, m.recipient,
+                        m.client_msg_id, m.text, m.created_ms,
                     )
-                    results.append((row, True))
-                else:
-                    cur.execute(
-                        f"SELECT {_MESSAGE_COLUMNS} FROM messages m "
-                        "LEFT JOIN users u ON u.username = m.sender "
-                        "WHERE m.sender = %s AND m.client_msg_id = %s",
-                        (item.sender, item.client_msg_id),
-                    )
-                    original = cur.fetchone()
-                    if original is None:  # ignored for another reason than a duplicate key
-                        raise ValueError(f"message {item.client_msg_id!r} could not be stored")
-                    results.append((_message(original), False))
-        return results
+        return rows, {_key(m.sender, m.client_msg_id) for m in fresh}
 
     def history(
         self, conversation: str, before_id: int | None, limit: int

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 import pymysql
+import pymysql.cursors
 import pytest
 
 from server import provision
@@ -60,6 +61,95 @@ def test_resend_is_stored_once_and_returns_the_original(store: Store) -> None:
     mixed = store.insert_messages([new("bob", "same-id", "bob's"), new("alice", "same-id")])
     assert [flag for _, flag in mixed] == [True, False]  # the key is sender + client id
     assert mixed[0][0].sender_nickname == "鲍勃"
+
+
+def test_a_batch_dedupes_within_itself_and_against_stored_rows(store: Store) -> None:
+    ((stored, _),) = store.insert_messages([new("alice", "batch-old", "stored before")])
+    batch = [
+        new("alice", "batch-a", "first copy"),
+        new("alice", "batch-old", "resent"),  # already stored
+        new("bob", "batch-a", "bob's own id"),  # the key is sender + client id
+        new("alice", "batch-a", "second copy"),  # the same id twice in one batch
+        new("alice", "batch-b", "plain"),
+    ]
+    results = store.insert_messages(batch)
+    assert [flag for _, flag in results] == [True, False, True, False, True]
+    rows = [row for row, _ in results]
+    assert rows[1] == stored  # the original row, not the resend
+    assert rows[3] == rows[0] and rows[3].text == "first copy"
+    assert rows[0].msg_id < rows[2].msg_id < rows[4].msg_id  # batch order is id order
+    assert [r.sender_nickname for r in rows] == ["Alice", "Alice", "鲍勃", "Alice", "Alice"]
+    page, _ = store.history("lobby", None, 200)
+    mine = [r for r in page if r.client_msg_id.startswith("batch-")]
+    assert sorted((r.sender, r.client_msg_id, r.text) for r in mine) == [
+        ("alice", "batch-a", "first copy"),
+        ("alice", "batch-b", "plain"),
+        ("alice", "batch-old", "stored before"),
+        ("bob", "batch-a", "bob's own id"),
+    ]
+    assert {r.msg_id: r for r in mine}[rows[0].msg_id] == rows[0]  # relayed = stored
+
+
+def test_ids_that_differ_only_in_trailing_spaces_are_one_message(store: Store) -> None:
+    # the unique key's collation ignores trailing spaces; a batch holding such an id must
+    # still be stored (not fail as a whole, which would fail everyone's messages in it)
+    ((pad, _),) = store.insert_messages([new("alice", "pad", "original")])
+    results = store.insert_messages(
+        [new("alice", "pad "), new("bob", "pad2", "kept"), new("bob", "pad2  ", "dropped")]
+    )
+    assert [flag for _, flag in results] == [False, True, False]
+    assert results[0][0] == pad
+    assert results[2][0] == results[1][0] and results[2][0].text == "kept"
+
+
+@pytest.fixture()
+def statements(monkeypatch) -> list[str]:
+    """The first word of every statement the store sends while the test runs."""
+    sent: list[str] = []
+    real_query = pymysql.cursors.Cursor._query
+
+    def spy(cursor, query):  # a multi-row INSERT comes as bytes
+        text = query if isinstance(query, str) else bytes(query[:20]).decode()
+        sent.append(text.split(None, 1)[0].upper())
+        return real_query(cursor, query)
+
+    monkeypatch.setattr(pymysql.cursors.Cursor, "_query", spy)
+    return sent
+
+
+def test_a_batch_costs_one_insert_and_one_select(store: Store, statements: list[str]) -> None:
+    results = store.insert_messages([new("alice", f"one-trip-{i}", f"m{i}") for i in range(40)])
+    assert all(flag for _, flag in results) and len({r.msg_id for r, _ in results}) == 40
+    assert statements == ["INSERT", "SELECT"]
+    statements.clear()
+    # a resend in the batch: the INSERT fails as a whole, then a look-up first, still per batch
+    again = store.insert_messages(
+        [new("bob", f"one-trip-b{i}") for i in range(20)] + [new("alice", "one-trip-7")]
+    )
+    assert [flag for _, flag in again] == [True] * 20 + [False]
+    assert again[-1][0] == results[7][0]
+    assert statements == ["INSERT", "SELECT", "INSERT", "SELECT"]
+
+
+def test_a_batch_split_into_several_statements_rolls_back_whole(
+    store: Store, statements: list[str]
+) -> None:
+    # ~1.5 MB of text: PyMySQL sends it as more than one INSERT, and the duplicate is in the
+    # last one, so the first has to be undone before the batch is stored again
+    ((old, _),) = store.insert_messages([new("bob", "split-old", "original")])
+    big = "长" * 4_000  # 12,000 bytes
+    batch = [new("bob", f"split-{i}", big) for i in range(120)] + [new("bob", "split-old")]
+    statements.clear()
+    results = store.insert_messages(batch)
+    assert statements.count("INSERT") >= 4  # two tries, each in more than one statement
+    assert [flag for _, flag in results] == [True] * 120 + [False]
+    assert results[-1][0] == old
+    ids = [row.msg_id for row, _ in results[:-1]]
+    assert len(set(ids)) == 120
+    page, _ = store.history("lobby", None, 200)
+    assert sorted(r.msg_id for r in page if r.client_msg_id.startswith("split-")) == sorted(
+        [*ids, old.msg_id]
+    )
 
 
 @pytest.mark.parametrize(

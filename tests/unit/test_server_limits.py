@@ -55,12 +55,15 @@ class Box:
     def put(self, line: bytes) -> None:
         self.lines.append(line)
 
+    def put_lines(self, lines: tuple[bytes, ...]) -> None:
+        self.lines.extend(lines)
+
     def messages(self) -> list[object]:
         return [decode_message(line, SERVER_MESSAGES) for line in self.lines]
 
 
 def test_hub_presence_is_per_account_and_roster_is_sorted() -> None:
-    hub = InProcessHub()
+    hub = InProcessHub(presence_interval=0)  # presence goes out at once
     watcher, first, second = Box(), Box(), Box()
     hub.attach("zed", "Z", watcher)
     hub.attach("amy", "A", first)
@@ -78,7 +81,7 @@ def test_hub_presence_is_per_account_and_roster_is_sorted() -> None:
 
 
 def test_hub_deliver_and_broadcast() -> None:
-    hub = InProcessHub()
+    hub = InProcessHub(presence_interval=0)
     a1, a2, b, c = Box(), Box(), Box(), Box()
     for name, box in (("a", a1), ("a", a2), ("b", b), ("c", c)):
         hub.attach(name, name.upper(), box)
@@ -91,7 +94,7 @@ def test_hub_deliver_and_broadcast() -> None:
 
 
 def test_hub_cuts_a_roster_that_does_not_fit_one_record() -> None:
-    hub = InProcessHub(max_line=200)
+    hub = InProcessHub(max_line=200, presence_interval=0)
     for i in range(50):
         hub.attach(f"user{i:03d}", "nick", Box())
     newcomer = Box()
@@ -100,7 +103,7 @@ def test_hub_cuts_a_roster_that_does_not_fit_one_record() -> None:
 
 
 def test_hub_survives_concurrent_attach_detach_and_broadcast() -> None:
-    hub = InProcessHub()
+    hub = InProcessHub(presence_interval=0)
     stop = threading.Event()
 
     def churn(n: int) -> None:
