@@ -53,6 +53,7 @@ from server.hub import Hub, Outbox
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
 from server.passwords import PasswordHasherPool
+from server.pipeline import CommitPipeline
 from server.store import NewMessage, Store, StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class ClientSession:
     nickname: str | None = None
     bad_messages: int = 0
     closed: bool = field(default=False, repr=False)
+    commits: CommitPipeline = field(default_factory=CommitPipeline, repr=False)
 
     @property
     def logged_in(self) -> bool:
@@ -143,6 +145,8 @@ class ChatService:
             session.error("not_logged_in", "log in first")
             return self._count_bad(session, "message before login")
         handler = self._handlers.get(type(message))
+        if handler not in (self._chat, self._direct):
+            self._settle(session)  # its answer comes after the acks of earlier sends
         if handler is None:  # a client code this server does not serve
             session.error("bad_request", "not supported")
             return self._count_bad(session, "unsupported message")
@@ -157,6 +161,7 @@ class ChatService:
         """The connection is gone: leave the roster (presence ``leave`` on the last window)."""
         if session.closed:
             return
+        self._settle(session)  # queue the acks of what is in flight before the connection closes
         session.closed = True
         if session.username is not None:
             self._hub.detach(session.username, session.outbox)
@@ -315,26 +320,36 @@ class ChatService:
         return False
 
     def _commit_then_relay(self, session: ClientSession, message: NewMessage) -> None:
-        """Commit, then ack, then relay; an outage answers ``unavailable`` and relays nothing."""
+        """Queue for the group commit and return; ``_committed`` acks and relays (in order)."""
+        if not session.commits.wait_for_room(self._options.commit_timeout):
+            self._too_slow(session)
         future = self._committer.submit(message)
+        session.commits.add(future)
+        future.add_done_callback(lambda done: self._committed(session, done))
+
+    def _settle(self, session: ClientSession) -> None:
+        if not session.commits.settle(self._options.commit_timeout):
+            self._too_slow(session)
+
+    def _too_slow(self, session: ClientSession) -> None:
+        """The database is slow: say so; the commits stay queued and, if they succeed, their
+        ``1007`` and relay follow late (never a stored message that nobody saw)."""
+        count = session.commits.forget()
+        log.warning("%d commit(s) for %s are slow; answering unavailable", count, session.peer)
+        session.error("unavailable", "messages were not stored in time; they will be resent")
+
+    def _committed(self, session: ClientSession, future: Future[Result]) -> None:
+        """On the group-commit thread, in commit order: ack, then relay; or ``unavailable``."""
         try:
-            stored, is_new = future.result(timeout=self._options.commit_timeout)
+            stored, is_new = future.result()
         except StoreUnavailable:
             session.error("unavailable", "the message was not stored; it will be resent")
             return
-        except TimeoutError:
-            # The commit may still succeed: then ack and relay late rather than store a message
-            # nobody saw (a resend would only get the ack, never the relay).
-            log.warning("commit for %s is slow; answering unavailable", session.peer)
-            session.error("unavailable", "the message was not stored in time; it will be resent")
-            future.add_done_callback(lambda done: self._late(session, done))
+        except Exception:  # the committer turns errors into StoreUnavailable; be safe anyway
+            log.exception("commit callback for %s failed", session.peer)
+            session.error("unavailable", "the message was not stored; it will be resent")
             return
         self._after_commit(session, stored, is_new)
-
-    def _late(self, session: ClientSession, future: Future[Result]) -> None:
-        if future.exception() is None and not session.closed:
-            stored, is_new = future.result()
-            self._after_commit(session, stored, is_new)
 
     def _after_commit(self, session: ClientSession, stored: StoredMessage, is_new: bool) -> None:
         session.send(Ack(stored.client_msg_id, stored.msg_id, stored.created_ms))
