@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 from server.store import NewMessage, StoredMessage, StoreUnavailable
@@ -33,8 +35,17 @@ class MessageStore(Protocol):
 class GroupCommitter:
     """Batches ``NewMessage`` inserts; ``submit`` gives a future of ``(StoredMessage, is_new)``."""
 
-    def __init__(self, store: MessageStore, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        store: MessageStore,
+        max_batch: int = 256,
+        resolving: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> None:
+        """``resolving`` wraps the resolution of each batch's futures (whose callbacks ack and
+        relay): the server passes ``server.outbox.coalescing`` so a batch is one record per
+        recipient."""
         self._store = store
+        self._resolving = resolving
         self._max_batch = max(1, max_batch)
         self._queue: queue.SimpleQueue[tuple[NewMessage, Future[Result]] | None] = (
             queue.SimpleQueue()
@@ -93,15 +104,19 @@ class GroupCommitter:
                 raise RuntimeError("store returned a result count that does not match the batch")
         except StoreUnavailable as exc:
             log.warning("group commit of %d message(s) failed: %s", len(live), exc)
-            for _, future in live:
-                future.set_exception(exc)
+            with self._resolving():
+                for _, future in live:
+                    future.set_exception(exc)
             return
         except Exception as exc:  # a bug or an unexpected database answer: fail, don't die
             log.exception("group commit of %d message(s) failed unexpectedly", len(live))
-            for _, future in live:
-                future.set_exception(StoreUnavailable(f"store error: {exc.__class__.__name__}"))
+            failure = StoreUnavailable(f"store error: {exc.__class__.__name__}")
+            with self._resolving():
+                for _, future in live:
+                    future.set_exception(failure)
             return
         self.batches += 1
         self.messages += len(live)
-        for (_, future), result in zip(live, results, strict=True):
-            future.set_result(result)
+        with self._resolving():
+            for (_, future), result in zip(live, results, strict=True):
+                future.set_result(result)

@@ -2,10 +2,10 @@
 
 Per connection a *reader* thread does blocking ``recv`` with a deadline (handshake + login
 within ``handshake_timeout``, then ``idle_timeout``), feeds ``common.Connection`` and hands each
-message to the ``ChatService``. A *writer* thread drains the connection's bounded outbox: it
-blocks for one item, takes everything else already queued, and seals it all with one
-``send_lines`` call, so a fan-out burst costs one AES-GCM record instead of one per message. An
-item is one line, or a tuple of lines (the hub's presence batch: one item for many lines).
+message to the ``ChatService``. Replies and relays go through the connection's
+``server.outbox.Outbox``: a line for an idle connection is sealed and written by the thread
+that queues it; a *writer* thread waits on the socket for what a slow reader has not taken
+yet, sealing whatever queued meanwhile into as few records as possible.
 
 Nobody ever waits for a slow client: ``put`` into a full outbox disconnects that client. A
 protocol violation (bad frame, tampered/replayed/reordered/reflected record, bad hello) closes
@@ -15,7 +15,6 @@ that connection only; the reason is logged, never any secret.
 from __future__ import annotations
 
 import logging
-import queue
 import select
 import socket
 import threading
@@ -38,13 +37,10 @@ from common.handshake import CIPHER_SUITE
 from common.messages import LogoutRequest
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
+from server.outbox import Outbox
 from server.service import ChatService, ClientSession
 
 log = logging.getLogger(__name__)
-
-_CLOSE = object()  # outbox sentinel: flush what is queued, then stop writing
-_MAX_COALESCE = 1_024  # lines sealed in one send_lines call
-
 
 class _Peer:
     """One accepted socket: reader and writer threads, the outbox (``Outbox.put``), teardown."""
@@ -59,7 +55,13 @@ class _Peer:
             max_frame=self._options.max_frame,
             seq_limit=self._options.record_limit,
         )
-        self._outbox: queue.Queue[object] = queue.Queue(maxsize=self._options.outbox_limit)
+        self._outbox = Outbox(
+            sock,
+            self.conn.send_lines,
+            lambda: self.conn.send_exhausted,
+            self._options.outbox_limit,
+            self.abort,
+        )
         self.session = ClientSession(self.address, self.peer, self)
         sock.settimeout(self._options.idle_timeout)  # bounds sendall; reads wait in poll
         self._poller = select.poll()
@@ -76,20 +78,13 @@ class _Peer:
 
     def put(self, line: bytes) -> None:
         """Queue one line; never blocks. A full outbox means the client does not read: cut it."""
-        self._enqueue(line)
+        if not self._shut:
+            self._outbox.put(line)
 
     def put_lines(self, lines: tuple[bytes, ...]) -> None:
-        """Queue several lines as one item (a presence batch): one wake-up, sealed together."""
-        if lines:
-            self._enqueue(lines)
-
-    def _enqueue(self, item: bytes | tuple[bytes, ...]) -> None:
-        if self._shut:
-            return
-        try:
-            self._outbox.put_nowait(item)
-        except queue.Full:
-            self.abort(f"outbox full ({self._options.outbox_limit} items): client is not reading")
+        """Queue several lines as one item (a presence batch), sealed together."""
+        if lines and not self._shut:
+            self._outbox.put(lines)
 
     # --- teardown --------------------------------------------------------------------------
 
@@ -105,14 +100,7 @@ class _Peer:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._outbox_wake()
-
-    def _outbox_wake(self) -> None:
-        """Let a writer blocked on an empty queue see that it must stop."""
-        try:
-            self._outbox.put_nowait(_CLOSE)
-        except queue.Full:
-            pass
+        self._outbox.kill()
 
     def stop_reading(self) -> None:
         """Server shutdown: end the reader as if the peer had closed; replies still flush."""
@@ -190,16 +178,14 @@ class _Peer:
             target=self._write_main, name=f"write {self.peer}", daemon=True
         )
         self._writer.start()
+        self._outbox.start()
 
     def _finish(self, reason: str) -> None:
         self._service.on_disconnect(self.session, reason)
         writer = self._writer
         if writer is not None:
             if not self._shut:
-                try:
-                    self._outbox.put_nowait(_CLOSE)  # flush what is queued, then stop
-                except queue.Full:
-                    self.abort("outbox full at close")
+                self._outbox.close()  # flush what is queued, then stop
             writer.join(self._options.writer_flush_timeout)
             if writer.is_alive():
                 self.abort("could not flush in time")
@@ -210,6 +196,8 @@ class _Peer:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        # nobody may be writing to the descriptor when it is closed: its number is reused
+        self._outbox.kill(wait=2.0)
         self._sock.close()
         self._server._forget(self)
 
@@ -217,42 +205,11 @@ class _Peer:
 
     def _write_main(self) -> None:
         try:
-            self._write_loop()
+            self._outbox.run_writer()
         except OSError as exc:  # the peer went away: ordinary, not a warning
             self.abort(f"write failed ({exc.__class__.__name__})", logging.INFO)
         except LocalProtocolError as exc:
             self.abort(f"cannot seal: {exc}")
-
-    def _write_loop(self) -> None:
-        conn, get, get_nowait = self.conn, self._outbox.get, self._outbox.get_nowait
-        while True:
-            item = get()
-            stop = False
-            lines: list[bytes] = []
-            while True:  # take what is queued: single lines and batches (tuples) alike
-                if item is _CLOSE:
-                    stop = True
-                    break
-                if isinstance(item, tuple):
-                    lines.extend(item)
-                else:
-                    lines.append(item)  # type: ignore[arg-type]
-                if len(lines) >= _MAX_COALESCE:
-                    break
-                try:
-                    item = get_nowait()
-                except queue.Empty:
-                    break
-            if lines and not self._shut:
-                if conn.send_exhausted:
-                    self.abort("record counter exhausted; the client reconnects")
-                    return
-                self._sock.sendall(conn.send_lines(lines))
-                if conn.send_exhausted:
-                    self.abort("record counter exhausted; the client reconnects")
-                    return
-            if stop or self._shut:
-                return
 
 
 class ChatServer:

@@ -22,6 +22,7 @@ from server.hub import InProcessHub
 from server.keyfile import PRIVATE_NAME, load_private_key
 from server.listener import ChatServer
 from server.options import ServerOptions
+from server.outbox import coalescing
 from server.passwords import PasswordHasherPool
 from server.service import ChatService
 from server.store import DbParams, Store
@@ -98,7 +99,7 @@ def run(settings: Any) -> int:
     if not store.ping():
         log.warning("database not reachable yet; logins answer 'service unavailable' until it is")
     hasher = PasswordHasherPool(settings.argon2_workers)
-    committer = GroupCommitter(store, options.commit_batch)
+    committer = GroupCommitter(store, options.commit_batch, resolving=coalescing)
     hub = InProcessHub(options.max_frame - GCM_TAG, options.presence_interval)
     service = ChatService(store, hasher, hub, committer, options)
     server = ChatServer(options, service, private_key)

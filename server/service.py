@@ -52,6 +52,7 @@ from server.commit import GroupCommitter, Result
 from server.hub import Hub, Outbox
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
+from server.outbox import after_flush
 from server.passwords import PasswordHasherPool
 from server.pipeline import CommitPipeline
 from server.store import NewMessage, Store, StoredMessage, StoreUnavailable
@@ -323,9 +324,11 @@ class ChatService:
         """Queue for the group commit and return; ``_committed`` acks and relays (in order)."""
         if not session.commits.wait_for_room(self._options.commit_timeout):
             self._too_slow(session)
-        future = self._committer.submit(message)
-        session.commits.add(future)
-        future.add_done_callback(lambda done: self._committed(session, done))
+        delivered: Future[None] = Future()  # done once the ack and relays are on the outboxes
+        session.commits.add(delivered)
+        self._committer.submit(message).add_done_callback(
+            lambda done: self._committed(session, done, delivered)
+        )
 
     def _settle(self, session: ClientSession) -> None:
         if not session.commits.settle(self._options.commit_timeout):
@@ -338,18 +341,20 @@ class ChatService:
         log.warning("%d commit(s) for %s are slow; answering unavailable", count, session.peer)
         session.error("unavailable", "messages were not stored in time; they will be resent")
 
-    def _committed(self, session: ClientSession, future: Future[Result]) -> None:
+    def _committed(
+        self, session: ClientSession, future: Future[Result], delivered: Future[None]
+    ) -> None:
         """On the group-commit thread, in commit order: ack, then relay; or ``unavailable``."""
         try:
             stored, is_new = future.result()
+            self._after_commit(session, stored, is_new)
         except StoreUnavailable:
             session.error("unavailable", "the message was not stored; it will be resent")
-            return
         except Exception:  # the committer turns errors into StoreUnavailable; be safe anyway
             log.exception("commit callback for %s failed", session.peer)
             session.error("unavailable", "the message was not stored; it will be resent")
-            return
-        self._after_commit(session, stored, is_new)
+        finally:
+            after_flush(lambda: delivered.set_result(None))
 
     def _after_commit(self, session: ClientSession, stored: StoredMessage, is_new: bool) -> None:
         session.send(Ack(stored.client_msg_id, stored.msg_id, stored.created_ms))

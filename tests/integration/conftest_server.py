@@ -23,6 +23,7 @@ from server.commit import GroupCommitter
 from server.hub import InProcessHub
 from server.listener import ChatServer
 from server.options import ServerOptions
+from server.outbox import coalescing
 from server.passwords import PasswordHasherPool
 from server.service import ChatService
 from server.store import DbParams, Store
@@ -96,7 +97,7 @@ def start_live_server(db: DbParams, key: RSA.RsaKey, options: ServerOptions) -> 
     store = Store(db)
     hasher = PasswordHasherPool(2, **TEST_ARGON2)
     hub = InProcessHub(options.max_frame - 16)
-    committer = GroupCommitter(store, options.commit_batch)
+    committer = GroupCommitter(store, options.commit_batch, resolving=coalescing)
     service = ChatService(store, hasher, hub, committer, options)
     server = ChatServer(options, service, key)
     live = LiveServer(server, service, store, committer, hub, hasher, options, key)

@@ -1,0 +1,219 @@
+"""One connection's outgoing lines: a bounded queue, and "the pen", the right to seal and write.
+
+Why not simply a queue drained by the connection's writer thread: a lobby message to a thousand
+idle clients then woke a thousand writer threads, and handing the GIL from thread to thread cost
+~0.35 s per message where sealing and sending took ~35 ms. So whoever queues a line for an idle
+connection (nobody holds the pen, nothing waits) takes the pen, seals everything queued into
+one record and writes it with a non-blocking ``write``: a fan-out is one thread's loop. Only
+what the socket does not take at once (a client that reads slowly) is left to the writer
+thread, which waits in ``sendall`` and drains whatever queued meanwhile into as few records as
+possible. Records are sealed by one holder of the pen at a time, so the record counter and the
+byte stream stay in order.
+
+A thread that queues many lines for many connections at once (the group commit acking and
+relaying a whole batch) does so inside ``coalescing()``: each connection then gets all of them
+as one item, sealed into one record, instead of one record per line.
+
+Nobody ever waits for a slow client: a queue that reaches ``limit`` items calls ``overflow``
+(the listener cuts that client); ``put`` never blocks on the socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from common.errors import LocalProtocolError
+
+log = logging.getLogger(__name__)
+
+MAX_COALESCE = 1_024  # lines sealed in one record batch
+
+Item = bytes | tuple[bytes, ...]  # one line, or a batch (the hub's presence lines)
+
+_local = threading.local()  # .held: what coalescing() holds on this thread, or absent
+
+
+@contextmanager
+def coalescing() -> Iterator[None]:
+    """Hold what this thread queues; on exit, give each outbox its lines as one item, then run
+    the ``after_flush`` callbacks (nested blocks join the outer one)."""
+    if getattr(_local, "held", None) is not None:
+        yield
+        return
+    held: dict[Outbox, list[bytes]] = {}
+    after: list[Callable[[], None]] = []
+    _local.held, _local.after = held, after
+    try:
+        yield
+    finally:
+        _local.held = _local.after = None
+        for outbox, lines in held.items():
+            outbox.put(tuple(lines))
+        for callback in after:
+            callback()
+
+
+def after_flush(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once what this thread queued so far is on its outboxes (now, or at the
+    end of the ``coalescing()`` block it is in)."""
+    after = getattr(_local, "after", None)
+    if after is None:
+        callback()
+    else:
+        after.append(callback)
+
+
+class Writable(Protocol):
+    """The listener's socket, as far as the outbox uses it (sockets stay in listener.py)."""
+
+    def sendall(self, data: bytes, /) -> None: ...
+
+    def fileno(self) -> int: ...
+
+
+class Outbox:
+    """Lines for one connection; see the module docstring. Thread-safe."""
+
+    def __init__(
+        self,
+        sock: Writable,
+        seal: Callable[[list[bytes]], bytes],
+        exhausted: Callable[[], bool],
+        limit: int,
+        fail: Callable[[str, int], None],
+    ) -> None:
+        """``seal`` turns lines into record bytes (``Connection.send_lines``); ``exhausted``
+        says the record counter is used up; ``fail(reason, log_level)`` cuts the connection."""
+        self._sock, self._seal, self._exhausted = sock, seal, exhausted
+        self._limit, self._fail = limit, fail
+        self._cond = threading.Condition()
+        self._pending: deque[Item] = deque()
+        self._unsent = b""  # sealed bytes the socket has not taken yet: they go first
+        self._pen = False  # someone is sealing or writing
+        self._open = False  # sealing allowed (after the handshake)
+        self._closing = False  # flush what is queued, then stop
+        self._dead = False  # stop now
+
+    # --- any thread ------------------------------------------------------------------------
+
+    def put(self, item: Item) -> None:
+        """Queue a line (or a batch); write it at once if the connection is idle. Never blocks."""
+        held = getattr(_local, "held", None)
+        if held is not None:
+            lines = held.setdefault(self, [])
+            lines.extend(item) if isinstance(item, tuple) else lines.append(item)
+            return
+        with self._cond:
+            if self._dead or self._closing:
+                return
+            if len(self._pending) >= self._limit:
+                overflow = True
+            else:
+                overflow = False
+                self._pending.append(item)
+                if self._pen or self._unsent or not self._open:
+                    self._cond.notify()  # the writer thread (or the pen's holder) takes it
+                    return
+                self._pen = True
+                lines = self._take()
+        if overflow:
+            self._fail(f"outbox full ({self._limit} items): client is not reading", logging.WARNING)
+            return
+        self._write_now(lines)
+
+    def close(self) -> None:
+        """Write what is queued, then let the writer thread end."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+
+    def kill(self, wait: float = 0.0) -> None:
+        """Drop what is queued; the writer thread ends as soon as it can. With ``wait``, also
+        wait (that many seconds at most) until nobody is writing: call it so before closing
+        the socket, whose descriptor number the next connection may get."""
+        with self._cond:
+            self._dead = True
+            self._pending.clear()
+            self._cond.notify_all()
+            if wait > 0:
+                self._cond.wait_for(lambda: not self._pen, timeout=wait)
+
+    # --- the connection's threads ----------------------------------------------------------
+
+    def start(self) -> None:
+        """The handshake is done: records may be sealed from now on."""
+        with self._cond:
+            self._open = True
+            self._cond.notify()
+
+    def run_writer(self) -> None:
+        """The writer thread's loop: until closed and drained, or killed."""
+        while True:
+            with self._cond:
+                while not self._dead and (
+                    self._pen or not (self._pending or self._unsent or self._closing)
+                ):
+                    self._cond.wait()
+                if self._dead or not (self._pending or self._unsent):
+                    return  # killed, or closing with nothing left
+                self._pen = True
+                unsent, self._unsent = self._unsent, b""
+                lines = self._take()
+            try:
+                if unsent:
+                    self._sock.sendall(unsent)
+                if lines:
+                    self._sock.sendall(self._sealed(lines))
+            finally:
+                with self._cond:
+                    self._pen = False
+                    self._cond.notify_all()
+
+    # --- holding the pen -------------------------------------------------------------------
+
+    def _take(self) -> list[bytes]:
+        """Everything queued, up to MAX_COALESCE lines (call with the lock held)."""
+        lines: list[bytes] = []
+        while self._pending and len(lines) < MAX_COALESCE:
+            item = self._pending.popleft()
+            if isinstance(item, tuple):
+                lines.extend(item)
+            else:
+                lines.append(item)
+        return lines
+
+    def _sealed(self, lines: list[bytes]) -> bytes:
+        if self._exhausted():
+            raise LocalProtocolError("record counter exhausted; the client reconnects")
+        return self._seal(lines)
+
+    def _write_now(self, lines: list[bytes]) -> None:
+        """Seal and write without waiting; leave any rest to the writer thread."""
+        written, data = 0, b""
+        try:
+            data = self._sealed(lines)
+            written = os.write(self._sock.fileno(), data)  # the socket is non-blocking
+        except BlockingIOError:
+            pass
+        except LocalProtocolError as exc:
+            self._release(b"")
+            self._fail(str(exc), logging.WARNING)
+            return
+        except OSError as exc:
+            self._release(b"")
+            self._fail(f"write failed ({exc.__class__.__name__})", logging.INFO)
+            return
+        self._release(data[written:])
+
+    def _release(self, rest: bytes) -> None:
+        with self._cond:
+            self._unsent = rest
+            self._pen = False
+            if rest or self._pending or self._closing:
+                self._cond.notify_all()

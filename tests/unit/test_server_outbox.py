@@ -1,0 +1,231 @@
+"""Outbox: direct writes when idle, the writer thread for the rest, order, limits, coalescing.
+
+A socketpair stands in for the client; "sealing" is a visible framing (``<line>``) so the byte
+stream shows exactly which lines went out, in which order, and how many per seal.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from common.errors import LocalProtocolError
+from server.outbox import Outbox, after_flush, coalescing
+
+
+class Harness:
+    def __init__(self, limit: int = 100, sndbuf: int | None = None) -> None:
+        self.server, self.client = socket.socketpair()
+        if sndbuf is not None:
+            self.server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+            self.client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, sndbuf)
+        self.server.settimeout(5.0)  # as the listener does: the descriptor is non-blocking
+        self.seals: list[list[bytes]] = []
+        self.failures: list[str] = []
+        self.exhausted = False
+        self._sealing = threading.Lock()
+        self.overlapped = False
+        self.outbox = Outbox(self.server, self.seal, lambda: self.exhausted, limit, self.fail)
+        self.writer: threading.Thread | None = None
+
+    def seal(self, lines: list[bytes]) -> bytes:
+        if not self._sealing.acquire(blocking=False):
+            self.overlapped = True  # two holders of the pen at once: must never happen
+            self._sealing.acquire()
+        try:
+            self.seals.append(list(lines))
+            return b"".join(b"<" + line + b">" for line in lines)
+        finally:
+            self._sealing.release()
+
+    def fail(self, reason: str, level: int) -> None:
+        self.failures.append(reason)
+
+    def start(self, writer: bool = True) -> None:
+        self.outbox.start()
+        if writer:
+            self.writer = threading.Thread(target=self.outbox.run_writer, daemon=True)
+            self.writer.start()
+
+    def read(self, expected_bytes: int, timeout: float = 5.0) -> bytes:
+        self.client.settimeout(timeout)
+        data = b""
+        while len(data) < expected_bytes:
+            data += self.client.recv(1 << 20)
+        return data
+
+    def close(self) -> None:
+        self.outbox.kill(wait=1.0)
+        if self.writer is not None:
+            self.writer.join(2.0)
+        self.server.close()
+        self.client.close()
+
+
+@pytest.fixture
+def harness() -> Iterator[Harness]:
+    made: list[Harness] = []
+
+    def make(**kw: int) -> Harness:
+        made.append(Harness(**kw))
+        return made[-1]
+
+    yield make  # type: ignore[misc]
+    for h in made:
+        h.close()
+
+
+def test_an_idle_connection_is_written_by_the_caller(harness) -> None:
+    h = harness()
+    h.start(writer=False)  # no writer thread at all: the put itself must write
+    h.outbox.put(b"one")
+    h.outbox.put((b"two", b"three"))
+    assert h.read(len(b"<one><two><three>")) == b"<one><two><three>"
+    assert h.seals == [[b"one"], [b"two", b"three"]]
+
+
+def test_nothing_is_sealed_before_the_handshake_is_done(harness) -> None:
+    h = harness()
+    h.outbox.put(b"early")
+    h.outbox.put(b"also")
+    assert h.seals == []
+    h.start()
+    assert h.read(len(b"<early><also>")) == b"<early><also>"
+    assert h.seals == [[b"early", b"also"]]  # what waited is sealed together
+
+
+def test_coalescing_gives_each_outbox_one_record_then_runs_callbacks(harness) -> None:
+    a, b = harness(), harness()
+    a.start(writer=False)
+    b.start(writer=False)
+    order: list[str] = []
+    with coalescing():
+        a.outbox.put(b"a1")
+        b.outbox.put(b"b1")
+        with coalescing():  # nested blocks join the outer one
+            a.outbox.put((b"a2", b"a3"))
+        after_flush(lambda: order.append(f"after: a sealed {len(a.seals)}x"))
+        assert a.seals == [] and b.seals == []
+    assert a.seals == [[b"a1", b"a2", b"a3"]] and b.seals == [[b"b1"]]
+    assert order == ["after: a sealed 1x"]
+    after_flush(lambda: order.append("outside: at once"))
+    assert order[-1] == "outside: at once"
+
+
+def test_what_the_socket_does_not_take_is_left_to_the_writer_in_order(harness) -> None:
+    h = harness(sndbuf=4096)
+    h.start()
+    lines = [f"{i:05d}".encode() * 2000 for i in range(20)]  # 10 kB each, far past the buffer
+    for line in lines:
+        h.outbox.put(line)  # never blocks although nobody reads yet
+    expected = b"".join(b"<" + line + b">" for line in lines)
+    assert h.read(len(expected)) == expected
+    assert len(h.seals) < len(lines)  # the writer sealed what queued meanwhile together
+    assert h.failures == []
+
+
+def test_a_full_outbox_cuts_the_client_instead_of_waiting(harness) -> None:
+    h = harness(limit=3)  # not started: everything stays queued, as with a stuck client
+    for i in range(3):
+        h.outbox.put(b"%d" % i)
+    assert h.failures == []
+    h.outbox.put(b"one too many")
+    assert h.failures and "outbox full (3 items)" in h.failures[0]
+
+
+def test_close_flushes_then_the_writer_ends_and_later_lines_are_dropped(harness) -> None:
+    h = harness(sndbuf=4096)
+    h.start()
+    big = b"x" * 50_000
+    h.outbox.put(big)
+    h.outbox.put(b"last")
+    h.outbox.close()
+    h.outbox.put(b"after close")
+    expected = b"<" + big + b"><last>"
+    assert h.read(len(expected)) == expected
+    assert h.writer is not None
+    h.writer.join(5.0)
+    assert not h.writer.is_alive()
+    h.client.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        h.client.recv(10)
+
+
+def test_kill_drops_the_queue_and_ends_the_writer(harness) -> None:
+    h = harness()
+    h.outbox.put(b"queued before the handshake")
+    h.outbox.kill()
+    h.start()
+    assert h.writer is not None
+    h.writer.join(5.0)
+    assert not h.writer.is_alive()
+    h.outbox.put(b"ignored")
+    assert h.seals == []
+
+
+def test_an_exhausted_record_counter_fails_the_connection(harness) -> None:
+    h = harness()
+    h.start(writer=False)
+    h.exhausted = True
+    h.outbox.put(b"one more")
+    assert h.seals == []
+    assert h.failures and "exhausted" in h.failures[0]
+
+
+def test_a_closed_socket_fails_quietly(harness) -> None:
+    h = harness()
+    h.start(writer=False)
+    h.client.close()
+    h.outbox.put(b"to nobody")
+    deadline = time.monotonic() + 2
+    while not h.failures and time.monotonic() < deadline:
+        h.outbox.put(b"to nobody")
+    assert h.failures and h.failures[0].startswith("write failed")
+
+
+def test_many_threads_each_line_once_each_threads_order_kept_one_sealer(harness) -> None:
+    h = harness(limit=100_000, sndbuf=8192)
+    h.start()
+    threads, per_thread = 6, 400
+    received: list[bytes] = []
+    expected_bytes = sum(len(f"<t{t}:{i:04d}>") for t in range(threads) for i in range(per_thread))
+
+    def reader() -> None:
+        received.append(h.read(expected_bytes, timeout=20.0))
+
+    def sender(t: int) -> None:
+        for i in range(per_thread):
+            h.outbox.put(f"t{t}:{i:04d}".encode())
+
+    reading = threading.Thread(target=reader)
+    reading.start()
+    senders = [threading.Thread(target=sender, args=(t,)) for t in range(threads)]
+    for s in senders:
+        s.start()
+    for s in senders:
+        s.join()
+    reading.join(25.0)
+    lines = received[0][1:-1].split(b"><")
+    assert len(lines) == threads * per_thread == len(set(lines))
+    for t in range(threads):
+        mine = [line for line in lines if line.startswith(f"t{t}:".encode())]
+        assert mine == [f"t{t}:{i:04d}".encode() for i in range(per_thread)]
+    assert not h.overlapped
+    assert h.failures == []
+
+
+def test_seal_errors_reach_the_writer_thread() -> None:
+    """The writer thread lets a sealing error propagate: the listener turns it into a cut."""
+    server, client = socket.socketpair()
+    try:
+        outbox = Outbox(server, lambda lines: b"", lambda: True, 10, lambda r, lvl: None)
+        outbox.put(b"queued")
+        with pytest.raises(LocalProtocolError):
+            outbox.run_writer()
+    finally:
+        server.close()
+        client.close()
