@@ -11,6 +11,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from bench.stats import Summary
+
 if TYPE_CHECKING:
     from bench.scenarios import Bench
 
@@ -28,10 +30,20 @@ def persistence_ceiling(bench: Bench, threads: int = 20, seconds: float = 2.0) -
 
     store = Store(bench.chat.db)
     committer = GroupCommitter(store)
+    tag = f"{time.time_ns():x}"
+    # one message at a time: what a lone sender waits for before its ack (a durable commit)
+    single: list[int] = []
+    for n in range(30 if bench.quick else 100):
+        message = NewMessage("lobby", bench.chat.users[0], None, f"s{tag}-{n}", "persist", 1)
+        start = time.perf_counter_ns()
+        committer.submit(message).result(timeout=30)
+        single.append(time.perf_counter_ns() - start)
+    one = Summary.of_ns(single)
+    bench.results["commit_latency"] = one.as_dict()
+    bench.say(f"one message, one commit (MariaDB, durable: fsync per commit): {one.line()}")
     done = [0]
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
-    tag = f"{time.time_ns():x}"
 
     def sender(i: int) -> None:
         n = 0
