@@ -110,10 +110,10 @@ def explain(results: dict[str, Any]) -> list[str]:
     argon = _prim(results, "argon2id")
     if met.get("handshake + login p50") is False:
         notes.append(
-            f"**Handshake + login.** The login verifies an Argon2id hash with OWASP's minimum "
-            f"parameters (m = 19 MiB, t = 2): {argon:.1f} ms of CPU here on its own, after the "
-            f"handshake ({_get(hs, 'handshake', 'p50'):.1f} ms p50) and before the database "
-            f"round trips: {_get(hs, 'handshake_login', 'p50'):.1f} ms p50 in all. The hash is "
+            f"**Handshake + login.** The login verifies an Argon2id hash with the memory and "
+            f"passes of OWASP's minimum (m = 19 MiB, t = 2, in two lanes): {argon:.1f} ms here "
+            f"on its own, after the handshake ({_get(hs, 'handshake', 'p50'):.1f} ms p50) and "
+            f"before the database round trips: {_get(hs, 'handshake_login', 'p50'):.1f} ms p50 in all. The hash is "
             f"slow on purpose and is the bound; a reconnect with the resume token skips it "
             f"({_get(hs, 'resume', 'p50'):.2f} ms p50 for 0008 → 1001)."
         )

@@ -24,7 +24,7 @@ class ServerOptions:
     record_limit: int = SEQ_LIMIT  # records per direction before the connection is replaced
     handshake_timeout: float = 10.0  # from accept to a successful login
     idle_timeout: float = 300.0  # after login; clients ping well within it
-    outbox_limit: int = 2_000  # queued items (a line or a presence batch) of a non-reader
+    outbox_limit: int = 2_000  # lines queued for a non-reader (bytes: outbox.MAX_QUEUED_BYTES)
     presence_interval: float = 0.1  # presence lines wait this long to go out as one batch
     max_conns_per_addr: int = 200
     max_connections: int = 10_000

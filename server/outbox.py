@@ -14,8 +14,9 @@ A thread that queues many lines for many connections at once (the group commit a
 relaying a whole batch) does so inside ``coalescing()``: each connection then gets all of them
 as one item, sealed into one record, instead of one record per line.
 
-Nobody ever waits for a slow client: a queue that reaches ``limit`` items calls ``overflow``
-(the listener cuts that client); ``put`` never blocks on the socket.
+Nobody ever waits for a slow client: a queue that would go past ``limit`` lines or
+``MAX_QUEUED_BYTES`` calls ``fail`` (the listener cuts that client); ``put`` never blocks on the
+socket. Lines are counted, not items, so coalescing cannot hide a client that stopped reading.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from common.errors import LocalProtocolError
 log = logging.getLogger(__name__)
 
 MAX_COALESCE = 1_024  # lines sealed in one record batch
+MAX_QUEUED_BYTES = 16 * 1024 * 1024  # per connection, besides the kernel's send buffer
 
 Item = bytes | tuple[bytes, ...]  # one line, or a batch (the hub's presence lines)
 
@@ -94,6 +96,8 @@ class Outbox:
         self._limit, self._fail = limit, fail
         self._cond = threading.Condition()
         self._pending: deque[Item] = deque()
+        self._queued_lines = 0
+        self._queued_bytes = 0
         self._unsent = b""  # sealed bytes the socket has not taken yet: they go first
         self._pen = False  # someone is sealing or writing
         self._open = False  # sealing allowed (after the handshake)
@@ -112,18 +116,25 @@ class Outbox:
         with self._cond:
             if self._dead or self._closing:
                 return
-            if len(self._pending) >= self._limit:
-                overflow = True
-            else:
-                overflow = False
+            count, size = (
+                (len(item), sum(map(len, item))) if isinstance(item, tuple) else (1, len(item))
+            )
+            overflow = bool(self._pending) and (
+                self._queued_lines + count > self._limit
+                or self._queued_bytes + size > MAX_QUEUED_BYTES
+            )
+            if not overflow:  # one item alone is always taken: a batch may be big
                 self._pending.append(item)
+                self._queued_lines += count
+                self._queued_bytes += size
                 if self._pen or self._unsent or not self._open:
                     self._cond.notify()  # the writer thread (or the pen's holder) takes it
                     return
                 self._pen = True
                 lines = self._take()
         if overflow:
-            self._fail(f"outbox full ({self._limit} items): client is not reading", logging.WARNING)
+            reason = f"outbox full ({self._queued_lines} lines, {self._queued_bytes} bytes)"
+            self._fail(f"{reason}: client is not reading", logging.WARNING)
             return
         self._write_now(lines)
 
@@ -140,6 +151,7 @@ class Outbox:
         with self._cond:
             self._dead = True
             self._pending.clear()
+            self._queued_lines = self._queued_bytes = 0
             self._cond.notify_all()
             if wait > 0:
                 self._cond.wait_for(lambda: not self._pen, timeout=wait)
@@ -186,6 +198,8 @@ class Outbox:
                 lines.extend(item)
             else:
                 lines.append(item)
+        self._queued_lines -= len(lines)
+        self._queued_bytes -= sum(map(len, lines))
         return lines
 
     def _sealed(self, lines: list[bytes]) -> bytes:

@@ -11,7 +11,7 @@ from server.passwords import PasswordHasherPool
 def test_hash_is_argon2id_with_owasp_parameters() -> None:
     pool = PasswordHasherPool(1)
     h = pool.hash("111111")
-    assert h.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert h.startswith("$argon2id$v=19$m=19456,t=2,p=2$")
     assert "111111" not in h
     assert pool.hash("111111") != h  # salted
 

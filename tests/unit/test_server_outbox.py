@@ -134,7 +134,25 @@ def test_a_full_outbox_cuts_the_client_instead_of_waiting(harness) -> None:
         h.outbox.put(b"%d" % i)
     assert h.failures == []
     h.outbox.put(b"one too many")
-    assert h.failures and "outbox full (3 items)" in h.failures[0]
+    assert h.failures and "outbox full (3 lines" in h.failures[0]
+
+
+def test_lines_are_counted_not_items_so_batches_cannot_hide_a_stuck_client(harness) -> None:
+    h = harness(limit=10)  # not started: nothing leaves the queue
+    h.outbox.put(tuple(b"line %d" % i for i in range(25)))  # alone in the queue: taken whole
+    assert h.failures == []
+    h.outbox.put((b"a", b"b"))  # 27 lines queued would pass 10
+    assert h.failures and "outbox full (25 lines" in h.failures[0]
+
+
+def test_bytes_are_bounded_too(harness, monkeypatch) -> None:
+    monkeypatch.setattr("server.outbox.MAX_QUEUED_BYTES", 1000)
+    h = harness(limit=1000)
+    h.outbox.put(b"x" * 600)
+    h.outbox.put(b"y" * 300)
+    assert h.failures == []
+    h.outbox.put(b"z" * 200)
+    assert h.failures and "900 bytes" in h.failures[0]
 
 
 def test_close_flushes_then_the_writer_ends_and_later_lines_are_dropped(harness) -> None:
