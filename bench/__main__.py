@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import scenarios
+from bench import scale, scenarios
 from bench.procs import ServerProcess, free_port, python_module, raise_nofile_limit
 from bench.scenarios import Bench
 
@@ -28,8 +28,8 @@ PARTS: dict[str, Callable[[Bench], None]] = {
     "micro": scenarios.scenario_micro,
     "handshake": scenarios.scenario_handshake,
     "lobby": scenarios.scenario_lobby,
-    "thousand": scenarios.scenario_thousand,
-    "blast": scenarios.scenario_blast,
+    "thousand": scale.scenario_thousand,
+    "blast": scale.scenario_blast,
 }
 NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast"}
 QUICK = ("micro", "handshake", "lobby")
@@ -118,7 +118,7 @@ def run(command: str, parts: tuple[str, ...], args: argparse.Namespace) -> int:
             if part == "micro":
                 continue
             if part == "blast":
-                scenarios.scenario_blast(bench, profile=not args.no_profile)
+                scale.scenario_blast(bench, profile=not args.no_profile)
             else:
                 PARTS[part](bench)
     seconds = time.monotonic() - t0

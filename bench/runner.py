@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.loadgen import SEC, LoadSpec, Worker, WorkerResult
+from bench.loadgen import SEC, Worker
+from bench.loadspec import LoadSpec, WorkerResult
 from bench.procs import raise_nofile_limit
 from bench.stats import Summary, rate
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from Crypto.PublicKey import RSA
 
-from bench.loadgen import LoadSpec
+from bench.loadspec import LoadSpec
 from bench.plain_relay import PlainRelay
 from bench.runner import run_load
 from common.connection import NEED_DATA, Connection
