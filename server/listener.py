@@ -38,7 +38,8 @@ from common.messages import LogoutRequest
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
 from server.outbox import Outbox
-from server.service import ChatService, ClientSession
+from server.service import ChatService
+from server.session import ClientSession
 
 log = logging.getLogger(__name__)
 

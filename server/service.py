@@ -24,7 +24,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 
 from common.errors import RemoteProtocolError
 from common.messages import (
@@ -34,7 +33,6 @@ from common.messages import (
     ClientMessage,
     DirectDelivery,
     DirectRequest,
-    ErrorReply,
     HistoryEnd,
     HistoryRequest,
     LoginRequest,
@@ -43,7 +41,6 @@ from common.messages import (
     PingRequest,
     Pong,
     ResumeRequest,
-    ServerMessage,
     encode_message,
     escape_field,
 )
@@ -54,7 +51,7 @@ from server.limits import KeyedBuckets
 from server.options import ServerOptions
 from server.outbox import after_flush
 from server.passwords import PasswordHasherPool
-from server.pipeline import CommitPipeline
+from server.session import ClientSession
 from server.store import NewMessage, Store, StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -67,33 +64,6 @@ def dm_conversation(a: str, b: str) -> str:
     """The stored key of the direct conversation between ``a`` and ``b`` (order-free)."""
     low, high = sorted((a, b))
     return f"dm:{low}:{high}"
-
-
-@dataclass(eq=False)
-class ClientSession:
-    """What the service knows about one connection; created and owned by the listener."""
-
-    address: str  # the peer's IP: the key of per-address limits
-    peer: str  # "ip:port", for log lines
-    outbox: Outbox  # this connection's queue (the hub holds the same object)
-    username: str | None = None
-    nickname: str | None = None
-    bad_messages: int = 0
-    closed: bool = field(default=False, repr=False)
-    commits: CommitPipeline = field(default_factory=CommitPipeline, repr=False)
-
-    @property
-    def logged_in(self) -> bool:
-        return self.username is not None
-
-    def send(self, message: ServerMessage | bytes) -> None:
-        """Queue a reply on this connection (encoded here unless it already is)."""
-        line = message if isinstance(message, bytes) else encode_message(message).encode()
-        self.outbox.put(line)
-
-    def error(self, code_word: str, text: str) -> None:
-        """Queue a ``1009``."""
-        self.send(ErrorReply(code_word, text))
 
 
 class ChatService:
