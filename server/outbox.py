@@ -223,6 +223,11 @@ class Outbox:
             self._release(b"")
             self._fail(f"write failed ({exc.__class__.__name__})", logging.INFO)
             return
+        except Exception:  # a bug must not leave the pen held and the connection stuck
+            log.exception("writing to a connection failed")
+            self._release(b"")
+            self._fail("internal error while writing", logging.ERROR)
+            return
         self._release(data[written:])
 
     def _release(self, rest: bytes) -> None:
