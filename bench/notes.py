@@ -71,6 +71,18 @@ def explain(results: dict[str, Any]) -> list[str]:
             f"messages/s ({_get(persist, 'avg_batch'):.0f} per commit). With the generator "
             f"and the server on the same two cores, the cores are the bound."
         )
+    small = _lobby(results, "3 clients closed loop (window 4)")
+    if small.get("ours"):
+        notes.append(
+            f"**Few clients, closed loop.** With 3 clients and 4 messages in flight each, ours "
+            f"did {_get(small, 'ours', 'deliveries_per_s'):,.0f} deliveries/s "
+            f"({_get(small, 'ratio_throughput'):.2f}× the plaintext relay): 12 messages in "
+            f"flight, each waiting {_get(small, 'ours', 'latency', 'p50'):.1f} ms p50 for its "
+            f"durable commit and the round trip, bound the rate at 12 per round trip. Latency, "
+            f"not CPU, is the limit here (the server was "
+            f"{_get(small, 'ours', 'server_cpu'):.0%} busy); with more clients more messages "
+            f"share each commit and the ratio passes 1."
+        )
     paced = _lobby(results, "20 clients paced 1 msgs/s each").get("ours", {})
     if met.get("20 clients, 1 msg/s each: latency p99") is False and paced:
         notes.append(
