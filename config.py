@@ -1,8 +1,9 @@
 """Settings of the chat, read once from ``CHAT_*`` environment variables.
 
 Only ``__main__`` modules and tests read this module; every library module gets plain values
-passed in, so it can be tested without an environment. Each field is one variable; the table in
-README.md lists them all.
+passed in, so it can be tested without an environment. Each field is one variable; the server's
+own fields (and defaults) are those of ``server.options.ServerOptions``, which ``Settings``
+extends. The table in README.md lists the variables.
 """
 
 from __future__ import annotations
@@ -13,15 +14,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.options import ServerOptions
+
 REPO = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Every tunable of the server and client, with defaults that work on one machine."""
+class Settings(ServerOptions):
+    """Every tunable of the server and client, with defaults that work on one machine.
 
-    host: str = "127.0.0.1"
-    port: int = 8090
+    The server's own settings and their defaults are the fields of ``ServerOptions``, inherited
+    here (so each is a ``CHAT_<FIELD>`` variable too); this class adds only what the processes
+    need around them: where the key and the database are, and the logging level.
+    """
+
     key_dir: Path = REPO / "keys"
     run_dir: Path = REPO / ".run"
     # database
@@ -36,24 +42,6 @@ class Settings:
     db_admin_password: str = field(default="", repr=False)
     db_pool_size: int = 8
     db_timeout: float = 5.0
-    # limits
-    max_frame: int = 65_536
-    max_text: int = 4_000
-    handshake_timeout: float = 10.0
-    idle_timeout: float = 300.0
-    outbox_limit: int = 2_000
-    max_conns_per_addr: int = 200
-    msg_rate: float = 20.0
-    msg_burst: int = 60
-    login_rate: float = 5.0
-    login_burst: int = 30
-    handshake_rate: float = 50.0
-    handshake_burst: int = 200
-    account_backoff_after: int = 5
-    account_backoff_seconds: float = 30.0
-    argon2_workers: int = 2
-    history_limit: int = 200
-    resume_token_ttl: float = 86_400.0
     log_level: str = "INFO"
 
     @classmethod
@@ -103,13 +91,20 @@ class Settings:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CHAT_{name.upper()} must be greater than 0")
-        for name in ("account_backoff_after", "account_backoff_seconds", "db_port"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"CHAT_{name.upper()} cannot be negative")
+        for f in dataclasses.fields(self):  # no count, time or size can be negative
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise ValueError(f"CHAT_{f.name.upper()} cannot be negative")
         if self.max_frame > 65_536:
             raise ValueError("CHAT_MAX_FRAME cannot exceed the protocol's 65536")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"CHAT_LOG_LEVEL={self.log_level!r} is not a logging level")
+
+    def server_options(self) -> ServerOptions:
+        """The ``ServerOptions`` part alone: what ``server.serve.build`` takes."""
+        return ServerOptions(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(ServerOptions)}
+        )
 
     def database_password(self) -> str:
         """The server account's password: the variable, else the 0600 file init-db wrote."""

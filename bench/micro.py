@@ -14,6 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from common import crypto
 from common.connection import NEED_DATA, Connection
 from common.gcm import AesGcm
@@ -161,7 +165,7 @@ def _per_call_ms(fn: Callable[[], object], seconds: float) -> float:
 def primitive_costs(seconds: float) -> dict[str, float]:
     """Milliseconds per call of the primitives that bound the server, and OpenSSL's for scale.
 
-    The OpenSSL figures (through the ``cryptography`` package, when installed) are not used by
+    The OpenSSL figures (through the ``cryptography`` package) are not used by
     the chat; they show how much of a cost is the algorithm and how much the library.
     """
     key = crypto.generate_rsa_key()
@@ -193,12 +197,6 @@ def primitive_costs(seconds: float) -> dict[str, float]:
                 partial(hasher.verify, hasher.hash("bench"), "bench"), seconds)
     except ImportError:
         pass
-    try:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    except ImportError:
-        return costs
     ossl = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
     pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)

@@ -9,48 +9,65 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 from bench.stats import Summary
 
-if TYPE_CHECKING:
-    from bench.scenarios import Bench
 
-
-def persistence_ceiling(bench: Bench, threads: int = 20, seconds: float = 2.0) -> None:
+def persistence_ceiling(
+    db: Any,
+    users: tuple[str, ...],
+    results: dict[str, Any],
+    say: Callable[[str], None],
+    *,
+    quick: bool,
+    threads: int = 20,
+    seconds: float = 2.0,
+) -> None:
     """The group commit alone: ``threads`` senders, no sockets, no crypto, no fan-out.
 
     It splits the server's per-message cost: if this alone is near the end-to-end rate, the
     database path is the bound; if it is far above, the time goes elsewhere.
     """
-    if bench.chat is None or bench.chat.db is None:
+    if db is None:  # ``db`` is the bench database's ``server.store.DbParams``
         return
-    from server.commit import GroupCommitter
+    from server.commit import Committed, GroupCommitter
     from server.store import NewMessage, Store
 
-    store = Store(bench.chat.db)
-    committer = GroupCommitter(store)
+    def release(batch: list[Committed[threading.Event]]) -> None:
+        for item in batch:  # each sender waits on its own event, as a reader waits for an ack
+            item.origin.set()
+
+    def commit(message: NewMessage) -> None:
+        stored = threading.Event()
+        committer.submit(message, stored)
+        stored.wait(30)
+
+    store = Store(db)
+    committer: GroupCommitter[threading.Event] = GroupCommitter(store)
+    committer.start(release)
     tag = f"{time.time_ns():x}"
     # one message at a time: what a lone sender waits for before its ack (a durable commit)
     single: list[int] = []
-    for n in range(30 if bench.quick else 100):
-        message = NewMessage("lobby", bench.chat.users[0], None, f"s{tag}-{n}", "persist", 1)
+    for n in range(30 if quick else 100):
+        message = NewMessage("lobby", users[0], None, f"s{tag}-{n}", "persist", 1)
         start = time.perf_counter_ns()
-        committer.submit(message).result(timeout=30)
+        commit(message)
         single.append(time.perf_counter_ns() - start)
     one = Summary.of_ns(single)
-    bench.results["commit_latency"] = one.as_dict()
-    bench.say(f"one message, one commit (MariaDB, durable: fsync per commit): {one.line()}")
+    results["commit_latency"] = one.as_dict()
+    say(f"one message, one commit (MariaDB, durable: fsync per commit): {one.line()}")
     done = [0]
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
     def sender(i: int) -> None:
         n = 0
-        user = bench.chat.users[i] if bench.chat else ""
+        user = users[i % len(users)]
         while time.monotonic() < deadline:
             message = NewMessage("lobby", user, None, f"p{tag}-{i}-{n}", "persist", 1)
-            committer.submit(message).result(timeout=30)
+            commit(message)
             n += 1
         with lock:
             done[0] += n
@@ -66,8 +83,8 @@ def persistence_ceiling(bench: Bench, threads: int = 20, seconds: float = 2.0) -
         store.close()
     per_s = done[0] / seconds
     batch = committer.messages / max(1, committer.batches)
-    bench.results["persistence"] = {"threads": threads, "msgs_per_s": per_s, "avg_batch": batch}
-    bench.say(
+    results["persistence"] = {"threads": threads, "msgs_per_s": per_s, "avg_batch": batch}
+    say(
         f"persistence alone (GroupCommitter + Store, {threads} sending threads, no sockets or "
         f"crypto): {per_s:,.0f} msgs/s, {batch:.1f} messages per commit -> at most "
         f"{per_s * (threads - 1):,.0f} deliveries/s with {threads} clients"

@@ -270,7 +270,9 @@ def scenario_lobby(bench: Bench) -> None:
     """3 and 20 clients, closed loop and paced, ours and plaintext."""
     secs = 2.0 if bench.quick else 4.0
     window = 4
-    persistence_ceiling(bench, seconds=1.0 if bench.quick else 2.0)
+    if bench.chat is not None:
+        persistence_ceiling(bench.chat.db, bench.chat.users, bench.results, bench.say,
+                            quick=bench.quick, seconds=1.0 if bench.quick else 2.0)
     runs: list[dict[str, Any]] = []
     plans: list[tuple[str, dict[str, Any]]] = []
     sizes = (3, 20) if bench.quick else (3, 10, 20, 50)

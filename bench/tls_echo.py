@@ -3,8 +3,7 @@
 It is threaded like the chat server (one thread per connection) and uses an RSA-3072
 certificate, the same key size as the chat's long-term key, so the comparison is of the
 protocols and their implementations, not of key sizes. The certificate is self-signed and made
-in the run (``make_cert``): with the ``cryptography`` package when it is installed, else with
-the ``openssl req`` command.
+in the run (``make_cert``) with the ``cryptography`` package.
 
 Run standalone (the bench starts it as a subprocess to read its CPU from /proc)::
 
@@ -15,47 +14,28 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import shutil
+import ipaddress
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 
 def make_cert(directory: Path, bits: int = 3072) -> tuple[Path, Path]:
     """A self-signed certificate for ``localhost``/127.0.0.1; returns (cert, key) paths."""
     cert, key = directory / "tls_cert.pem", directory / "tls_key.pem"
-    try:
-        _make_cert_cryptography(cert, key, bits)
-    except ImportError:
-        if shutil.which("openssl") is None:
-            raise RuntimeError(
-                "neither the cryptography package nor openssl is available"
-            ) from None
-        subprocess.run(
-            [
-                "openssl", "req", "-x509", "-newkey", f"rsa:{bits}", "-nodes", "-days", "2",
-                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                "-keyout", str(key), "-out", str(cert),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+    _make_cert_cryptography(cert, key, bits)
     key.chmod(0o600)
     return cert, key
 
 
 def _make_cert_cryptography(cert_path: Path, key_path: Path, bits: int) -> None:
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)

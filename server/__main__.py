@@ -1,6 +1,8 @@
 """``python -m server``: serve, keygen, init-db, add-user.
 
-The only server module that reads ``config``; it turns settings into plain values for the rest.
+The only server module that reads ``config``; it turns settings into plain values for the rest:
+``settings.server_options()``, ``server_params`` and ``admin_params`` (``DbParams``), and the key's
+path, which ``serve`` hands to ``server.serve.run``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ import sys
 from pathlib import Path
 
 from config import Settings
-from server import keyfile, provision
+from server import keyfile, provision, serve
 from server.passwords import PasswordHasherPool
-from server.serve import db_params as server_params
 from server.store import DbParams, Store
 
 log = logging.getLogger("server")
@@ -25,6 +26,20 @@ log = logging.getLogger("server")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 DEMO_USERS = (("user1", "wang_yuan"), ("user2", "ding_zhen"), ("user3", "cxk"))
 DEMO_PASSWORD = "111111"
+
+
+def server_params(settings: Settings) -> DbParams:
+    """The server's own least-privilege database account."""
+    return DbParams(
+        database=settings.db_name,
+        user=settings.db_user,
+        password=settings.database_password(),
+        host=settings.db_host,
+        port=settings.db_port,
+        unix_socket=str(settings.db_socket),
+        pool_size=settings.db_pool_size,
+        timeout=settings.db_timeout,
+    )
 
 
 def admin_params(settings: Settings) -> DbParams:
@@ -114,9 +129,8 @@ def cmd_add_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from server.listener import main as serve_main
-
-    return serve_main(settings)
+    key_path = Path(settings.key_dir) / keyfile.PRIVATE_NAME
+    return serve.run(settings.server_options(), server_params(settings), key_path)
 
 
 def main(argv: list[str] | None = None) -> int:

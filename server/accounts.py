@@ -1,6 +1,7 @@
 """Who may log in: passwords (Argon2id), back-off, throttling, and single-use resume tokens.
 
-Policy only; the database is the injected ``Store`` and hashing is ``PasswordHasherPool``.
+Policy only; the database is the injected ``AccountStore`` and hashing the ``PasswordHasher``
+(``server.ports``).
 
 - Every wrong password or unknown name answers ``wrong username or password``. Unknown names
   cost the same Argon2id work (the pool's dummy verify) and keep the same failure book (in
@@ -30,8 +31,8 @@ from dataclasses import dataclass, field
 
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
-from server.passwords import PasswordHasherPool
-from server.store import Store, StoreUnavailable, UserRecord
+from server.ports import AccountStore, PasswordHasher
+from server.store import StoreUnavailable, UserRecord
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,8 @@ class Accounts:
 
     def __init__(
         self,
-        store: Store,
-        hasher: PasswordHasherPool,
+        store: AccountStore,
+        hasher: PasswordHasher,
         options: ServerOptions,
         *,
         wall_clock: Callable[[], float] = time.time,
@@ -110,7 +111,7 @@ class Accounts:
         self._store, self._hasher, self._options = store, hasher, options
         self._wall = wall_clock
         self._address_failures = KeyedBuckets(
-            options.login_failure_rate, options.login_failure_burst, options.rate_limit_keys, clock
+            options.login_rate, options.login_burst, options.rate_limit_keys, clock
         )
         self._unknown = _FailureMemo(options.rate_limit_keys)
 

@@ -2,10 +2,13 @@
 
 A message must be committed before it is acked and relayed (so history equals what was
 delivered), but one transaction per message would make every send pay a full commit (an fsync
-on the database side). Here each sender queues its ``NewMessage`` and waits on a ``Future``; one
+on the database side). Here each sender queues its ``NewMessage`` with an ``origin`` (whatever
+the caller needs to answer it: the service passes the sending connection) and goes on. One
 thread takes everything queued (up to ``max_batch``), writes it with a single
-``store.insert_messages`` call, and resolves every future. Under load a commit carries many
-messages; when idle a batch is one message and nothing waits for a timer.
+``store.insert_messages`` call, and hands the whole batch, in queue order, to the ``deliver``
+function given to ``start`` (the service's ``on_committed``). A batch whose transaction failed
+is handed over too, every item marked not stored. Under load a commit carries many messages;
+when idle a batch is one message and nothing waits for a timer.
 """
 
 from __future__ import annotations
@@ -13,59 +16,60 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
-from contextlib import AbstractContextManager, nullcontext
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from server.store import NewMessage, StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-Result = tuple[StoredMessage, bool]
+Origin = TypeVar("Origin")
 
 
 class MessageStore(Protocol):
-    """The part of ``server.store.Store`` the committer uses."""
+    """The part of the store the committer uses."""
 
-    def insert_messages(self, batch: list[NewMessage]) -> list[Result]:
+    def insert_messages(self, batch: Sequence[NewMessage]) -> list[tuple[StoredMessage, bool]]:
         """Store ``batch`` in one transaction; ``(row, is_new)`` per item, in order."""
+        ...
 
 
-class GroupCommitter:
-    """Batches ``NewMessage`` inserts; ``submit`` gives a future of ``(StoredMessage, is_new)``."""
+@dataclass(frozen=True, slots=True)
+class Committed(Generic[Origin]):
+    """One queued message after its group commit."""
 
-    def __init__(
-        self,
-        store: MessageStore,
-        max_batch: int = 256,
-        resolving: Callable[[], AbstractContextManager[object]] = nullcontext,
-    ) -> None:
-        """``resolving`` wraps the resolution of each batch's futures (whose callbacks ack and
-        relay): the server passes ``server.outbox.coalescing`` so a batch is one record per
-        recipient."""
+    origin: Origin  # what ``submit`` was given with the message
+    stored: StoredMessage | None  # None: the transaction failed; nothing was stored
+    is_new: bool = False  # False: a resend of a message stored earlier (``stored`` is that one)
+
+
+class GroupCommitter(Generic[Origin]):
+    """Batches ``NewMessage`` inserts and hands each batch's outcome to one ``deliver`` call."""
+
+    def __init__(self, store: MessageStore, max_batch: int = 256) -> None:
         self._store = store
-        self._resolving = resolving
         self._max_batch = max(1, max_batch)
-        self._queue: queue.SimpleQueue[tuple[NewMessage, Future[Result]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[tuple[NewMessage, Origin] | None] = queue.SimpleQueue()
+        self._deliver: Callable[[list[Committed[Origin]]], None] | None = None
         self._closed = False
         self._close_lock = threading.Lock()
         self.batches = 0  # commits made (for tests and the bench)
         self.messages = 0  # messages they carried
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+
+    def start(self, deliver: Callable[[list[Committed[Origin]]], None]) -> None:
+        """Start committing; ``deliver`` gets every batch on the commit thread, in order."""
+        self._deliver = deliver
         self._thread.start()
 
-    def submit(self, message: NewMessage) -> Future[Result]:
-        """Queue one message; the future fails with ``StoreUnavailable`` if it cannot be stored."""
-        future: Future[Result] = Future()
+    def submit(self, message: NewMessage, origin: Origin) -> bool:
+        """Queue one message; False (nothing queued) once the committer is closed."""
         with self._close_lock:
             if self._closed:
-                future.set_exception(StoreUnavailable("server is shutting down"))
-                return future
-            self._queue.put((message, future))
-        return future
+                return False
+            self._queue.put((message, origin))
+        return True
 
     def close(self, timeout: float = 10.0) -> None:
         """Commit what is queued, then stop the thread."""
@@ -74,7 +78,8 @@ class GroupCommitter:
                 return
             self._closed = True
             self._queue.put(None)
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         stopping = False
@@ -94,29 +99,26 @@ class GroupCommitter:
                 batch.append(more)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[NewMessage, Future[Result]]]) -> None:
-        live = [(m, f) for m, f in batch if f.set_running_or_notify_cancel()]
-        if not live:
-            return
+    def _commit(self, batch: list[tuple[NewMessage, Origin]]) -> None:
+        assert self._deliver is not None  # set by start(), before the thread runs
         try:
-            results = self._store.insert_messages([m for m, _ in live])
-            if len(results) != len(live):
+            results = self._store.insert_messages([message for message, _ in batch])
+            if len(results) != len(batch):
                 raise RuntimeError("store returned a result count that does not match the batch")
         except StoreUnavailable as exc:
-            log.warning("group commit of %d message(s) failed: %s", len(live), exc)
-            with self._resolving():
-                for _, future in live:
-                    future.set_exception(exc)
-            return
-        except Exception as exc:  # a bug or an unexpected database answer: fail, don't die
-            log.exception("group commit of %d message(s) failed unexpectedly", len(live))
-            failure = StoreUnavailable(f"store error: {exc.__class__.__name__}")
-            with self._resolving():
-                for _, future in live:
-                    future.set_exception(failure)
-            return
-        self.batches += 1
-        self.messages += len(live)
-        with self._resolving():
-            for (_, future), result in zip(live, results, strict=True):
-                future.set_result(result)
+            log.warning("group commit of %d message(s) failed: %s", len(batch), exc)
+            outcome = [Committed(origin, None) for _, origin in batch]
+        except Exception:  # a bug or an unexpected database answer: fail, don't die
+            log.exception("group commit of %d message(s) failed unexpectedly", len(batch))
+            outcome = [Committed(origin, None) for _, origin in batch]
+        else:
+            self.batches += 1
+            self.messages += len(batch)
+            outcome = [
+                Committed(origin, stored, is_new)
+                for (_, origin), (stored, is_new) in zip(batch, results, strict=True)
+            ]
+        try:
+            self._deliver(outcome)
+        except Exception:  # the thread must outlive a bug in one delivery
+            log.exception("delivering a group commit of %d message(s) failed", len(batch))

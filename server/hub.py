@@ -1,12 +1,13 @@
 """Who is online and how a line reaches them: the roster and the fan-out, behind one interface.
 
-The service never touches a socket or another client's queue; it asks the hub to deliver an
-already encoded line to some users or to everyone. That interface is the seam DESIGN §9 keeps
-open: a hub backed by Valkey/Redis pub/sub could serve several server processes over one
-database without the service or the listener changing.
+The service never touches a socket; it asks the hub who is to get a line (``everyone`` or
+``connections_of``: each connection as a ``LineSink``, the listener's ``server.outbox.LineSink``)
+or has it deliver one line (``broadcast``/``deliver``). That interface is the seam that stays
+open for several server processes over one database (a hub backed by pub/sub), without the
+service or the listener changing.
 
 ``InProcessHub`` keeps the roster in a dict guarded by ONE lock, held only to copy or change it.
-Enqueueing happens outside that lock and never blocks: an ``Outbox`` whose client does not read
+Enqueueing happens outside that lock and never blocks: a ``LineSink`` whose client does not read
 disconnects that client instead of making the sender wait.
 
 Several windows of one account coexist. Presence follows accounts, not connections: ``join`` is
@@ -24,8 +25,9 @@ seals them into one record. What a client sees stays exact:
   attached (never a ``join`` for someone already in its roster, never a stray ``leave``);
 - lines keep the order in which the roster changed (one flush at a time, each in order), so a
   ``leave`` never precedes its ``join``;
-- chat fan-out (``deliver``/``broadcast``) first flushes what is pending, so a message from
-  someone who just logged in never arrives before their ``join``.
+- chat fan-out (``everyone``/``connections_of`` and ``deliver``/``broadcast`` on top of them)
+  first flushes what is pending, so a message from someone who just logged in never arrives
+  before their ``join``.
 
 Attach and detach are serialised by a second lock (``_presence``); chat fan-out takes it only
 for that flush, and only when presence lines are pending.
@@ -48,7 +50,7 @@ GCM_TAG = 16
 PRESENCE_INTERVAL = 0.1  # seconds a presence line may wait to be batched with others
 
 
-class Outbox(Protocol):
+class LineSink(Protocol):
     """Where lines for one connection go; ``put`` and ``put_lines`` must never block."""
 
     def put(self, line: bytes) -> None:
@@ -59,18 +61,28 @@ class Outbox(Protocol):
 
 
 class Hub(Protocol):
-    """Roster and fan-out; the in-process hub is one implementation (DESIGN §9)."""
+    """Roster and fan-out; the in-process hub is one implementation."""
 
-    def attach(self, username: str, nickname: str, outbox: Outbox) -> None:
+    def attach(self, username: str, nickname: str, outbox: LineSink) -> None:
         """Add a logged-in connection: it gets the roster; others get ``join`` if it is new."""
 
-    def detach(self, username: str, outbox: Outbox) -> None:
+    def detach(self, username: str, outbox: LineSink) -> None:
         """Remove a connection; others get ``leave`` if it was the account's last one."""
 
     def online(self) -> list[tuple[str, str]]:
         """``(username, nickname)`` of every account online, sorted by username."""
 
-    def deliver(self, usernames: Iterable[str], line: bytes, exclude: Outbox | None = None) -> None:
+    def everyone(self) -> tuple[LineSink, ...]:
+        """Every logged-in connection, once pending presence lines are on their way."""
+
+    def connections_of(
+        self, usernames: Iterable[str], exclude: LineSink | None = None
+    ) -> list[LineSink]:
+        """The connections of ``usernames`` (less ``exclude``), once pending presence is out."""
+
+    def deliver(
+        self, usernames: Iterable[str], line: bytes, exclude: LineSink | None = None
+    ) -> None:
         """Queue ``line`` on every connection of ``usernames`` (except ``exclude``)."""
 
     def broadcast(self, line: bytes) -> None:
@@ -83,7 +95,7 @@ class Hub(Protocol):
 @dataclass(frozen=True)
 class _Account:
     nickname: str
-    outboxes: tuple[Outbox, ...]
+    outboxes: tuple[LineSink, ...]
 
 
 class InProcessHub:
@@ -96,13 +108,13 @@ class InProcessHub:
         self._presence = threading.Lock()  # orders attach/detach; guards _pending and _fresh
         self._flushing = threading.Lock()  # one flush at a time, held while it enqueues
         self._accounts: dict[str, _Account] = {}
-        self._everyone: tuple[Outbox, ...] = ()  # flat copy, rebuilt on change, read on broadcast
+        self._everyone: tuple[LineSink, ...] = ()  # flat copy, rebuilt on change, read on broadcast
         self._max_line = max_line
         self._interval = max(0.0, presence_interval)
         self._pending: list[bytes] = []  # presence lines not yet on any outbox, in order
         # outboxes attached since the pending list was last taken -> how many pending lines
         # their roster already covers (they get only the lines after those)
-        self._fresh: dict[Outbox, int] = {}
+        self._fresh: dict[LineSink, int] = {}
         self._due = threading.Event()  # something is pending: the flusher should wake
         self._closing = threading.Event()  # close(): cut the flusher's wait short
         self._closed = False
@@ -111,7 +123,7 @@ class InProcessHub:
 
     # --- roster changes --------------------------------------------------------------------
 
-    def attach(self, username: str, nickname: str, outbox: Outbox) -> None:
+    def attach(self, username: str, nickname: str, outbox: LineSink) -> None:
         with self._presence:
             with self._lock:
                 account = self._accounts.get(username)
@@ -140,7 +152,7 @@ class InProcessHub:
         if now:
             self.flush()
 
-    def detach(self, username: str, outbox: Outbox) -> None:
+    def detach(self, username: str, outbox: LineSink) -> None:
         with self._presence:
             with self._lock:
                 account = self._accounts.get(username)
@@ -223,7 +235,7 @@ class InProcessHub:
                     outbox.put_lines(tail)
             self.flushes += 1
 
-    def _settle(self) -> None:
+    def _presence_first(self) -> None:
         """Before chat fan-out: presence lines pending (or being put) go out first."""
         # A flush holds _flushing from before it empties _pending until its last put, so an
         # empty list and a free lock together mean nothing announced earlier is still on its way.
@@ -247,32 +259,30 @@ class InProcessHub:
         with self._lock:
             return sorted((name, a.nickname) for name, a in self._accounts.items())
 
-    def is_online(self, username: str) -> bool:
-        """True while the account has at least one connection."""
+    def everyone(self) -> tuple[LineSink, ...]:
+        self._presence_first()
         with self._lock:
-            return username in self._accounts
+            return self._everyone
 
-    def connection_count(self) -> int:
-        """Logged-in connections, all accounts together."""
+    def connections_of(
+        self, usernames: Iterable[str], exclude: LineSink | None = None
+    ) -> list[LineSink]:
+        self._presence_first()
         with self._lock:
-            return len(self._everyone)
-
-    def deliver(self, usernames: Iterable[str], line: bytes, exclude: Outbox | None = None) -> None:
-        self._settle()
-        with self._lock:
-            targets = [
-                ob
+            return [
+                sink
                 for name in set(usernames)
                 if (account := self._accounts.get(name)) is not None
-                for ob in account.outboxes
-                if ob is not exclude
+                for sink in account.outboxes
+                if sink is not exclude
             ]
-        for outbox in targets:
-            outbox.put(line)
+
+    def deliver(
+        self, usernames: Iterable[str], line: bytes, exclude: LineSink | None = None
+    ) -> None:
+        for sink in self.connections_of(usernames, exclude):
+            sink.put(line)
 
     def broadcast(self, line: bytes) -> None:
-        self._settle()
-        with self._lock:
-            targets = self._everyone
-        for outbox in targets:
-            outbox.put(line)
+        for sink in self.everyone():
+            sink.put(line)

@@ -19,7 +19,6 @@ import select
 import socket
 import threading
 import time
-from typing import Any
 
 from Crypto.PublicKey import RSA
 
@@ -35,16 +34,16 @@ from common.connection import (
 from common.errors import LocalProtocolError, RemoteProtocolError
 from common.handshake import CIPHER_SUITE
 from common.messages import LogoutRequest
+from server.connection_state import ConnectionState
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
 from server.outbox import Outbox
 from server.service import ChatService
-from server.session import ClientSession
 
 log = logging.getLogger(__name__)
 
 class _Peer:
-    """One accepted socket: reader and writer threads, the outbox (``Outbox.put``), teardown."""
+    """One accepted socket: reader and writer threads, its ``Outbox``, teardown."""
 
     def __init__(self, server: ChatServer, sock: socket.socket, address: tuple[str, int]) -> None:
         self._server, self._sock = server, sock
@@ -63,7 +62,7 @@ class _Peer:
             self._options.outbox_limit,
             self.abort,
         )
-        self.session = ClientSession(self.address, self.peer, self)
+        self.state = ConnectionState(self.address, self.peer, self._outbox)
         sock.settimeout(self._options.idle_timeout)  # bounds sendall; reads wait in poll
         self._poller = select.poll()
         self._poller.register(sock, select.POLLIN | select.POLLPRI)
@@ -75,18 +74,6 @@ class _Peer:
             target=self._read_main, name=f"read {self.peer}", daemon=True
         )
 
-    # --- Outbox ----------------------------------------------------------------------------
-
-    def put(self, line: bytes) -> None:
-        """Queue one line; never blocks. A full outbox means the client does not read: cut it."""
-        if not self._shut:
-            self._outbox.put(line)
-
-    def put_lines(self, lines: tuple[bytes, ...]) -> None:
-        """Queue several lines as one item (a presence batch), sealed together."""
-        if lines and not self._shut:
-            self._outbox.put(lines)
-
     # --- teardown --------------------------------------------------------------------------
 
     def abort(self, reason: str, level: int = logging.WARNING) -> None:
@@ -96,7 +83,7 @@ class _Peer:
                 return
             self._shut = True
             self._abort_reason = reason
-        log.log(level, "dropping %s (%s): %s", self.peer, self.session.username or "-", reason)
+        log.log(level, "dropping %s (%s): %s", self.peer, self.state.username or "-", reason)
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -120,7 +107,7 @@ class _Peer:
             reason = f"protocol error: {exc}"
             self.abort(reason)  # logs why; the connection can no longer be trusted
         except TimeoutError:
-            reason = "idle timeout" if self.session.logged_in else "no login within the deadline"
+            reason = "idle timeout" if self.state.logged_in else "no login within the deadline"
             log.info("closing %s: %s", self.peer, reason)
         except OSError as exc:
             reason = self._abort_reason or f"socket error ({exc.__class__.__name__})"
@@ -132,7 +119,7 @@ class _Peer:
             self._finish(self._abort_reason or reason)
 
     def _read_loop(self) -> str:
-        opts, conn, service, session = self._options, self.conn, self._service, self.session
+        opts, conn, service, state = self._options, self.conn, self._service, self.state
         deadline = time.monotonic() + opts.handshake_timeout
         while True:
             while True:
@@ -147,13 +134,13 @@ class _Peer:
                 if isinstance(event, ConnectionClosed):
                     return "closed by peer"
                 if isinstance(event, BadMessage):
-                    if not service.on_bad_message(session, event.error):
+                    if not service.on_bad_message(state, event.error):
                         return "too many bad messages"
-                elif not service.on_message(session, event):  # type: ignore[arg-type]
+                elif not service.on_message(state, event):  # type: ignore[arg-type]
                     return "logout" if isinstance(event, LogoutRequest) else "closed by service"
                 if self._shut:
                     return self._abort_reason
-            if session.logged_in:
+            if state.logged_in:
                 timeout = opts.idle_timeout
             else:
                 timeout = deadline - time.monotonic()
@@ -182,7 +169,7 @@ class _Peer:
         self._outbox.start()
 
     def _finish(self, reason: str) -> None:
-        self._service.on_disconnect(self.session, reason)
+        self._service.on_disconnect(self.state, reason)
         writer = self._writer
         if writer is not None:
             if not self._shut:
@@ -332,9 +319,3 @@ class ChatServer:
         self.service.close()  # the hub's presence flusher
         log.info("server stopped; %d connection(s) closed", len(peers))
 
-
-def main(settings: Any) -> int:
-    """``python -m server serve`` (the wiring is in ``server.serve``, which imports this)."""
-    from server.serve import run
-
-    return run(settings)

@@ -1,8 +1,10 @@
-"""The server's limits and timeouts as one frozen value.
+"""The server's settings as one frozen value: the single list of them, with their defaults.
 
-``listener.main`` builds it from ``config.Settings``; everything else takes it as an argument, so
-tests can shrink a timeout or a back-off without touching the environment (library modules never
-import ``config``).
+``config.Settings`` extends this class, so every field here is also the ``CHAT_<FIELD>``
+environment variable of the same name (README's table); ``python -m server serve`` passes
+``settings.server_options()`` to ``server.serve.build``. Everything else takes it as an argument,
+so tests can shrink a timeout or a back-off without touching the environment (library modules
+never import ``config``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from dataclasses import dataclass
 from common.framing import MAX_FRAME
 from common.record import SEQ_LIMIT
 
+GCM_TAG = 16  # bytes of AES-GCM tag in every record
+
 
 @dataclass(frozen=True)
 class ServerOptions:
-    """Every knob of the listener and the service, with the defaults of DESIGN §5."""
+    """Every knob of the listener, the service and the parts they drive, with its default."""
 
     host: str = "127.0.0.1"
     port: int = 8090
@@ -36,8 +40,8 @@ class ServerOptions:
     # rate limits (token buckets: rate per second, burst)
     handshake_rate: float = 50.0  # per address
     handshake_burst: int = 200
-    login_failure_rate: float = 5.0  # FAILED logins per address; success costs nothing
-    login_failure_burst: int = 30
+    login_rate: float = 5.0  # FAILED logins per address; success costs nothing
+    login_burst: int = 30
     msg_rate: float = 20.0  # per user, room + direct together
     msg_burst: int = 60
     rate_limit_keys: int = 100_000  # addresses/users tracked before idle ones are evicted
@@ -45,6 +49,7 @@ class ServerOptions:
     account_backoff_after: int = 5
     account_backoff_seconds: float = 30.0
     resume_token_ttl: float = 86_400.0
+    argon2_workers: int = 2  # Argon2id hashes at once (each takes 19 MiB while it runs)
     # messages
     max_text: int = 4_000
     max_client_msg_id: int = 64
@@ -53,3 +58,8 @@ class ServerOptions:
     history_limit: int = 200
     commit_timeout: float = 10.0  # a send waits this long for its group commit
     commit_batch: int = 256
+
+    @property
+    def max_line(self) -> int:
+        """The longest encoded line that fits one record (a frame less the AES-GCM tag)."""
+        return self.max_frame - GCM_TAG

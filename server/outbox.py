@@ -10,13 +10,12 @@ thread, which waits in ``sendall`` and drains whatever queued meanwhile into as 
 possible. Records are sealed by one holder of the pen at a time, so the record counter and the
 byte stream stay in order.
 
-A thread that queues many lines for many connections at once (the group commit acking and
-relaying a whole batch) does so inside ``coalescing()``: each connection then gets all of them
-as one item, sealed into one record, instead of one record per line.
+Several lines queued as one item (``put_lines``: a group commit's acks and relays for this
+connection, a presence batch) are sealed into one record.
 
 Nobody ever waits for a slow client: a queue that would go past ``limit`` lines or
 ``MAX_QUEUED_BYTES`` calls ``fail`` (the listener cuts that client); ``put`` never blocks on the
-socket. Lines are counted, not items, so coalescing cannot hide a client that stopped reading.
+socket. Lines are counted, not items, so batching cannot hide a client that stopped reading.
 """
 
 from __future__ import annotations
@@ -25,8 +24,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Protocol
 
 from common.errors import LocalProtocolError
@@ -36,40 +34,7 @@ log = logging.getLogger(__name__)
 MAX_COALESCE = 1_024  # lines sealed in one record batch
 MAX_QUEUED_BYTES = 16 * 1024 * 1024  # per connection, besides the kernel's send buffer
 
-Item = bytes | tuple[bytes, ...]  # one line, or a batch (the hub's presence lines)
-
-_local = threading.local()  # .held: what coalescing() holds on this thread, or absent
-
-
-@contextmanager
-def coalescing() -> Iterator[None]:
-    """Hold what this thread queues; on exit, give each outbox its lines as one item, then run
-    the ``after_flush`` callbacks (nested blocks join the outer one)."""
-    if getattr(_local, "held", None) is not None:
-        yield
-        return
-    held: dict[Outbox, list[bytes]] = {}
-    after: list[Callable[[], None]] = []
-    _local.held, _local.after = held, after
-    try:
-        yield
-    finally:
-        _local.held = _local.after = None
-        for outbox, lines in held.items():
-            outbox.put(tuple(lines))
-        for callback in after:
-            callback()
-
-
-def after_flush(callback: Callable[[], None]) -> None:
-    """Run ``callback`` once what this thread queued so far is on its outboxes (now, or at the
-    end of the ``coalescing()`` block it is in)."""
-    after = getattr(_local, "after", None)
-    if after is None:
-        callback()
-    else:
-        after.append(callback)
-
+Item = bytes | tuple[bytes, ...]  # one line, or lines to seal together
 
 class Writable(Protocol):
     """The listener's socket, as far as the outbox uses it (sockets stay in listener.py)."""
@@ -108,11 +73,6 @@ class Outbox:
 
     def put(self, item: Item) -> None:
         """Queue a line (or a batch); write it at once if the connection is idle. Never blocks."""
-        held = getattr(_local, "held", None)
-        if held is not None:
-            lines = held.setdefault(self, [])
-            lines.extend(item) if isinstance(item, tuple) else lines.append(item)
-            return
         with self._cond:
             if self._dead or self._closing:
                 return
@@ -137,6 +97,11 @@ class Outbox:
             self._fail(f"{reason}: client is not reading", logging.WARNING)
             return
         self._write_now(lines)
+
+    def put_lines(self, lines: tuple[bytes, ...]) -> None:
+        """Queue several lines as one item, sealed into one record. Never blocks."""
+        if lines:
+            self.put(lines)
 
     def close(self) -> None:
         """Write what is queued, then let the writer thread end."""

@@ -1,10 +1,17 @@
-"""Process wiring for ``python -m server serve``: settings in, a running server out.
+"""The server wired in one place: ``build`` makes every part, ``run`` serves until a signal.
 
-``server.__main__`` reads ``config`` and calls ``listener.main(settings)``, which lands here.
-This module turns the settings into plain values (``ServerOptions``, ``DbParams``), builds the
-store, the Argon2id pool, the hub, the group committer and the service, loads the key, and
-serves until SIGINT or SIGTERM; then it stops accepting, lets every connection flush, and
-closes the database pool. It never imports ``config`` itself: the settings object is passed in.
+``python -m server serve`` (``server.__main__``), the integration tests and the benchmark all
+call ``build``, so there is one way the parts fit together:
+
+    Store ──────────────┬──> Accounts (inside ChatService) <── PasswordHasherPool
+    GroupCommitter ─────┤        │
+    InProcessHub ───────┴──> ChatService <── ChatServer (listener: sockets and threads)
+            ▲                    │
+            └── committer.start(service.on_committed): each group commit is handed back
+                to the service, which acks and relays it
+
+This module gets typed values (``ServerOptions``, ``DbParams``, a key); it never reads
+``config`` and never imports the CLI, and the listener does not import it.
 """
 
 from __future__ import annotations
@@ -14,61 +21,68 @@ import ctypes.util
 import logging
 import signal
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from Crypto.PublicKey import RSA
 
 from server.commit import GroupCommitter
 from server.hub import InProcessHub
-from server.keyfile import PRIVATE_NAME, load_private_key
+from server.keyfile import load_private_key
 from server.listener import ChatServer
 from server.options import ServerOptions
-from server.outbox import coalescing
 from server.passwords import PasswordHasherPool
-from server.service import ChatService
+from server.service import ChatService, PendingSend
 from server.store import DbParams, Store
 
 log = logging.getLogger(__name__)
 
 _M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-GCM_TAG = 16
 
 
-def options_from_settings(settings: Any) -> ServerOptions:
-    """``ServerOptions`` from a ``config.Settings`` (passed in: this module never reads config)."""
-    return ServerOptions(
-        host=settings.host,
-        port=settings.port,
-        max_frame=settings.max_frame,
-        max_text=settings.max_text,
-        handshake_timeout=settings.handshake_timeout,
-        idle_timeout=settings.idle_timeout,
-        outbox_limit=settings.outbox_limit,
-        max_conns_per_addr=settings.max_conns_per_addr,
-        msg_rate=settings.msg_rate,
-        msg_burst=settings.msg_burst,
-        login_failure_rate=settings.login_rate,
-        login_failure_burst=settings.login_burst,
-        handshake_rate=settings.handshake_rate,
-        handshake_burst=settings.handshake_burst,
-        account_backoff_after=settings.account_backoff_after,
-        account_backoff_seconds=settings.account_backoff_seconds,
-        history_limit=settings.history_limit,
-        resume_token_ttl=settings.resume_token_ttl,
-    )
+@dataclass
+class BuiltServer:
+    """Every part of one server, as ``build`` connected them; ``start``, then ``stop``."""
+
+    options: ServerOptions
+    store: Store
+    hasher: PasswordHasherPool
+    hub: InProcessHub
+    committer: GroupCommitter[PendingSend]
+    service: ChatService
+    server: ChatServer
+
+    def start(self) -> tuple[str, int]:
+        """Listen; returns the bound ``(host, port)`` (port 0 picks a free one)."""
+        return self.server.start()
+
+    def stop(self) -> None:
+        """Stop accepting, flush every connection, commit what is queued, close the pool."""
+        self.server.stop()
+        self.committer.close()
+        self.store.close()
 
 
-def db_params(settings: Any) -> DbParams:
-    """The server's own least-privilege database account, from settings."""
-    return DbParams(
-        database=settings.db_name,
-        user=settings.db_user,
-        password=settings.database_password(),
-        host=settings.db_host,
-        port=settings.db_port,
-        unix_socket=str(settings.db_socket),
-        pool_size=settings.db_pool_size,
-        timeout=settings.db_timeout,
-    )
+def build(
+    options: ServerOptions,
+    db: DbParams,
+    private_key: RSA.RsaKey,
+    *,
+    hasher: PasswordHasherPool | None = None,
+) -> BuiltServer:
+    """Make and connect every part; nothing listens until ``start``.
+
+    ``hasher`` replaces the Argon2id pool of ``options.argon2_workers`` (tests pass cheaper
+    parameters).
+    """
+    store = Store(db)
+    hasher = hasher or PasswordHasherPool(options.argon2_workers)
+    hub = InProcessHub(options.max_line, options.presence_interval)
+    committer: GroupCommitter[PendingSend] = GroupCommitter(store, options.commit_batch)
+    service = ChatService(store, hasher, hub, committer, options)
+    committer.start(service.on_committed)
+    server = ChatServer(options, service, private_key)
+    return BuiltServer(options, store, hasher, hub, committer, service, server)
 
 
 def _return_freed_memory() -> None:
@@ -86,23 +100,15 @@ def _return_freed_memory() -> None:
         log.debug("mallopt not available")
 
 
-def run(settings: Any) -> int:
-    """Build everything from ``settings`` (a ``config.Settings``) and serve until a signal."""
+def run(options: ServerOptions, db: DbParams, key_path: Path) -> int:
+    """``python -m server serve``: build, serve until SIGINT or SIGTERM, then shut down."""
     _return_freed_memory()
-    key_path = Path(settings.key_dir) / PRIVATE_NAME
     if not key_path.exists():
         log.error("no server key at %s; run `make keys` (python -m server keygen)", key_path)
         return 1
-    private_key = load_private_key(key_path)
-    options = options_from_settings(settings)
-    store = Store(db_params(settings))
-    if not store.ping():
+    built = build(options, db, load_private_key(key_path))
+    if not built.store.ping():
         log.warning("database not reachable yet; logins answer 'service unavailable' until it is")
-    hasher = PasswordHasherPool(settings.argon2_workers)
-    committer = GroupCommitter(store, options.commit_batch, resolving=coalescing)
-    hub = InProcessHub(options.max_frame - GCM_TAG, options.presence_interval)
-    service = ChatService(store, hasher, hub, committer, options)
-    server = ChatServer(options, service, private_key)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -112,16 +118,14 @@ def run(settings: Any) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            server.start()
+            built.start()
         except OSError as exc:
             log.error("cannot listen on %s:%d: %s", options.host, options.port, exc)
             return 1
         while not stop.wait(1.0):
             pass
     finally:
-        server.stop()
-        committer.close()
-        store.close()
+        built.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0

@@ -1,19 +1,33 @@
 """The chat's rules: login, relay, direct messages, history, presence. No sockets, no SQL.
 
 The listener turns bytes into messages and calls ``on_message`` from the connection's reader
-thread; the service answers through ``session.send`` (the connection's own outbox) and reaches
-everyone else only through the hub. Storage is the injected ``Store`` and ``GroupCommitter``.
+thread; the service answers on that connection's outbox (``ConnectionState.send``) and finds
+everyone else through the hub. Storage is the injected ``ChatStore`` and ``Committer``
+(``server.ports``).
+
+The path of a chat message, straight down:
+
+1. ``on_message`` (reader thread) checks it (``_acceptable``) and queues it for the group
+   commit (``_queue_send``); the reader goes on with the next message.
+2. The committer stores a batch in one transaction and calls ``on_committed`` once with the
+   whole batch (commit thread). For each send, in queue order, it adds the ``1007`` ack (or an
+   ``unavailable`` error) for the sender and, if the message is new, its delivery for every
+   recipient connection; then it puts each connection's lines on its outbox as ONE item, so a
+   group commit reaches each recipient as one record.
+3. A request whose answer must come after the acks of earlier sends (history, ping, logout,
+   an unsupported code, the end of the connection) first waits until ``on_committed`` has
+   answered them (``_wait_for_earlier_sends``).
 
 Rules worth knowing when reading the code:
 
 - The sender of anything is the account logged in on the connection, never a field of the
-  message (DESIGN §8 S6).
+  message (SECURITY.md).
 - Login and resume are decided by ``server.accounts`` (Argon2id, back-off, tokens); the
-  service only answers ``1001`` and puts the session on the roster.
+  service only answers ``1001`` and puts the connection on the roster.
 - A message is committed before its ``1007`` ack and before anyone sees it; a resend with the
   same ``client_msg_id`` gets the first ack and is not relayed again.
 - Direct messages are handled in one place (``_direct`` / ``_direct_line``) so that end-to-end
-  encryption (DESIGN §9) can replace that part alone.
+  encryption can replace that part alone.
 """
 
 from __future__ import annotations
@@ -22,8 +36,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 from common.errors import RemoteProtocolError
 from common.messages import (
@@ -33,6 +48,7 @@ from common.messages import (
     ClientMessage,
     DirectDelivery,
     DirectRequest,
+    ErrorReply,
     HistoryEnd,
     HistoryRequest,
     LoginRequest,
@@ -41,23 +57,39 @@ from common.messages import (
     PingRequest,
     Pong,
     ResumeRequest,
+    ServerMessage,
     encode_message,
     escape_field,
 )
 from server.accounts import Accounts, Identity
-from server.commit import GroupCommitter, Result
-from server.hub import Hub, Outbox
+from server.commit import Committed
+from server.connection_state import ConnectionState
+from server.hub import Hub, LineSink
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
-from server.outbox import after_flush
-from server.passwords import PasswordHasherPool
-from server.session import ClientSession
-from server.store import NewMessage, Store, StoredMessage, StoreUnavailable
+from server.ports import ChatStore, Committer, PasswordHasher
+from server.store import NewMessage, StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 LOBBY = "lobby"
-GCM_TAG = 16
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSend:
+    """A send queued for the group commit: who sent it, and the pipeline's mark that is set
+    once its ack (and relays) are on the outboxes."""
+
+    sender: ConnectionState
+    answered: Future[None]
+
+
+def line_of(message: ServerMessage) -> bytes:
+    """One encoded line, as outboxes take it."""
+    return encode_message(message).encode()
+
+
+NOT_STORED = line_of(ErrorReply("unavailable", "the message was not stored; it will be resent"))
 
 
 def dm_conversation(a: str, b: str) -> str:
@@ -71,10 +103,10 @@ class ChatService:
 
     def __init__(
         self,
-        store: Store,
-        hasher: PasswordHasherPool,
+        store: ChatStore,
+        hasher: PasswordHasher,
         hub: Hub,
-        committer: GroupCommitter,
+        committer: Committer[PendingSend],
         options: ServerOptions,
         *,
         wall_clock: Callable[[], float] = time.time,
@@ -89,112 +121,123 @@ class ChatService:
         self._known_users: OrderedDict[str, None] = OrderedDict()  # cache of existing accounts
         self._known_lock = threading.Lock()
         # room for a delivery's other fields (ids, names, time) inside one record
-        self._max_text_bytes = options.max_frame - GCM_TAG - 512
-        self._handlers: dict[type, Callable[[ClientSession, ClientMessage], bool]] = {
-            ChatRequest: self._chat,  # type: ignore[dict-item]
-            DirectRequest: self._direct,  # type: ignore[dict-item]
-            HistoryRequest: self._history,  # type: ignore[dict-item]
-            PingRequest: self._ping,  # type: ignore[dict-item]
-            LogoutRequest: self._logout,  # type: ignore[dict-item]
-        }
+        self._max_text_bytes = options.max_line - 512
 
     def now_ms(self) -> int:
         return int(self._wall() * 1000)
 
     # --- entry points (called by the listener's reader thread) -----------------------------
 
-    def on_message(self, session: ClientSession, message: ClientMessage) -> bool:
-        """Handle one message; False means close the connection (after flushing replies)."""
-        if isinstance(message, LoginRequest | ResumeRequest):
-            if session.logged_in:
-                session.error("bad_request", "already logged in")
+    def on_message(self, conn: ConnectionState, message: ClientMessage) -> bool:
+        """Handle one message; False means close the connection (after flushing replies).
+
+        Sends are pipelined: they are queued for the group commit and answered by
+        ``on_committed``. Every other request of a logged-in client is answered only after the
+        acks of its earlier sends (PROTOCOL.md §5), so it first waits for them.
+        """
+        match message:
+            case LoginRequest() | ResumeRequest() if conn.logged_in:
+                conn.error("bad_request", "already logged in")
                 return True
-            if isinstance(message, LoginRequest):
-                return self._login(session, message)
-            return self._resume(session, message)
-        if not session.logged_in:
-            session.error("not_logged_in", "log in first")
-            return self._count_bad(session, "message before login")
-        handler = self._handlers.get(type(message))
-        if handler not in (self._chat, self._direct):
-            self._settle(session)  # its answer comes after the acks of earlier sends
-        if handler is None:  # a client code this server does not serve
-            session.error("bad_request", "not supported")
-            return self._count_bad(session, "unsupported message")
-        return handler(session, message)
+            case LoginRequest():
+                return self._login(conn, message)
+            case ResumeRequest():
+                return self._resume(conn, message)
+            case _ if not conn.logged_in:
+                conn.error("not_logged_in", "log in first")
+                return self._count_bad(conn, "message before login")
+            case ChatRequest():  # does not wait: answered by on_committed
+                return self._chat(conn, message)
+            case DirectRequest():  # does not wait: answered by on_committed
+                return self._direct(conn, message)
+            case HistoryRequest():
+                self._wait_for_earlier_sends(conn)
+                return self._history(conn, message)
+            case PingRequest():
+                self._wait_for_earlier_sends(conn)
+                conn.send(Pong(message.nonce))
+                return True
+            case LogoutRequest():
+                self._wait_for_earlier_sends(conn)
+                log.info("%s (%s) logged out", conn.peer, conn.username)
+                return False
+            case _:  # a client code this server does not serve
+                self._wait_for_earlier_sends(conn)
+                conn.error("bad_request", "not supported")
+                return self._count_bad(conn, "unsupported message")
 
-    def on_bad_message(self, session: ClientSession, error: RemoteProtocolError) -> bool:
+    def on_bad_message(self, conn: ConnectionState, error: RemoteProtocolError) -> bool:
         """A malformed message in an authentic record: answer ``1009``; False after too many."""
-        session.error(error.error_code, f"malformed message: {error}")
-        return self._count_bad(session, str(error))
+        conn.error(error.error_code, f"malformed message: {error}")
+        return self._count_bad(conn, str(error))
 
-    def on_disconnect(self, session: ClientSession, reason: str) -> None:
+    def on_disconnect(self, conn: ConnectionState, reason: str) -> None:
         """The connection is gone: leave the roster (presence ``leave`` on the last window)."""
-        if session.closed:
+        if conn.closed:
             return
-        self._settle(session)  # queue the acks of what is in flight before the connection closes
-        session.closed = True
-        if session.username is not None:
-            self._hub.detach(session.username, session.outbox)
-            log.info("%s (%s) disconnected: %s", session.peer, session.username, reason)
+        self._wait_for_earlier_sends(conn)  # their acks go out before the connection closes
+        conn.closed = True
+        if conn.username is not None:
+            self._hub.detach(conn.username, conn.outbox)
+            log.info("%s (%s) disconnected: %s", conn.peer, conn.username, reason)
         else:
-            log.info("%s disconnected before login: %s", session.peer, reason)
+            log.info("%s disconnected before login: %s", conn.peer, reason)
 
     def close(self) -> None:
         """Server shutdown (after the connections): deliver pending presence, stop the hub."""
         self._hub.close()
 
-    def _count_bad(self, session: ClientSession, what: str) -> bool:
-        session.bad_messages += 1
-        log.info("bad message %d from %s: %s", session.bad_messages, session.peer, what)
-        if session.bad_messages >= self._options.max_bad_messages:
-            log.warning("closing %s after %d bad messages", session.peer, session.bad_messages)
+    def _count_bad(self, conn: ConnectionState, what: str) -> bool:
+        conn.bad_messages += 1
+        log.info("bad message %d from %s: %s", conn.bad_messages, conn.peer, what)
+        if conn.bad_messages >= self._options.max_bad_messages:
+            log.warning("closing %s after %d bad messages", conn.peer, conn.bad_messages)
             return False
         return True
 
     # --- login and resume (the checks live in server.accounts) --------------------------------
 
-    def _login(self, session: ClientSession, request: LoginRequest) -> bool:
+    def _login(self, conn: ConnectionState, request: LoginRequest) -> bool:
         outcome = self._accounts.login(
-            session.address, session.peer, request.username, request.password
+            conn.address, conn.peer, request.username, request.password
         )
-        return self._admit(session, outcome, "password")
+        return self._admit(conn, outcome, "password")
 
-    def _resume(self, session: ClientSession, request: ResumeRequest) -> bool:
+    def _resume(self, conn: ConnectionState, request: ResumeRequest) -> bool:
         outcome = self._accounts.resume(
-            session.address, session.peer, request.username, request.resume_token
+            conn.address, conn.peer, request.username, request.resume_token
         )
-        return self._admit(session, outcome, "resume token")
+        return self._admit(conn, outcome, "resume token")
 
-    def _admit(self, session: ClientSession, outcome: Identity | str, how: str) -> bool:
+    def _admit(self, conn: ConnectionState, outcome: Identity | str, how: str) -> bool:
         """Answer ``1001``; on success join the roster (roster to it, ``join`` to the others)."""
         if isinstance(outcome, str):
-            session.send(LoginResult(False, "", "", outcome))
+            conn.send(LoginResult(False, "", "", outcome))
             return True
-        session.username, session.nickname = outcome.username, outcome.nickname
+        conn.username, conn.nickname = outcome.username, outcome.nickname
         self._remember_user(outcome.username)
-        session.send(LoginResult(True, outcome.nickname, outcome.username, outcome.resume_token))
-        self._hub.attach(outcome.username, outcome.nickname, session.outbox)
-        log.info("%s logged in as %s (%s)", session.peer, outcome.username, how)
+        conn.send(LoginResult(True, outcome.nickname, outcome.username, outcome.resume_token))
+        self._hub.attach(outcome.username, outcome.nickname, conn.outbox)
+        log.info("%s logged in as %s (%s)", conn.peer, outcome.username, how)
         return True
 
     # --- room chat -------------------------------------------------------------------------
 
-    def _chat(self, session: ClientSession, request: ChatRequest) -> bool:
+    def _chat(self, conn: ConnectionState, request: ChatRequest) -> bool:
         if request.room != LOBBY:
-            session.error("bad_request", "the only room is lobby")
+            conn.error("bad_request", "the only room is lobby")
             return True
-        if not self._acceptable(session, request.client_msg_id, request.text):
+        if not self._acceptable(conn, request.client_msg_id, request.text):
             return True
-        assert session.username is not None
+        assert conn.username is not None
         message = NewMessage(
-            LOBBY, session.username, None, request.client_msg_id, request.text, self.now_ms()
+            LOBBY, conn.username, None, request.client_msg_id, request.text, self.now_ms()
         )
-        self._commit_then_relay(session, message)
+        self._queue_send(conn, message)
         return True
 
     def _room_line(self, stored: StoredMessage) -> bytes:
-        return encode_message(
+        return line_of(
             ChatDelivery(
                 stored.msg_id,
                 stored.conversation,
@@ -203,36 +246,36 @@ class ChatService:
                 stored.created_ms,
                 stored.text,
             )
-        ).encode()
+        )
 
-    # --- direct messages (all of it here, so E2E can replace it: DESIGN §9) -------------------
+    # --- direct messages (all of it here, so end-to-end encryption can replace it) ----------
 
-    def _direct(self, session: ClientSession, request: DirectRequest) -> bool:
+    def _direct(self, conn: ConnectionState, request: DirectRequest) -> bool:
         recipient = request.to_username
-        if not self._acceptable(session, request.client_msg_id, request.text):
+        if not self._acceptable(conn, request.client_msg_id, request.text):
             return True
         try:
             exists = self._user_exists(recipient)
         except StoreUnavailable:
-            session.error("unavailable", "the database is unavailable; try again")
+            conn.error("unavailable", "the database is unavailable; try again")
             return True
         if not exists:
-            session.error("no_such_user", "no such user")
+            conn.error("no_such_user", "no such user")
             return True
-        assert session.username is not None
+        assert conn.username is not None
         message = NewMessage(
-            dm_conversation(session.username, recipient),
-            session.username,
+            dm_conversation(conn.username, recipient),
+            conn.username,
             recipient,
             request.client_msg_id,
             request.text,
             self.now_ms(),
         )
-        self._commit_then_relay(session, message)
+        self._queue_send(conn, message)
         return True
 
     def _direct_line(self, stored: StoredMessage) -> bytes:
-        return encode_message(
+        return line_of(
             DirectDelivery(
                 stored.msg_id,
                 stored.sender,
@@ -241,11 +284,12 @@ class ChatService:
                 stored.created_ms,
                 stored.text,
             )
-        ).encode()
+        )
 
-    def _relay_direct(self, stored: StoredMessage, line: bytes, origin: Outbox | None) -> None:
-        """To the recipient's windows and the sender's other windows."""
-        self._hub.deliver({stored.recipient or stored.sender, stored.sender}, line, exclude=origin)
+    def _direct_audience(self, stored: StoredMessage, origin: LineSink) -> list[LineSink]:
+        """The recipient's windows and the sender's other windows (the sending one has the ack)."""
+        recipients = {stored.recipient or stored.sender, stored.sender}
+        return self._hub.connections_of(recipients, exclude=origin)
 
     def _direct_history_key(self, username: str, conversation: str) -> str | None:
         peer = conversation[1:]
@@ -272,101 +316,103 @@ class ChatService:
 
     # --- shared by room and direct ---------------------------------------------------------
 
-    def _acceptable(self, session: ClientSession, client_msg_id: str, text: str) -> bool:
+    def _acceptable(self, conn: ConnectionState, client_msg_id: str, text: str) -> bool:
         """Checks every send passes before it costs a database write."""
         opts = self._options
         if not 0 < len(client_msg_id) <= opts.max_client_msg_id:
-            session.error("bad_request", f"client_msg_id must be 1..{opts.max_client_msg_id} long")
+            conn.error("bad_request", f"client_msg_id must be 1..{opts.max_client_msg_id} long")
         elif not text:
-            session.error("bad_request", "empty message")
+            conn.error("bad_request", "empty message")
         elif len(text) > opts.max_text or len(escape_field(text).encode()) > self._max_text_bytes:
             # the second test only matters if max_text is set so high that a delivery of the
             # text would no longer fit one record
-            session.error("too_long", f"message is longer than {opts.max_text} characters")
-        elif not self._message_rate.take(session.username or ""):
-            log.info("messages from %s (%s) rate limited", session.username, session.peer)
-            session.error("rate_limited", "slow down")
+            conn.error("too_long", f"message is longer than {opts.max_text} characters")
+        elif not self._message_rate.take(conn.username or ""):
+            log.info("messages from %s (%s) rate limited", conn.username, conn.peer)
+            conn.error("rate_limited", "slow down")
         else:
             return True
         return False
 
-    def _commit_then_relay(self, session: ClientSession, message: NewMessage) -> None:
-        """Queue for the group commit and return; ``_committed`` acks and relays (in order)."""
-        if not session.commits.wait_for_room(self._options.commit_timeout):
-            self._too_slow(session)
-        delivered: Future[None] = Future()  # done once the ack and relays are on the outboxes
-        session.commits.add(delivered)
-        self._committer.submit(message).add_done_callback(
-            lambda done: self._committed(session, done, delivered)
-        )
+    def _queue_send(self, conn: ConnectionState, message: NewMessage) -> None:
+        """Queue for the group commit and return; ``on_committed`` acks and relays it."""
+        if not conn.commits.wait_for_room(self._options.commit_timeout):
+            self._too_slow(conn)
+        answered: Future[None] = Future()
+        conn.commits.add(answered)
+        if not self._committer.submit(message, PendingSend(conn, answered)):
+            conn.outbox.put(NOT_STORED)  # the server is shutting down
+            answered.set_result(None)
 
-    def _settle(self, session: ClientSession) -> None:
-        if not session.commits.settle(self._options.commit_timeout):
-            self._too_slow(session)
+    def _wait_for_earlier_sends(self, conn: ConnectionState) -> None:
+        """Block the reader until every earlier send of ``conn`` is answered (or time is up)."""
+        if not conn.commits.settle(self._options.commit_timeout):
+            self._too_slow(conn)
 
-    def _too_slow(self, session: ClientSession) -> None:
+    def _too_slow(self, conn: ConnectionState) -> None:
         """The database is slow: say so; the commits stay queued and, if they succeed, their
         ``1007`` and relay follow late (never a stored message that nobody saw)."""
-        count = session.commits.forget()
-        log.warning("%d commit(s) for %s are slow; answering unavailable", count, session.peer)
-        session.error("unavailable", "messages were not stored in time; they will be resent")
+        count = conn.commits.forget()
+        log.warning("%d commit(s) for %s are slow; answering unavailable", count, conn.peer)
+        conn.error("unavailable", "messages were not stored in time; they will be resent")
 
-    def _committed(
-        self, session: ClientSession, future: Future[Result], delivered: Future[None]
-    ) -> None:
-        """On the group-commit thread, in commit order: ack, then relay; or ``unavailable``."""
+    def on_committed(self, batch: Sequence[Committed[PendingSend]]) -> None:
+        """One group commit's answers (on the commit thread, once per batch, in commit order).
+
+        For each send in order: its ack (or ``unavailable`` if the batch was not stored) for
+        the sender, then, unless it is a resend, its delivery for every recipient connection.
+        The lines are gathered per connection and each outbox is written ONCE, so a group
+        commit's acks and relays reach every recipient as one record, in send order.
+        """
+        lines: dict[LineSink, list[bytes]] = {}
         try:
-            stored, is_new = future.result()
-            self._after_commit(session, stored, is_new)
-        except StoreUnavailable:
-            session.error("unavailable", "the message was not stored; it will be resent")
-        except Exception:  # the committer turns errors into StoreUnavailable; be safe anyway
-            log.exception("commit callback for %s failed", session.peer)
-            session.error("unavailable", "the message was not stored; it will be resent")
-        finally:
-            after_flush(lambda: delivered.set_result(None))
-
-    def _after_commit(self, session: ClientSession, stored: StoredMessage, is_new: bool) -> None:
-        session.send(Ack(stored.client_msg_id, stored.msg_id, stored.created_ms))
-        if not is_new:
-            log.info("resend of message %d from %s acked again", stored.msg_id, stored.sender)
-            return
-        if stored.recipient is None:
-            self._hub.broadcast(self._room_line(stored))
-        else:
-            self._relay_direct(stored, self._direct_line(stored), session.outbox)
+            for item in batch:
+                outbox, stored = item.origin.sender.outbox, item.stored
+                if stored is None:
+                    lines.setdefault(outbox, []).append(NOT_STORED)
+                    continue
+                ack = Ack(stored.client_msg_id, stored.msg_id, stored.created_ms)
+                lines.setdefault(outbox, []).append(line_of(ack))
+                if not item.is_new:
+                    log.info("resend of message %d from %s acked again", stored.msg_id,
+                             stored.sender)
+                    continue
+                audience: Sequence[LineSink]
+                if stored.recipient is None:
+                    line, audience = self._room_line(stored), self._hub.everyone()
+                else:
+                    line = self._direct_line(stored)
+                    audience = self._direct_audience(stored, outbox)
+                for recipient in audience:
+                    lines.setdefault(recipient, []).append(line)
+            for recipient, queued in lines.items():
+                recipient.put_lines(tuple(queued))
+        finally:  # whatever happened, the senders' readers must not wait for these any longer
+            for item in batch:
+                item.origin.answered.set_result(None)
 
     # --- history, ping, logout -------------------------------------------------------------
 
-    def _history(self, session: ClientSession, request: HistoryRequest) -> bool:
-        assert session.username is not None
+    def _history(self, conn: ConnectionState, request: HistoryRequest) -> bool:
+        assert conn.username is not None
         conversation = request.conversation
         if conversation == LOBBY:
             key: str | None = LOBBY
         elif conversation.startswith("@"):
-            key = self._direct_history_key(session.username, conversation)
+            key = self._direct_history_key(conn.username, conversation)
         else:
             key = None
         if key is None:
-            session.error("bad_request", "conversation is lobby or @username")
+            conn.error("bad_request", "conversation is lobby or @username")
             return True
         limit = min(max(request.limit, 1), self._options.history_limit)
         try:
             rows, more = self._store.history(key, request.before_msg_id, limit)
         except StoreUnavailable:
-            session.error("unavailable", "history is unavailable; try again")
+            conn.error("unavailable", "history is unavailable; try again")
             return True
-        for row in rows:
-            session.send(self._direct_line(row) if row.recipient else self._room_line(row))
+        page = [self._direct_line(row) if row.recipient else self._room_line(row) for row in rows]
         oldest = rows[0].msg_id if rows else None
-        session.send(HistoryEnd(conversation, oldest, more))
+        page.append(line_of(HistoryEnd(conversation, oldest, more)))
+        conn.outbox.put_lines(tuple(page))
         return True
-
-    def _ping(self, session: ClientSession, request: PingRequest) -> bool:
-        session.send(Pong(request.nonce))
-        return True
-
-    def _logout(self, session: ClientSession, request: LogoutRequest) -> bool:
-        log.info("%s (%s) logged out", session.peer, session.username)
-        return False
-

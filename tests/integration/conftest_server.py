@@ -1,4 +1,4 @@
-"""Fixtures that run a real ``ChatServer`` in-process on 127.0.0.1, port 0, over real MariaDB.
+"""Fixtures that run a real server (``server.serve.build``) on 127.0.0.1, port 0, over MariaDB.
 
 Register with ``pytest_plugins = ["tests.integration.conftest_server"]`` (a test module or the
 top-level ``tests/conftest.py``). ``db_params`` and ``db_control`` come from
@@ -23,9 +23,9 @@ from server.commit import GroupCommitter
 from server.hub import InProcessHub
 from server.listener import ChatServer
 from server.options import ServerOptions
-from server.outbox import coalescing
 from server.passwords import PasswordHasherPool
-from server.service import ChatService
+from server.serve import BuiltServer, build
+from server.service import ChatService, PendingSend
 from server.store import DbParams, Store
 from tests.support.chat_client import ChatClient
 
@@ -48,19 +48,37 @@ TEST_OPTIONS = ServerOptions(
 
 @dataclass
 class LiveServer:
-    """A running server and everything behind it, for tests to drive and inspect."""
+    """A running server (built by ``server.serve.build``) for tests to drive and inspect."""
 
-    server: ChatServer
-    service: ChatService
-    store: Store
-    committer: GroupCommitter
-    hub: InProcessHub
-    hasher: PasswordHasherPool
-    options: ServerOptions
+    built: BuiltServer
     private_key: RSA.RsaKey
     host: str = ""
     port: int = 0
     _clients: list[ChatClient] = field(default_factory=list)
+
+    @property
+    def server(self) -> ChatServer:
+        return self.built.server
+
+    @property
+    def service(self) -> ChatService:
+        return self.built.service
+
+    @property
+    def store(self) -> Store:
+        return self.built.store
+
+    @property
+    def committer(self) -> GroupCommitter[PendingSend]:
+        return self.built.committer
+
+    @property
+    def hub(self) -> InProcessHub:
+        return self.built.hub
+
+    @property
+    def options(self) -> ServerOptions:
+        return self.built.options
 
     @property
     def public_key(self) -> RSA.RsaKey:
@@ -87,21 +105,14 @@ class LiveServer:
 
     def stop(self) -> None:
         self.close_clients()
-        self.server.stop()
-        self.committer.close()
-        self.store.close()
+        self.built.stop()
 
 
 def start_live_server(db: DbParams, key: RSA.RsaKey, options: ServerOptions) -> LiveServer:
-    """Build store, hasher, hub, committer and service like ``listener.main`` does; start."""
-    store = Store(db)
-    hasher = PasswordHasherPool(2, **TEST_ARGON2)
-    hub = InProcessHub(options.max_frame - 16)
-    committer = GroupCommitter(store, options.commit_batch, resolving=coalescing)
-    service = ChatService(store, hasher, hub, committer, options)
-    server = ChatServer(options, service, key)
-    live = LiveServer(server, service, store, committer, hub, hasher, options, key)
-    live.host, live.port = server.start()
+    """``server.serve.build``, as ``python -m server serve`` does, with a cheap hasher; start."""
+    hasher = PasswordHasherPool(options.argon2_workers, **TEST_ARGON2)
+    live = LiveServer(build(options, db, key, hasher=hasher), key)
+    live.host, live.port = live.built.start()
     return live
 
 

@@ -100,7 +100,7 @@ def test_unknown_users_back_off_like_real_ones(chat) -> None:
 
 
 def test_failed_logins_per_address_are_throttled(make_server) -> None:
-    live = make_server(login_failure_rate=0.01, login_failure_burst=3, account_backoff_after=100)
+    live = make_server(login_rate=0.01, login_burst=3, account_backoff_after=100)
     c = live.client()
     for i in range(3):
         assert c.login(f"nobody{i}", "x").detail == WRONG_CREDENTIALS

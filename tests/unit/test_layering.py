@@ -7,6 +7,11 @@ imports ``client`` or ``tkinter``; ``client`` never imports ``server`` or ``pymy
 ``server/provision.py`` import ``pymysql``; only ``server/passwords.py`` imports ``argon2``.
 From the layout in §2: ``server/listener.py`` is the server's only socket code,
 ``client/session.py`` the client's, and ``client/ui/`` imports no socket or crypto.
+
+And no import circle between the project's modules (``config``, ``bench`` included), counting
+imports inside functions too: a circle means two modules that cannot be read, tested or
+changed one without the other (``listener.main`` once imported ``serve``, which imported the
+listener).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PARTS = ("common", "server", "client")
+GRAPH_PARTS = (*PARTS, "bench")
+GRAPH_FILES = ("config.py",)
 STDLIB = frozenset(sys.stdlib_module_names)
 COMMON_MAY_IMPORT = frozenset({"Crypto", "common"})
 IMPURE = frozenset(
@@ -131,6 +138,98 @@ def test_the_scan_sees_the_whole_core() -> None:
     core = {"errors", "framing", "messages", "crypto", "handshake", "record", "connection"}
     assert {f"common/{name}.py" for name in core} <= seen
     assert any(name.startswith("server/") for name in seen)
+
+
+# --- no import circles ---------------------------------------------------------------------
+
+
+def module_name(relative: str) -> str:
+    """``server/hub.py`` -> ``server.hub``; ``server/__init__.py`` -> ``server``."""
+    return relative.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+def import_graph(modules: dict[str, str]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports, from ``{relative path: source}``."""
+    names = {module_name(relative): relative for relative in modules}
+    graph: dict[str, set[str]] = {}
+    for name, relative in names.items():
+        edges: set[str] = set()
+        for imported in imports_of(relative, ast.parse(modules[relative], filename=relative)):
+            parts = imported.split(".")
+            for end in range(len(parts), 0, -1):  # the longest prefix that is one of ours
+                target = ".".join(parts[:end])
+                if target in names:
+                    if target != name:
+                        edges.add(target)
+                    break
+        graph[name] = edges
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every group of modules that import each other in a circle (Tarjan's SCC), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group: list[str] = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(cycles)
+
+
+def project_modules() -> dict[str, str]:
+    paths = [p for part in GRAPH_PARTS for p in (REPO / part).rglob("*.py")]
+    paths += [REPO / name for name in GRAPH_FILES]
+    return {_id(p): p.read_text(encoding="utf-8") for p in sorted(paths)}
+
+
+def test_no_import_circles() -> None:
+    assert import_cycles(import_graph(project_modules())) == []
+
+
+def test_the_circle_finder_sees_imports_inside_functions() -> None:
+    modules = {
+        "server/listener.py": "def main():\n    from server.serve import run\n    return run()",
+        "server/serve.py": "from server.listener import ChatServer",
+        "server/hub.py": "from common.messages import encode_message",
+        "server/__main__.py": "from server import serve",
+    }
+    assert import_cycles(import_graph(modules)) == [["server.listener", "server.serve"]]
+    modules["server/listener.py"] = "import socket"
+    assert import_cycles(import_graph(modules)) == []
+
+
+def test_the_circle_finder_sees_longer_circles_and_relative_imports() -> None:
+    modules = {
+        "client/a.py": "from .b import x",
+        "client/b.py": "import client.c",
+        "client/c.py": "from client import a",
+    }
+    assert import_cycles(import_graph(modules)) == [["client.a", "client.b", "client.c"]]
 
 
 # --- the rule engine itself must be able to fail ----------------------------------------------

@@ -2,15 +2,18 @@
 
 The real store is exercised against MariaDB in tests/integration; here only the committer's own
 logic is checked: one insert call per batch, results in order, failures reach every waiter.
+Each batch's outcome is what the committer hands to its ``deliver`` function; ``Collector`` keeps
+them per origin so a test can wait for one.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import pytest
 
-from server.commit import GroupCommitter
+from server.commit import Committed, GroupCommitter
 from server.store import NewMessage, StoredMessage, StoreUnavailable
 
 
@@ -22,7 +25,7 @@ class SlowStore:
         self.gate = threading.Event()
         self.fail = False
 
-    def insert_messages(self, batch: list[NewMessage]) -> list[tuple[StoredMessage, bool]]:
+    def insert_messages(self, batch: Sequence[NewMessage]) -> list[tuple[StoredMessage, bool]]:
         self.gate.wait(5)
         if self.fail:
             raise StoreUnavailable("down")
@@ -39,12 +42,44 @@ def message(n: int) -> NewMessage:
     return NewMessage("lobby", "user1", None, f"c{n}", f"text {n}", 1)
 
 
+class Collector:
+    """The ``deliver`` function: remembers every batch and each origin's outcome."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Committed[int]]] = []
+        self.outcomes: dict[int, Committed[int]] = {}
+        self._cond = threading.Condition()
+
+    def __call__(self, batch: list[Committed[int]]) -> None:
+        with self._cond:
+            self.batches.append(batch)
+            self.outcomes.update((item.origin, item) for item in batch)
+            self._cond.notify_all()
+
+    def result(self, origin: int, timeout: float = 5.0) -> tuple[StoredMessage, bool]:
+        """The stored row and is_new of ``origin``; StoreUnavailable if it was not stored."""
+        with self._cond:
+            assert self._cond.wait_for(lambda: origin in self.outcomes, timeout)
+            item = self.outcomes.pop(origin)
+        if item.stored is None:
+            raise StoreUnavailable("not stored")
+        return item.stored, item.is_new
+
+
+def started(store: SlowStore, **kw: int) -> tuple[GroupCommitter[int], Collector]:
+    committer: GroupCommitter[int] = GroupCommitter(store, **kw)
+    collector = Collector()
+    committer.start(collector)
+    return committer, collector
+
+
 def test_queued_messages_share_one_commit_and_keep_their_order() -> None:
     store = SlowStore()
-    committer = GroupCommitter(store, max_batch=50)
-    futures = [committer.submit(message(n)) for n in range(20)]
+    committer, done = started(store, max_batch=50)
+    for n in range(20):
+        committer.submit(message(n), n)
     store.gate.set()
-    results = [f.result(5) for f in futures]
+    results = [done.result(n) for n in range(20)]
     committer.close()
     assert [r[0].client_msg_id for r in results] == [f"c{n}" for n in range(20)]
     assert [r[0].msg_id for r in results] == list(range(1, 21))
@@ -54,11 +89,12 @@ def test_queued_messages_share_one_commit_and_keep_their_order() -> None:
 
 def test_batches_are_capped() -> None:
     store = SlowStore()
-    committer = GroupCommitter(store, max_batch=4)
-    futures = [committer.submit(message(n)) for n in range(10)]
+    committer, done = started(store, max_batch=4)
+    for n in range(10):
+        committer.submit(message(n), n)
     store.gate.set()
-    for f in futures:
-        f.result(5)
+    for n in range(10):
+        done.result(n)
     committer.close()
     assert max(len(b) for b in store.batches) <= 4
 
@@ -67,13 +103,14 @@ def test_an_outage_fails_every_waiter_and_the_committer_carries_on() -> None:
     store = SlowStore()
     store.fail = True
     store.gate.set()
-    committer = GroupCommitter(store)
-    failed = [committer.submit(message(n)) for n in range(3)]
-    for f in failed:
+    committer, done = started(store)
+    for n in range(3):
+        committer.submit(message(n), n)
+    for n in range(3):
         with pytest.raises(StoreUnavailable):
-            f.result(5)
+            done.result(n)
     store.fail = False
-    assert committer.submit(message(9)).result(5)[0].client_msg_id == "c9"
+    committer.submit(message(9), 9)
+    assert done.result(9)[0].client_msg_id == "c9"
     committer.close()
-    with pytest.raises(StoreUnavailable):  # after close nothing is accepted
-        committer.submit(message(10)).result(1)
+    assert not committer.submit(message(10), 10)  # after close nothing is accepted

@@ -1,4 +1,4 @@
-"""Outbox: direct writes when idle, the writer thread for the rest, order, limits, coalescing.
+"""Outbox: direct writes when idle, the writer thread for the rest, order, limits, batches.
 
 A socketpair stands in for the client; "sealing" is a visible framing (``<line>``) so the byte
 stream shows exactly which lines went out, in which order, and how many per seal.
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from common.errors import LocalProtocolError
-from server.outbox import Outbox, after_flush, coalescing
+from server.outbox import Outbox
 
 
 class Harness:
@@ -98,22 +98,13 @@ def test_nothing_is_sealed_before_the_handshake_is_done(harness) -> None:
     assert h.seals == [[b"early", b"also"]]  # what waited is sealed together
 
 
-def test_coalescing_gives_each_outbox_one_record_then_runs_callbacks(harness) -> None:
-    a, b = harness(), harness()
-    a.start(writer=False)
-    b.start(writer=False)
-    order: list[str] = []
-    with coalescing():
-        a.outbox.put(b"a1")
-        b.outbox.put(b"b1")
-        with coalescing():  # nested blocks join the outer one
-            a.outbox.put((b"a2", b"a3"))
-        after_flush(lambda: order.append(f"after: a sealed {len(a.seals)}x"))
-        assert a.seals == [] and b.seals == []
-    assert a.seals == [[b"a1", b"a2", b"a3"]] and b.seals == [[b"b1"]]
-    assert order == ["after: a sealed 1x"]
-    after_flush(lambda: order.append("outside: at once"))
-    assert order[-1] == "outside: at once"
+def test_put_lines_is_one_record(harness) -> None:
+    h = harness()
+    h.start(writer=False)
+    h.outbox.put_lines((b"a1", b"a2", b"a3"))
+    h.outbox.put_lines(())  # nothing to send: no record
+    assert h.read(len(b"<a1><a2><a3>")) == b"<a1><a2><a3>"
+    assert h.seals == [[b"a1", b"a2", b"a3"]]
 
 
 def test_what_the_socket_does_not_take_is_left_to_the_writer_in_order(harness) -> None:

@@ -1,0 +1,68 @@
+"""The interfaces the rules depend on: the store, the password hasher, the group committer.
+
+``ChatService`` and ``Accounts`` are written against these Protocols, not against
+``server.store.Store``, ``server.passwords.PasswordHasherPool`` or
+``server.commit.GroupCommitter``: ``server.serve.build`` plugs the real ones in, and the unit
+tests plug in small in-memory fakes, so the rules can be tested without a database.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+from server.store import NewMessage, StoredMessage, UserRecord
+
+OriginT = TypeVar("OriginT", contravariant=True)
+
+
+class AccountStore(Protocol):
+    """Accounts, failed-login counts and resume tokens (what ``server.accounts`` needs)."""
+
+    def get_user(self, username: str) -> UserRecord | None: ...
+
+    def set_password_hash(self, username: str, password_hash: str) -> None: ...
+
+    def record_login_failure(self, username: str, lock_until_ms: int) -> int:
+        """Count one more failure; ``lock_until_ms`` > 0 starts a back-off; the new count."""
+        ...
+
+    def reset_login_failures(self, username: str) -> None: ...
+
+    def save_resume_token(self, token_hash: bytes, username: str, expires_ms: int) -> None: ...
+
+    def consume_resume_token(self, token_hash: bytes, now_ms: int) -> str | None:
+        """The token's user if it is known and unexpired; it can never be used again."""
+        ...
+
+
+class ChatStore(AccountStore, Protocol):
+    """Everything the service asks the database, besides the group commit's inserts."""
+
+    def user_exists(self, username: str) -> bool: ...
+
+    def history(
+        self, conversation: str, before_id: int | None, limit: int
+    ) -> tuple[list[StoredMessage], bool]:
+        """Up to ``limit`` messages older than ``before_id`` (newest if None), oldest first,
+        and whether older ones exist."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    """Argon2id hashing (``server.passwords.PasswordHasherPool``)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        """True if ``password`` matches; None (an unknown user) costs the same and is False."""
+        ...
+
+    def needs_rehash(self, stored_hash: str) -> bool: ...
+
+
+class Committer(Protocol[OriginT]):
+    """Queues a message for the group commit (``server.commit.GroupCommitter``)."""
+
+    def submit(self, message: NewMessage, origin: OriginT) -> bool:
+        """Queue ``message``; its outcome reaches the service with ``origin``. False: closed."""
+        ...
