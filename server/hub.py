@@ -69,9 +69,6 @@ class Hub(Protocol):
     def detach(self, username: str, outbox: LineSink) -> None:
         """Remove a connection; others get ``leave`` if it was the account's last one."""
 
-    def online(self) -> list[tuple[str, str]]:
-        """``(username, nickname)`` of every account online, sorted by username."""
-
     def everyone(self) -> tuple[LineSink, ...]:
         """Every logged-in connection, once pending presence lines are on their way."""
 
@@ -79,14 +76,6 @@ class Hub(Protocol):
         self, usernames: Iterable[str], exclude: LineSink | None = None
     ) -> list[LineSink]:
         """The connections of ``usernames`` (less ``exclude``), once pending presence is out."""
-
-    def deliver(
-        self, usernames: Iterable[str], line: bytes, exclude: LineSink | None = None
-    ) -> None:
-        """Queue ``line`` on every connection of ``usernames`` (except ``exclude``)."""
-
-    def broadcast(self, line: bytes) -> None:
-        """Queue ``line`` on every logged-in connection."""
 
     def close(self) -> None:
         """Server shutdown: deliver what is pending and stop any thread of the hub."""

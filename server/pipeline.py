@@ -3,8 +3,9 @@
 Why: when the reader thread waited for each message's group commit before reading the next,
 one client's messages paid one commit (an fsync) each, one after another, and a commit could
 carry at most one message per connection. Now the reader queues a send for the group commit
-and goes on; the committer acks and relays it when the transaction is durable (in queue order,
-so a connection's acks and relays keep its order). What is still in flight is kept here so that
+and goes on; ``ChatService.on_committed`` acks and relays it when the transaction is durable
+(in queue order, so a connection's acks and relays keep its order) and then marks its future
+here done. What is still in flight is kept here so that
 
 - at most ``limit`` sends of one connection wait for the database (then the reader waits, which
   is the connection's back-pressure), and

@@ -184,9 +184,6 @@ class FakeHub:
     def detach(self, username: str, outbox: LineSink) -> None:
         self.accounts.get(username, []).remove(outbox)
 
-    def online(self) -> list[tuple[str, str]]:
-        return sorted((name, name.title()) for name, sinks in self.accounts.items() if sinks)
-
     def everyone(self) -> tuple[LineSink, ...]:
         return tuple(sink for sinks in self.accounts.values() for sink in sinks)
 
@@ -197,16 +194,6 @@ class FakeHub:
             sink for name in set(usernames) for sink in self.accounts.get(name, [])
             if sink is not exclude
         ]
-
-    def deliver(
-        self, usernames: Iterable[str], line: bytes, exclude: LineSink | None = None
-    ) -> None:
-        for sink in self.connections_of(usernames, exclude):
-            sink.put(line)
-
-    def broadcast(self, line: bytes) -> None:
-        for sink in self.everyone():
-            sink.put(line)
 
     def close(self) -> None:
         pass
