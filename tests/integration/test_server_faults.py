@@ -1,6 +1,6 @@
 """Faults end only the guilty connection; a second pair of clients keeps chatting through each.
 
-Covers DESIGN §8 S4 and S7 on a live server: tampered, replayed, reordered and reflected records,
+Covers SECURITY.md S4 and S7 on a live server: tampered, replayed, reordered and reflected records,
 garbage, bad lengths, a bad version, a random envelope, an abrupt reset, a client that never
 reads, one that stalls in the handshake or never logs in, and an exhausted record counter.
 """

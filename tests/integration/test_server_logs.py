@@ -1,6 +1,6 @@
 """The server's log of a whole session names who and why, never passwords, tokens, keys or text.
 
-DESIGN §8 S8: a log is read by more people than the chat is, and kept longer.
+SECURITY.md S8: a log is read by more people than the chat is, and kept longer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What an eavesdropper sees, and what random input does to a live server (DESIGN §8 S1, S7).
+"""What an eavesdropper sees, and what random input does to a live server (SECURITY.md S1, S7).
 
 A recording TCP relay sits between a client and the server: after the two hellos nothing on
 the wire, in either direction, contains the password, the names or the text. Then hypothesis

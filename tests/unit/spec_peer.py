@@ -1,4 +1,4 @@
-"""A second implementation of the wire contract, written from DESIGN §3 alone.
+"""A second implementation of the wire contract, written from PROTOCOL.md alone.
 
 It uses pycryptodome directly and nothing from ``common``, so a mistake made the same way on
 both sides of ``common`` (a transcript off by a byte, keys swapped, a nonce built wrongly) shows

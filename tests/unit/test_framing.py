@@ -1,4 +1,4 @@
-"""Frames (DESIGN §3.1): any chunking of the stream yields the same frames; bad lengths are fatal.
+"""Frames (PROTOCOL.md §1): any chunking of a stream yields the same frames; bad lengths fail.
 
 A frame is ``length: u32 big-endian`` then ``length`` bytes, ``1 <= length <= 65,536``.
 """

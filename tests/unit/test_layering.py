@@ -1,11 +1,11 @@
-"""DESIGN §2's rules between the parts, enforced by reading every import with ``ast``.
+"""The rules between the parts (docs/ARCHITECTURE.md §1), checked by reading every import.
 
-Rules (DESIGN §2): ``common`` imports only the stdlib, ``Crypto`` and itself, and never the
+Rules: ``common`` imports only the stdlib, ``Crypto`` and itself, and never the
 impure modules (sockets, threads, Tk, SQL, event loops) nor sets up logging; ``server`` never
 imports ``client`` or ``tkinter``; ``client`` never imports ``server`` or ``pymysql``; only
 ``__main__`` modules (and tests) read ``config``; only ``server/store.py`` and
 ``server/provision.py`` import ``pymysql``; only ``server/passwords.py`` imports ``argon2``.
-From the layout in §2: ``server/listener.py`` is the server's only socket code,
+From the layout: ``server/listener.py`` is the server's only socket code,
 ``client/session.py`` the client's, and ``client/ui/`` imports no socket or crypto.
 
 And no import circle between the project's modules (``config``, ``bench`` included), counting

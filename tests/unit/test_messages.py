@@ -1,4 +1,4 @@
-"""Message codec (DESIGN §3.4): every message round-trips; every malformation is non-fatal."""
+"""Message codec (PROTOCOL.md §4): every message round-trips; every malformation is non-fatal."""
 
 from __future__ import annotations
 
