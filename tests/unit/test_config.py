@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from config import Settings
+from config import REPO, Settings
+from server.options import ServerOptions
 
 
 def test_defaults() -> None:
@@ -50,3 +52,21 @@ def test_run_dir_moves_socket_and_password_file_unless_they_are_set(tmp_path: Pa
     assert s.db_password_file == tmp_path / "db_password"
     s = Settings.from_env({"CHAT_RUN_DIR": str(tmp_path), "CHAT_DB_SOCKET": "/x.sock"})
     assert s.db_socket == Path("/x.sock")
+
+
+def test_every_server_option_is_a_variable_and_reaches_the_server() -> None:
+    env = {"CHAT_COMMIT_BATCH": "9", "CHAT_LOGIN_RATE": "0.5", "CHAT_ARGON2_WORKERS": "3"}
+    options = Settings.from_env(env).server_options()
+    assert type(options) is ServerOptions
+    assert (options.commit_batch, options.login_rate, options.argon2_workers) == (9, 0.5, 3)
+    assert Settings.from_env({}).server_options() == ServerOptions()  # one set of defaults
+
+
+def test_the_readme_lists_every_variable() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"CHAT_{f.name.upper()}"
+        for f in dataclasses.fields(Settings)
+        if f"`CHAT_{f.name.upper()}`" not in readme
+    ]
+    assert missing == []
