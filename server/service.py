@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -364,15 +364,15 @@ class ChatService:
         The lines are gathered per connection and each outbox is written ONCE, so a group
         commit's acks and relays reach every recipient as one record, in send order.
         """
-        lines: dict[LineSink, list[bytes]] = {}
+        lines: defaultdict[LineSink, list[bytes]] = defaultdict(list)
         try:
             for item in batch:
                 outbox, stored = item.origin.sender.outbox, item.stored
                 if stored is None:
-                    lines.setdefault(outbox, []).append(NOT_STORED)
+                    lines[outbox].append(NOT_STORED)
                     continue
                 ack = Ack(stored.client_msg_id, stored.msg_id, stored.created_ms)
-                lines.setdefault(outbox, []).append(line_of(ack))
+                lines[outbox].append(line_of(ack))
                 if not item.is_new:
                     log.info("resend of message %d from %s acked again", stored.msg_id,
                              stored.sender)
@@ -384,7 +384,7 @@ class ChatService:
                     line = self._direct_line(stored)
                     audience = self._direct_audience(stored, outbox)
                 for recipient in audience:
-                    lines.setdefault(recipient, []).append(line)
+                    lines[recipient].append(line)
             for recipient, queued in lines.items():
                 recipient.put_lines(tuple(queued))
         finally:  # whatever happened, the senders' readers must not wait for these any longer
