@@ -52,6 +52,11 @@ class RecordSealer:
         """True once no more records may be sealed (the caller must reconnect)."""
         return self._seq >= self._seq_limit
 
+    @property
+    def remaining(self) -> int:
+        """Records that may still be sealed before the counter limit."""
+        return max(0, self._seq_limit - self._seq)
+
     def seal(self, plaintext: bytes) -> bytes:
         """One record frame: header + ciphertext + tag."""
         if not 1 <= len(plaintext) <= self.max_plaintext:
