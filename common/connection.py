@@ -7,6 +7,12 @@ lets the server and client choose their own threads.
 
 After the handshake the receive side (``receive_data``/``next_event``) and the send side
 (``send``) touch disjoint state, so one reader thread and one writer thread may use them at once.
+
+The failure rule is h11's: any exception out of ``next_event``, ``send`` or ``send_lines`` (and a
+call to ``send_failed`` after the caller's own write failed) leaves the connection *failed*, and
+every later ``next_event``, ``send`` or ``send_lines`` raises ``LocalProtocolError``: using it
+again is our bug, whatever broke it first. A half-read record stream or a half-sent batch can
+never be resumed safely, so nothing tries.
 """
 
 from __future__ import annotations
@@ -110,7 +116,7 @@ class Connection:
         self._lines: deque[bytes] = deque()
         self._outgoing = bytearray()
         self._eof = False
-        self._failed = False
+        self._failure: str | None = None  # why the connection failed; None while usable
         self._key_sent = False
         self._error: RemoteProtocolError | None = None  # a framing error waiting its turn
         self._sealer: RecordSealer | None = None
@@ -161,6 +167,11 @@ class Connection:
         return self._sealer.seq if self._sealer else 0
 
     @property
+    def failed(self) -> bool:
+        """True once an error (or ``send_failed``) ended this connection: close the socket."""
+        return self._failure is not None
+
+    @property
     def send_exhausted(self) -> bool:
         """True when the record counter is used up: close and reconnect."""
         return self._sealer is not None and self._sealer.exhausted
@@ -174,8 +185,11 @@ class Connection:
         return encode_frame(self._client_hs.start(), self._max_frame)
 
     def receive_data(self, data: bytes) -> None:
-        """Feed bytes read from the peer; ``b""`` means the peer closed its side."""
-        if self._error is not None or self._eof:
+        """Feed bytes read from the peer; ``b""`` means the peer closed its side.
+
+        Ignored once the connection failed or the peer closed: those bytes can mean nothing.
+        """
+        if self._error is not None or self._eof or self._failure is not None:
             return
         if not data:
             self._eof = True
@@ -190,10 +204,19 @@ class Connection:
         """The next thing that happened, or ``NEED_DATA``. Fatal problems raise.
 
         Raises RemoteProtocolError (the peer broke the protocol, tampered, or is not the pinned
-        server) and leaves the connection unusable: close the socket.
+        server) and leaves the connection failed: close the socket. Once failed, every call
+        raises LocalProtocolError.
         """
-        if self._failed:
-            raise RemoteProtocolError("connection already failed")
+        self._refuse_if_failed()
+        try:
+            return self._next_event()
+        except BaseException as exc:
+            self._fail(exc)
+            self._frames.clear()  # the receive side's own buffers: nothing more is read
+            self._lines.clear()
+            raise
+
+    def _next_event(self) -> Event:
         if self._lines:
             return self._decode_line(self._lines.popleft())
         if self._frames:
@@ -201,50 +224,45 @@ class Connection:
             if not self.established:
                 return self._handshake(body)
             assert self._opener is not None
-            try:
-                plaintext = self._opener.open(body)
-            except RemoteProtocolError:
-                self._poison()
-                raise
+            plaintext = self._opener.open(body)
             self._lines.extend(plaintext.split(b"\n"))
             return self._decode_line(self._lines.popleft())
         if self._error is not None:
-            error = self._error
-            self._poison()
-            raise error
+            raise self._error
         if self._eof:
             if self._decoder.buffered:
-                self._poison()
                 raise RemoteProtocolError("connection closed in the middle of a frame")
             return ConnectionClosed()
         return NEED_DATA
 
-    def _poison(self) -> None:
-        """After a fatal error nothing more is read or sent on this connection."""
-        self._failed = True
-        self._frames.clear()
-        self._lines.clear()
-        self._error = self._error or RemoteProtocolError("connection already failed")
+    def _refuse_if_failed(self) -> None:
+        if self._failure is not None:
+            raise LocalProtocolError(f"connection already failed ({self._failure})")
+
+    def _fail(self, cause: BaseException | str) -> None:
+        """Enter the failed state; the first cause is kept for the error every later call gets.
+
+        Only a flag is set here, never the other side's buffers: the reader and the writer
+        thread may fail at the same moment.
+        """
+        if self._failure is None:
+            self._failure = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
 
     def _handshake(self, body: bytes) -> HandshakeComplete | KeyRequested:
-        try:
-            if self._server_hs is not None and body == KEY_REQUEST and not self._key_sent:
-                self._key_sent = True
-                self._outgoing += encode_frame(encode_key_response(self._public_key))
-                return KeyRequested()
-            if self._server_hs is not None:
-                server_hello, keys = self._server_hs.respond(body)
-                self._outgoing += encode_frame(server_hello, self._max_frame)
-                self._install(keys)
-            else:
-                assert self._client_hs is not None
-                if self._client_hs.state is not State.HELLO_SENT:
-                    raise LocalProtocolError("client received data before initiate()")
-                keys = self._client_hs.finish(body)
-                self._install(keys)
-        except RemoteProtocolError:
-            self._poison()
-            raise
+        """A hello (or key request) frame; the handshake machines mark themselves failed."""
+        if self._server_hs is not None and body == KEY_REQUEST and not self._key_sent:
+            self._key_sent = True
+            self._outgoing += encode_frame(encode_key_response(self._public_key))
+            return KeyRequested()
+        if self._server_hs is not None:
+            server_hello, keys = self._server_hs.respond(body)
+            self._outgoing += encode_frame(server_hello, self._max_frame)
+        else:
+            assert self._client_hs is not None
+            if self._client_hs.state is not State.HELLO_SENT:
+                raise LocalProtocolError("client received data before initiate()")
+            keys = self._client_hs.finish(body)
+        self._install(keys)
         return HandshakeComplete(self.server_fingerprint)
 
     def _install(self, keys: SessionKeys) -> None:
@@ -274,32 +292,69 @@ class Connection:
         return data
 
     def send(self, messages: Message | Sequence[Message]) -> bytes:
-        """Seal one or several messages into as few records as fit; returns frames to write."""
-        if isinstance(messages, Sequence):
-            lines: Iterable[bytes] = (encode_message(m).encode("utf-8") for m in messages)
-        else:
-            lines = (encode_message(messages).encode("utf-8"),)
+        """Seal one or several messages into as few records as fit; returns frames to write.
+
+        All or nothing: if any message cannot be encoded or sent, no record is sealed, the
+        record counter does not move, and the connection is failed.
+        """
+        self._refuse_if_failed()
+        try:
+            if isinstance(messages, Sequence):
+                lines = [encode_message(m).encode("utf-8") for m in messages]
+            else:
+                lines = [encode_message(messages).encode("utf-8")]
+        except BaseException as exc:
+            self._fail(exc)
+            raise
         return self.send_lines(lines)
 
     def send_lines(self, lines: Iterable[bytes]) -> bytes:
-        """Like ``send`` for messages already encoded (a fan-out encodes once for everyone)."""
+        """Like ``send`` for messages already encoded (a fan-out encodes once for everyone).
+
+        Every line is checked (not empty, no newline, fits in a record) and the records it needs
+        are counted against the record limit before the first one is sealed, so a bad line
+        anywhere leaves the counter where it was and produces no bytes. Any failure fails the
+        connection (``LocalProtocolError`` from every later call).
+        """
+        self._refuse_if_failed()
+        try:
+            return self._seal_lines(lines)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+
+    def send_failed(self) -> None:
+        """The caller could not write what ``send`` returned: the peer's counter is now behind.
+
+        Records are counted on both sides, so a record that was sealed but never arrived makes
+        every later one fail to open; the connection is failed and must be closed.
+        """
+        self._fail("the caller's write failed")
+
+    def _seal_lines(self, lines: Iterable[bytes]) -> bytes:
         sealer = self._sealer
-        if self._failed:
-            raise LocalProtocolError("cannot send on a connection that failed")
         if sealer is None:
             raise LocalProtocolError("cannot send records before the handshake completes")
         limit = sealer.max_plaintext
-        out: list[bytes] = []
+        plaintexts: list[bytes] = []
         batch: list[bytes] = []
         size = 0
-        for line in lines:
-            if not line or len(line) > limit:
-                raise LocalProtocolError(f"message of {len(line)} bytes cannot be sent")
+        for index, line in enumerate(lines):
+            if not line or len(line) > limit or b"\n" in line:
+                raise LocalProtocolError(
+                    f"message {index + 1} ({len(line)} bytes) cannot be sent: "
+                    f"empty, over {limit} bytes, or containing a newline"
+                )
             if batch and size + 1 + len(line) > limit:
-                out.append(sealer.seal(b"\n".join(batch)))
+                plaintexts.append(b"\n".join(batch))
                 batch, size = [], 0
             size += len(line) + (1 if batch else 0)
             batch.append(line)
         if batch:
-            out.append(sealer.seal(b"\n".join(batch)))
-        return b"".join(out)
+            plaintexts.append(b"\n".join(batch))
+        if len(plaintexts) > sealer.remaining:
+            raise LocalProtocolError(
+                f"{len(plaintexts)} records needed, {sealer.remaining} left before the record "
+                "limit; open a new connection"
+            )
+        return b"".join([sealer.seal(plaintext) for plaintext in plaintexts])

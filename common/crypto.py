@@ -1,9 +1,12 @@
-"""Thin wrappers over pycryptodome: the only primitives the protocol uses, with fixed parameters.
+"""Thin wrappers over the two crypto libraries: the only primitives the protocol uses, fixed.
 
 Fixing the parameters here (OAEP and PSS with SHA-256 and MGF1-SHA-256, PSS salt 32, X25519,
-HKDF-SHA256, AES-256-GCM with 16-byte tags) keeps every caller from choosing differently. Each
-function takes an optional ``randfunc`` so tests can pin the exact bytes of a transcript.
-Wycheproof vectors check these wrappers, not just the library underneath.
+HKDF-SHA256, AES-256-GCM with 12-byte nonces and 16-byte tags) keeps every caller from choosing
+differently. The envelope (OAEP, PSS, X25519, HKDF) is pycryptodome; the records' AES-GCM is
+pyca ``cryptography``'s ``AESGCM`` (OpenSSL), whose key object is set up once and then seals a
+record in one call, where pycryptodome's ``MODE_GCM`` rebuilds its whole state per message.
+Each envelope function takes an optional ``randfunc`` so tests can pin a transcript's bytes.
+Wycheproof vectors check these wrappers, not just the libraries underneath.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from Crypto.PublicKey.ECC import EccKey
 from Crypto.Random import get_random_bytes
 from Crypto.Signature import pss
 from Crypto.Signature.pss import MGF1
-
-from common.gcm import AesGcm
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 RandFunc = Callable[[int], bytes]
 RSA_BITS = 3072
 PSS_SALT_BYTES = 32
 TAG_BYTES = 16
+NONCE_BYTES = 12
 X25519_BYTES = 32
 
 
@@ -115,10 +119,44 @@ def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
     return out
 
 
+class AesGcm:
+    """One AES-GCM key (OpenSSL through pyca ``cryptography``), set up once and used per record.
+
+    The record layer keeps one per direction. Only 12-byte nonces and 16-byte tags exist here,
+    and every failure is a ``ValueError`` (``cryptography`` raises ``InvalidTag``), so callers
+    need not know which library is underneath. OpenSSL checks the tag before releasing plaintext.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) not in (16, 24, 32):
+            raise ValueError("AES keys are 16, 24 or 32 bytes")
+        self._aead = AESGCM(bytes(key))
+
+    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        """``ciphertext + tag[16]``."""
+        _check_nonce(nonce)
+        return self._aead.encrypt(nonce, plaintext, aad)
+
+    def open(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        """The plaintext; ``ValueError`` if the nonce, data, tag or ``aad`` do not match."""
+        _check_nonce(nonce)
+        if len(sealed) < TAG_BYTES:
+            raise ValueError("sealed data shorter than the tag")
+        try:
+            return self._aead.decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            raise ValueError("MAC check failed") from None
+
+
+def _check_nonce(nonce: bytes) -> None:
+    if len(nonce) != NONCE_BYTES:
+        raise ValueError("AES-GCM nonces here are 12 bytes")
+
+
 def aes_gcm_seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """AES-GCM encryption (12-byte nonce); returns ``ciphertext + tag[16]``.
 
-    One-shot form; the record layer keeps a ``common.gcm.AesGcm`` per direction instead.
+    One-shot form; the record layer keeps an ``AesGcm`` per direction instead.
     """
     return AesGcm(key).seal(nonce, plaintext, aad)
 

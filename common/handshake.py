@@ -217,8 +217,11 @@ class ServerHandshake(_Machine):
     def respond(self, client_hello: bytes) -> tuple[bytes, SessionKeys]:
         """Answer a ClientHello with the ServerHello body and the session keys.
 
-        After the hello parses, every path does the same work (unwrap, X25519, sign) before it
-        fails, so the time to close says nothing about *which* check failed.
+        After the hello parses, a bad envelope and a bad X25519 share cost the same (unwrap and
+        X25519 both run), so the time to close does not tell which of the two failed. A failing
+        hello is never signed: the client learns that its envelope opened from whether a
+        ServerHello comes back at all, so signing would hide nothing, and a full RSA private
+        operation per garbage hello would let anyone spend the server's CPU for free.
         """
         self._advance("receive client hello")
         try:
@@ -231,20 +234,20 @@ class ServerHandshake(_Machine):
             secret = crypto.oaep_unwrap(self._key, hello.tail)
             ok = len(secret) == ENVELOPE_SECRET_BYTES
         except ValueError:
-            ok, secret = False, self._rand(ENVELOPE_SECRET_BYTES)
+            ok, secret = False, b""
         private, share = crypto.x25519_keypair(self._rand(32))
         try:
             shared = crypto.x25519_shared(private, hello.share)
         except ValueError:
-            ok, shared = False, self._rand(32)
+            ok, shared = False, b""
+        if not ok:
+            self._fail()
+            raise RemoteProtocolError("client hello did not open (bad envelope or share)")
         server_random = self._rand(RANDOM_BYTES)
         prefix = struct.pack(">BB32s32s", SERVER_HELLO_TYPE, VERSION, server_random, share)
         signature = crypto.pss_sign(
             self._key, signature_input(client_hello, prefix), randfunc=self._rand
         )
         server_hello = encode_hello(SERVER_HELLO_TYPE, server_random, share, signature)
-        if not ok:
-            self._fail()
-            raise RemoteProtocolError("client hello did not open (bad envelope or share)")
         keys = derive_keys(secret, shared, hello.random, server_random, client_hello, server_hello)
         return server_hello, keys

@@ -1,5 +1,8 @@
 """The record layer: AES-256-GCM with per-direction keys and counter nonces.
 
+Each direction builds its ``crypto.AesGcm`` (pyca ``cryptography``'s OpenSSL ``AESGCM``) once,
+so a record costs one call into OpenSSL rather than a per-message rebuild of the GCM state.
+
 Like TLS 1.3, the nonce is ``iv XOR seq`` and ``seq`` is never sent: both sides count. A record
 that was tampered with, replayed, reordered, dropped before, or reflected back (the other
 direction has other keys) fails authentication and ends the connection. The 4-byte frame header
@@ -11,7 +14,6 @@ from __future__ import annotations
 from common import crypto
 from common.errors import LocalProtocolError, RemoteProtocolError
 from common.framing import MAX_FRAME, frame_header
-from common.gcm import AesGcm
 
 SEQ_LIMIT = 2**32  # records per direction before the connection must be replaced
 IV_BYTES = 12
@@ -35,7 +37,7 @@ class RecordSealer:
         self, key: bytes, iv: bytes, *, max_frame: int = MAX_FRAME, seq_limit: int = SEQ_LIMIT
     ) -> None:
         _check_key(key, iv)
-        self._aead, self._iv = AesGcm(key), iv
+        self._aead, self._iv = crypto.AesGcm(key), iv
         self._seq = 0
         self._seq_limit = seq_limit
         self.max_plaintext = max_frame - crypto.TAG_BYTES
@@ -49,6 +51,11 @@ class RecordSealer:
     def exhausted(self) -> bool:
         """True once no more records may be sealed (the caller must reconnect)."""
         return self._seq >= self._seq_limit
+
+    @property
+    def remaining(self) -> int:
+        """Records that may still be sealed before the counter limit."""
+        return max(0, self._seq_limit - self._seq)
 
     def seal(self, plaintext: bytes) -> bytes:
         """One record frame: header + ciphertext + tag."""
@@ -68,7 +75,7 @@ class RecordOpener:
 
     def __init__(self, key: bytes, iv: bytes, *, seq_limit: int = SEQ_LIMIT) -> None:
         _check_key(key, iv)
-        self._aead, self._iv = AesGcm(key), iv
+        self._aead, self._iv = crypto.AesGcm(key), iv
         self._seq = 0
         self._seq_limit = seq_limit
 

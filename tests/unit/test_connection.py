@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 import pytest
 from Crypto.PublicKey import RSA
@@ -17,7 +18,7 @@ from common.connection import (
 )
 from common.crypto import fingerprint
 from common.errors import LocalProtocolError, RemoteProtocolError
-from common.framing import FrameDecoder, encode_frame
+from common.framing import MAX_FRAME, FrameDecoder, encode_frame
 from common.handshake import KEY_REQUEST, parse_key_response
 from common.messages import (
     Ack,
@@ -26,6 +27,7 @@ from common.messages import (
     LoginRequest,
     LoginResult,
     PingRequest,
+    Pong,
     encode_message,
 )
 from tests.unit.conftest import deterministic_rand
@@ -134,9 +136,10 @@ def test_interference_ends_the_connection_and_releases_nothing(
     server.receive_data(wire)
     with pytest.raises(RemoteProtocolError):
         events(server)
-    with pytest.raises(RemoteProtocolError):  # and it stays dead
+    assert server.failed
+    with pytest.raises(LocalProtocolError, match="already failed"):  # and it stays dead
         server.next_event()
-    with pytest.raises(LocalProtocolError):
+    with pytest.raises(LocalProtocolError, match="already failed"):
         server.send(Ack("1", 1, 1))
 
 
@@ -177,8 +180,10 @@ def test_clean_close_and_close_mid_frame(server_key: RSA.RsaKey) -> None:
 
 
 def test_sending_before_the_handshake_is_our_error(server_key: RSA.RsaKey) -> None:
-    with pytest.raises(LocalProtocolError):
-        Connection.client(server_key.public_key()).send(PingRequest("x"))
+    early = Connection.client(server_key.public_key())
+    with pytest.raises(LocalProtocolError, match="before the handshake"):
+        early.send(PingRequest("x"))
+    assert early.failed
     with pytest.raises(LocalProtocolError):
         Connection.server(server_key).initiate()
     with pytest.raises(LocalProtocolError):
@@ -244,3 +249,105 @@ def test_known_answer_first_records(server_key: RSA.RsaKey) -> None:
 
 
 KAT_TRANSCRIPT = "780bdd5582c687c81338cb07328411e4d654698561b895ad616bf1f94f5b6d38"
+
+
+# --- the failure rule (h11's): any exception fails the connection, every later call refuses --
+
+
+def test_a_bad_third_line_seals_nothing_and_fails_the_connection(server_key: RSA.RsaKey) -> None:
+    """Two full records' worth of good lines, then a bad one: validation comes before sealing."""
+    limit = MAX_FRAME - 16
+    for bad in (b"", b"x" * (limit + 1), b"0002|lobby|1|hi\n0006|injected"):
+        _, server = pair(server_key)
+        server.send(PingRequest("before"))
+        lines = [b"0006|" + b"a" * (limit - 5), b"0006|" + b"b" * (limit - 5), bad]
+        with pytest.raises(LocalProtocolError, match="message 3 "):
+            server.send_lines(lines)
+        assert server.records_sent == 1  # the counter did not move: nothing was sealed
+        assert server.failed
+        with pytest.raises(LocalProtocolError, match="already failed"):
+            server.send_lines([b"0006|fine"])
+        with pytest.raises(LocalProtocolError, match="already failed"):
+            server.next_event()
+
+
+def test_a_newline_inside_a_line_cannot_smuggle_a_second_message(server_key: RSA.RsaKey) -> None:
+    _, server = pair(server_key)
+    with pytest.raises(LocalProtocolError, match="newline"):
+        server.send_lines([b"0006|x\n1009|bad_request|forged"])
+    assert server.records_sent == 0
+
+
+def test_a_batch_that_would_pass_the_record_limit_seals_nothing(server_key: RSA.RsaKey) -> None:
+    client = Connection.client(server_key.public_key(), seq_limit=2)
+    server = Connection.server(server_key, seq_limit=2)
+    server.receive_data(client.initiate())
+    events(server)
+    client.receive_data(server.data_to_send())
+    events(client)
+    client.receive_data(server.send(PingRequest("1")))
+    limit = MAX_FRAME - 16
+    two_records = [b"0006|" + b"a" * (limit - 5), b"0006|" + b"b" * (limit - 5)]
+    with pytest.raises(LocalProtocolError, match="2 records needed, 1 left"):
+        server.send_lines(two_records)
+    assert server.records_sent == 1 and server.failed
+
+
+def test_a_message_that_cannot_be_encoded_fails_the_connection(server_key: RSA.RsaKey) -> None:
+    _, server = pair(server_key)
+    with pytest.raises(LocalProtocolError):
+        server.send([Ack("1", 1, 1), Ack("2", -1, 1)])
+    assert server.records_sent == 0
+    with pytest.raises(LocalProtocolError, match="already failed"):
+        server.send(Ack("3", 3, 3))
+
+
+def test_an_iterable_that_raises_fails_the_connection(server_key: RSA.RsaKey) -> None:
+    _, server = pair(server_key)
+
+    def lines() -> Iterator[bytes]:
+        yield b"0006|one"
+        raise RuntimeError("the caller's generator broke")
+
+    with pytest.raises(RuntimeError):
+        server.send_lines(lines())
+    assert server.records_sent == 0
+    with pytest.raises(LocalProtocolError, match="RuntimeError"):
+        server.send_lines([b"0006|two"])
+
+
+def test_next_event_after_a_remote_error_is_our_error(server_key: RSA.RsaKey) -> None:
+    client, server = pair(server_key)
+    wire = bytearray(client.send(PingRequest("a")))
+    wire[-1] ^= 1
+    server.receive_data(bytes(wire) + client.send(PingRequest("b")))
+    with pytest.raises(RemoteProtocolError, match="authentication"):
+        server.next_event()
+    server.receive_data(client.send(PingRequest("c")))  # ignored: nothing more is read
+    for _ in range(2):
+        with pytest.raises(LocalProtocolError, match="record failed authentication"):
+            server.next_event()
+
+
+def test_a_local_error_in_next_event_fails_the_connection(server_key: RSA.RsaKey) -> None:
+    client = Connection.client(server_key.public_key())
+    client.receive_data(encode_frame(b"\x02" * 80))
+    with pytest.raises(LocalProtocolError, match="before initiate"):
+        client.next_event()
+    with pytest.raises(LocalProtocolError, match="already failed"):
+        client.next_event()
+
+
+def test_send_failed_ends_both_directions(server_key: RSA.RsaKey) -> None:
+    """The caller's write failed: the peer would never open the next record, so stop here."""
+    client, server = pair(server_key)
+    server.receive_data(client.send(PingRequest("a")))
+    client.send(PingRequest("lost on the wire"))
+    client.send_failed()
+    assert client.failed and not server.failed
+    with pytest.raises(LocalProtocolError, match="write failed"):
+        client.send(PingRequest("b"))
+    client.receive_data(server.send(Pong("a")))
+    with pytest.raises(LocalProtocolError, match="write failed"):
+        client.next_event()
+    assert events(server) == [PingRequest("a")]  # the other end is untouched

@@ -9,7 +9,9 @@ import pytest
 from Crypto.PublicKey import RSA
 
 from common import crypto
+from common.connection import Connection
 from common.errors import LocalProtocolError, RemoteProtocolError
+from common.framing import encode_frame
 from common.handshake import (
     CLIENT_HELLO_TYPE,
     KEY_REQUEST,
@@ -189,3 +191,53 @@ def test_known_answer_transcript(server_key: RSA.RsaKey) -> None:
         "s2c_iv": keys.s2c_iv.hex(),
     }
     assert got == KAT
+
+
+@pytest.fixture
+def signer_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every message the server signs, recorded by wrapping ``common.crypto.pss_sign``."""
+    calls: list[bytes] = []
+    real_sign = crypto.pss_sign
+
+    def counting_sign(
+        private_key: RSA.RsaKey, message: bytes, randfunc: crypto.RandFunc | None = None
+    ) -> bytes:
+        calls.append(message)
+        return real_sign(private_key, message, randfunc)
+
+    monkeypatch.setattr(crypto, "pss_sign", counting_sign)
+    return calls
+
+
+def test_garbage_hellos_cost_no_signature(
+    server_key: RSA.RsaKey, signer_calls: list[bytes]
+) -> None:
+    """The amplification attack: hellos that parse but cannot open must not make the server sign.
+
+    A random envelope and an all-zero X25519 share (which yields the all-zero secret) both fail
+    with no RSA private-key signature spent on them; a good hello still gets exactly one.
+    """
+    good = ClientHandshake(server_key.public_key()).start()
+    random_envelope = good[:68] + crypto.random_bytes(384)
+    zero_share = good[:34] + bytes(32) + good[66:]
+    for garbage in (random_envelope, zero_share):
+        server = ServerHandshake(server_key)
+        with pytest.raises(RemoteProtocolError, match="did not open"):
+            server.respond(garbage)
+        assert server.state is State.FAILED
+    assert signer_calls == []
+    ServerHandshake(server_key).respond(good)
+    assert len(signer_calls) == 1
+
+
+def test_garbage_hello_through_a_server_connection_is_not_signed(
+    server_key: RSA.RsaKey, signer_calls: list[bytes]
+) -> None:
+    """The same attack on the path the listener drives: no ServerHello, no signature, no bytes."""
+    good = ClientHandshake(server_key.public_key()).start()
+    server = Connection.server(server_key)
+    server.receive_data(encode_frame(good[:68] + crypto.random_bytes(384)))
+    with pytest.raises(RemoteProtocolError):
+        server.next_event()
+    assert server.data_to_send() == b""
+    assert signer_calls == []

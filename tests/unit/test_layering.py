@@ -1,6 +1,7 @@
 """The rules between the parts (docs/ARCHITECTURE.md §1), checked by reading every import.
 
-Rules: ``common`` imports only the stdlib, ``Crypto`` and itself, and never the
+Rules: ``common`` imports only the stdlib, ``Crypto`` (pycryptodome, the envelope),
+``cryptography`` (pyca, the records' AES-GCM) and itself, and never the
 impure modules (sockets, threads, Tk, SQL, event loops) nor sets up logging; ``server`` never
 imports ``client`` or ``tkinter``; ``client`` never imports ``server`` or ``pymysql``; only
 ``__main__`` modules (and tests) read ``config``; only ``server/store.py`` and
@@ -27,7 +28,7 @@ PARTS = ("common", "server", "client")
 GRAPH_PARTS = (*PARTS, "bench")
 GRAPH_FILES = ("config.py",)
 STDLIB = frozenset(sys.stdlib_module_names)
-COMMON_MAY_IMPORT = frozenset({"Crypto", "common"})
+COMMON_MAY_IMPORT = frozenset({"Crypto", "cryptography", "common"})
 IMPURE = frozenset(
     {
         "socket", "_socket", "socketserver", "ssl", "selectors", "select", "asyncio",
@@ -115,7 +116,9 @@ def violations(relative: str, source: str) -> list[str]:
     if part in ("server", "client") and "socket" in tops and relative not in SOCKET_HOMES:
         found.append("socket outside listener.py/session.py")
     if relative.startswith("client/ui/"):
-        banned = (tops & {"Crypto", "socket"}) | {n for n in names if n == "common.crypto"}
+        banned = (tops & {"Crypto", "cryptography", "socket"}) | {
+            n for n in names if n == "common.crypto"
+        }
         found += [f"ui imports {n}" for n in sorted(banned)]
     return found
 
@@ -270,6 +273,7 @@ def test_the_circle_finder_sees_longer_circles_and_relative_imports() -> None:
         ("server/service.py", "import socket", "socket outside listener.py/session.py"),
         ("client/ui/chat.py", "from common import crypto", "ui imports common.crypto"),
         ("client/ui/login.py", "from Crypto.PublicKey import RSA", "ui imports Crypto"),
+        ("client/ui/login.py", "import cryptography", "ui imports cryptography"),
     ],
 )
 def test_the_rule_engine_catches_breaches(relative: str, source: str, expected: str) -> None:
@@ -281,6 +285,7 @@ def test_the_rule_engine_catches_breaches(relative: str, source: str, expected: 
     [
         ("common/x.py", "from __future__ import annotations\nimport hashlib, struct, enum"),
         ("common/x.py", "from Crypto.Cipher import AES\nfrom common.errors import ChatError"),
+        ("common/x.py", "from cryptography.hazmat.primitives.ciphers.aead import AESGCM"),
         ("common/x.py", "from .framing import F\nimport logging\nlog = logging.getLogger()"),
         ("server/__main__.py", "from config import Settings"),
         ("client/__main__.py", "try:\n    import config\nexcept ImportError:\n    config = None"),

@@ -1,14 +1,15 @@
-"""Record layer: AES-256-GCM with counter nonces; every kind of interference must fail."""
+"""Record layer: AES-256-GCM (OpenSSL) with counter nonces; every kind of interference must fail."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.errors import LocalProtocolError, RemoteProtocolError
-from common.framing import FrameDecoder
+from common.framing import FrameDecoder, frame_header
 from common.record import RecordOpener, RecordSealer, record_nonce
+from tests.unit.test_gcm import reference_seal
 
 KEY_A, IV_A = bytes(range(32)), bytes(range(100, 112))
 KEY_B, IV_B = bytes(range(32, 64)), bytes(range(200, 212))
@@ -99,3 +100,42 @@ def test_plaintext_size_bounds() -> None:
             sealer.seal(bad)
     with pytest.raises(LocalProtocolError):
         RecordSealer(b"short", IV_A)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    key=st.binary(min_size=32, max_size=32),
+    iv=st.binary(min_size=12, max_size=12),
+    plaintexts=st.lists(st.binary(min_size=1, max_size=2000), min_size=1, max_size=4),
+)
+def test_frames_are_byte_identical_to_pycryptodome_mode_gcm(
+    key: bytes, iv: bytes, plaintexts: list[bytes]
+) -> None:
+    """The wire format, rebuilt independently: nonce = iv XOR seq, AAD = the 4-byte header."""
+    sealer = RecordSealer(key, iv)
+    for seq, plaintext in enumerate(plaintexts):
+        header = frame_header(len(plaintext) + 16)
+        assert sealer.seal(plaintext) == header + reference_seal(
+            key, record_nonce(iv, seq), plaintext, header
+        )
+
+
+@settings(max_examples=150, deadline=None)
+@given(plaintext=st.binary(min_size=1, max_size=200), data=st.data())
+def test_any_flipped_bit_in_header_ciphertext_or_tag_is_refused(
+    plaintext: bytes, data: st.DataObject
+) -> None:
+    """Flip one bit anywhere in the frame; the stream then goes on with more bytes.
+
+    A flipped header bit changes where the frame ends (and the AAD): the decoder refuses the
+    length, or the body it cuts fails authentication. Nothing is ever released.
+    """
+    frame = bytearray(RecordSealer(KEY_A, IV_A).seal(plaintext))
+    bit = data.draw(st.integers(0, len(frame) * 8 - 1))
+    frame[bit // 8] ^= 1 << (bit % 8)
+    stream = bytes(frame) + bytes(70_000)  # enough to complete any frame the header allows
+    opener = RecordOpener(KEY_A, IV_A)
+    with pytest.raises(RemoteProtocolError):
+        for record in FrameDecoder().feed(stream):
+            opener.open(record)
+    assert opener.seq == 0
