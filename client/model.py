@@ -12,8 +12,13 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, DirectRequest
+
+EntryKind = Literal["message", "system"]
+EntryState = Literal["", "pending", "sent"]  # own messages: "pending" until acked, then "sent"
+HistoryKind = Literal["first", "older", "refresh"]
 
 LOBBY = "lobby"
 HISTORY_PAGE = 50
@@ -32,13 +37,13 @@ class Entry:
     """
 
     conversation: str
-    kind: str  # "message" or "system"
+    kind: EntryKind
     text: str
     sent_ms: int
     sender: str = ""
     sender_nickname: str = ""
     own: bool = False
-    state: str = ""  # own messages: "pending" until acked, then "sent"
+    state: EntryState = ""
     msg_id: int | None = None
     client_msg_id: str | None = None
     anchor: int = 0
@@ -249,7 +254,7 @@ class ChatModel:
         self.roster = dict(users)
 
     def history_end(
-        self, conversation: str, oldest: int | None, more: bool, added: int, kind: str
+        self, conversation: str, oldest: int | None, more: bool, added: int, kind: HistoryKind
     ) -> None:
         """Close a history page (``first``, ``older`` or ``refresh`` after a reconnect).
 

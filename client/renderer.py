@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Protocol
 
-from client.formatting import Line, conversation_title, entry_line, to_lines
+from client.formatting import Line, conversation_title, entry_line, person_label, to_lines
 from client.model import LOBBY, ChatModel
 
 
@@ -34,6 +34,11 @@ class Person:
     username: str
     nickname: str
     me: bool = False
+
+    @property
+    def label(self) -> str:
+        """``nickname @username`` when they differ: nicknames may collide, usernames do not."""
+        return person_label(self.nickname, self.username)
 
 
 class View(Protocol):

@@ -183,7 +183,7 @@ class ChatFrame(ttk.Frame):
         tree = self.people
         tree.delete(*tree.get_children())
         for person in people:
-            label = f"  {person.nickname}" + ("  (you)" if person.me else "")
+            label = f"  {person.label}" + ("  (you)" if person.me else "")
             tree.insert("", "end", iid=person.username, text=label,
                         values=("",), tags=("me",) if person.me else ())
 

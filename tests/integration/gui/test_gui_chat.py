@@ -42,7 +42,7 @@ def test_two_users_chat_in_the_lobby(windows: Any) -> None:
     lines = bob.transcript().splitlines()
     header = lines[lines.index(text) - 1]
     sender, _, stamp = header.partition("  ")
-    assert sender == "wang_yuan"
+    assert sender == "wang_yuan @user1"  # the nickname, and the unique username beside it
     assert stamp.strip() in clock_now()
     alice.wait(lambda: f"✓\n{text}" in alice.transcript(), "the ack tick in user1's window")
     assert alice.transcript().count(text) == 1 and bob.transcript().count(text) == 1
