@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from Crypto.PublicKey import RSA
 
@@ -76,7 +76,7 @@ class ConnectFailed:
 
     session_id: int
     reason: str
-    stage: str
+    stage: Literal["connect", "handshake"]
     identity: bool = False
 
 
@@ -122,7 +122,7 @@ class Session:
         host: str,
         port: int,
         public_key: RSA.RsaKey,
-        events: queue.Queue[Any],
+        events: queue.Queue[SessionEvent],
         *,
         connect_timeout: float = CONNECT_TIMEOUT,
         ping_interval: float = PING_INTERVAL,
@@ -321,7 +321,7 @@ def fetch_server_key(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> 
                 return parse_key_response(frames[0])
 
 
-def start_key_fetch(host: str, port: int, events: queue.Queue[Any]) -> threading.Thread:
+def start_key_fetch(host: str, port: int, events: queue.Queue[SessionEvent]) -> threading.Thread:
     """Run ``fetch_server_key`` in a thread; the answer arrives as a ``KeyFetched`` event."""
 
     def run() -> None:

@@ -15,7 +15,7 @@ from tkinter import messagebox
 from typing import Any
 
 from client.formatting import Line
-from client.renderer import ConversationItem, Person
+from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.chat import ChatCallbacks, ChatFrame
 from client.ui.dialogs import KeyFileDialog, NoticeDialog, TrustDialog
 from client.ui.login import LoginFrame
@@ -99,7 +99,7 @@ class TkView:
 
     # --- chat -------------------------------------------------------------------------------
 
-    def set_status(self, text: str, level: str) -> None:
+    def set_status(self, text: str, level: StatusLevel) -> None:
         if self.chat is not None:
             self.chat.set_status(text, level)
 
