@@ -87,9 +87,15 @@ class MessageView(ttk.Frame):
             t.see("end")
 
     def restyle(self, line: Line) -> None:
-        """Restyle one message in place (pending → sent: time from the server, a tick)."""
+        """Restyle one item in place: pending → sent (time from the server, a tick), or a
+        presence line rewritten as more people join or leave."""
         t = self.text
         t.configure(state="normal")
+        if line.kind == "system":
+            self._replace(f"x-{line.entry_id}", f"{line.text} · {line.time}\n",
+                          ("system", line.entry_id))
+            t.configure(state="disabled")
+            return
         self._replace(f"t-{line.entry_id}", f"  {line.time}", ("time", line.entry_id))
         mark = STATE_MARKS.get(line.state, "")
         self._replace(f"s-{line.entry_id}", mark, ("mark", line.entry_id))
@@ -110,7 +116,7 @@ class MessageView(ttk.Frame):
         if line.kind == "day":
             t.insert("end", f"{line.text}\n", ("day", eid))
         elif line.kind == "system":
-            t.insert("end", f"{line.text} · {line.time}\n", ("system", eid))
+            t.insert("end", f"{line.text} · {line.time}\n", ("system", eid, f"x-{eid}"))
         else:
             t.insert("end", line.sender, ("sender_own" if line.own else "sender", eid))
             if line.handle:

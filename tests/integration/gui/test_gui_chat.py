@@ -35,6 +35,8 @@ def test_two_users_chat_in_the_lobby(windows: Any) -> None:
     assert "wang_yuan (user1)" in str(alice.top.title())
     assert alice.status().startswith("connected · AES-256-GCM · X25519 + RSA-3072 · SHA256:")
     alice.wait(lambda: "user2" in alice.people(), "user2 in user1's people list")
+    assert alice.view.chat is not None
+    assert str(alice.view.chat.people.item("user2", "text")).strip() == "ding_zhen @user2"
     text = f"hello from user1 {token()}"
     alice.send(text)
     assert alice.view.chat is not None and alice.view.chat.input.get("1.0", "end-1c") == ""

@@ -100,3 +100,15 @@ def test_trust_needs_a_deliberate_choice(top: tk.Toplevel) -> None:
     dialog.trust_button.event_generate("<Return>", when="tail")
     pump_until(top, lambda: answers, 10, "an answer")
     assert answers == [True]
+
+
+def test_a_presence_line_is_rewritten_in_place(top: tk.Toplevel) -> None:
+    view = MessageView(top, setup_fonts(top), lambda: None)
+    view.pack(fill="both", expand=True)
+    view.render([Line("e1", "system", "10:00", text="cxk joined"),
+                 Line("e2", "message", "10:01", "amy", "hello", handle="@user4")], None)
+    view.restyle(Line("e1", "system", "10:02", text="cxk joined and left · amy joined"))
+    shown = view.plain_text().splitlines()
+    assert shown[0] == "cxk joined and left · amy joined · 10:02"
+    assert "cxk joined · 10:00" not in shown and shown[1].startswith("amy @user4  10:01")
+    assert "hello" in shown
