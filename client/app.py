@@ -19,7 +19,7 @@ import queue
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from Crypto.PublicKey import RSA
 
@@ -27,6 +27,7 @@ from client.backoff import Backoff, ReconnectTimer
 from client.formatting import login_failure_text, online_status, reconnect_status
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
 from client.lifecycle import Lifecycle, Phase
+from client.link import SessionFactory, SessionLike, SessionLink
 from client.model import LOBBY, ChatModel
 from client.renderer import Renderer, View
 from client.session import (
@@ -43,7 +44,6 @@ from client.traffic import RETRY_BASE, RETRY_CAP, ChatTraffic
 from client.trust import KnownServers, parse_address, server_id
 from common.crypto import fingerprint
 from common.messages import (
-    ClientMessage,
     LoginRequest,
     LoginResult,
     LogoutRequest,
@@ -56,36 +56,6 @@ logger = logging.getLogger(__name__)
 PUMP_MS = 50
 PUMP_BATCH = 500
 
-
-
-class SessionLike(Protocol):
-    """What the controller uses of a ``client.session.Session`` (the tests pass a fake)."""
-
-    @property
-    def id(self) -> int: ...
-    def connect(self) -> None: ...
-    def send(self, message: ClientMessage) -> None: ...
-    def close(self) -> None: ...
-    def join(self, timeout: float = 2.0) -> bool: ...
-
-
-SessionFactory = Callable[[str, int, RSA.RsaKey, "queue.Queue[SessionEvent]"], SessionLike]
-
-
-class SessionLink:
-    """The current session as ``ChatTraffic`` sees it: sends go through only when online."""
-
-    def __init__(self, lifecycle: Lifecycle) -> None:
-        self._lifecycle = lifecycle
-        self.session: SessionLike | None = None
-
-    @property
-    def online(self) -> bool:
-        return self.session is not None and self._lifecycle.phase is Phase.ONLINE
-
-    def send(self, message: ClientMessage) -> None:
-        if self.session is not None:
-            self.session.send(message)
 
 
 class App:
