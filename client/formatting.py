@@ -191,7 +191,7 @@ def conversation_title(key: str, nickname: str = "") -> str:
     """``# lobby`` for the room, ``@nickname`` (or ``@username``) for a direct conversation."""
     if key == "lobby":
         return "# lobby"
-    return "@" + (nickname or key.removeprefix("@"))
+    return "@" + safe_name(nickname or key.removeprefix("@"))
 
 
 def online_status(cipher: str, fingerprint: str) -> str:

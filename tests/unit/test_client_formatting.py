@@ -92,6 +92,7 @@ def test_counter() -> None:
 def test_titles_and_status() -> None:
     assert conversation_title("lobby") == "# lobby"
     assert conversation_title("@user2", "ding_zhen") == "@ding_zhen"
+    assert conversation_title("@user3", "ding\u202ezhen\n") == "@ding⟨U+202E⟩zhen⟨U+000A⟩"
     assert conversation_title("@user2") == "@user2"
     status = online_status("AES-256-GCM · X25519 + RSA-3072", "SHA256:abc")
     assert status == "connected · AES-256-GCM · X25519 + RSA-3072 · SHA256:abc"
