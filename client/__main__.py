@@ -1,12 +1,22 @@
 """``python -m client [--host H] [--port P] [--user NAME] [--server-key PATH]``: one window.
 
 Only this module reads configuration (``config.Settings.from_env()``: ``CHAT_HOST``,
-``CHAT_PORT``, ``CHAT_KEY_DIR``); everything below it gets values passed in.
+``CHAT_PORT``, ``CHAT_KEY_DIR``); everything below it gets values passed in. The client's own
+limits, read here from the environment (or ``config.Settings`` once it carries them):
+
+==========================  =======  =========================================================
+``CHAT_CONNECT_DEADLINE``   10       seconds for TCP connect + handshake, in all
+``CHAT_KEY_FETCH_DEADLINE`` 10       seconds for fetching a server's key (first use), in all
+==========================  =======  =========================================================
+
+Both are overall deadlines, not per-read timeouts, so a server that trickles a byte at a time
+cannot keep the window waiting.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -14,6 +24,7 @@ import tkinter as tk
 from pathlib import Path
 
 from client.app import App
+from client.session import CONNECT_DEADLINE, KEY_FETCH_DEADLINE, Session, start_key_fetch
 from client.trust import KnownServers, config_dir
 from client.ui.window import TkView
 from common.crypto import load_public_key
@@ -33,6 +44,31 @@ def _defaults() -> tuple[str, int, Path]:
     return settings.host, int(settings.port), Path(settings.key_dir)
 
 
+def deadline_setting(name: str, default: float, settings: object = None) -> float:
+    """A client deadline in seconds: ``config.Settings`` if it has it, else ``CHAT_<NAME>``."""
+    value: object = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(f"CHAT_{name.upper()}", default)
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"CHAT_{name.upper()}={value!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise ValueError(f"CHAT_{name.upper()} must be greater than 0")
+    return seconds
+
+
+def _deadlines() -> tuple[float, float]:
+    try:
+        import config
+    except ImportError:
+        settings = None
+    else:
+        settings = config.Settings.from_env()
+    return (deadline_setting("connect_deadline", CONNECT_DEADLINE, settings),
+            deadline_setting("key_fetch_deadline", KEY_FETCH_DEADLINE, settings))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     host, port, key_dir = _defaults()
     parser = argparse.ArgumentParser(prog="python -m client", description="Encrypted chat client")
@@ -44,6 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-level", default=os.environ.get("CHAT_LOG_LEVEL", "WARNING"))
     args = parser.parse_args(argv)
     args.key_dir = key_dir
+    try:
+        args.connect_deadline, args.key_fetch_deadline = _deadlines()
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -68,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         view, KnownServers(config_dir()), address=f"{args.host}:{args.port}",
         username=args.user, explicit_key=explicit,
         project_key=args.key_dir / "server_public.pem",
+        session_factory=functools.partial(Session, connect_timeout=args.connect_deadline),
+        key_fetcher=functools.partial(start_key_fetch, deadline=args.key_fetch_deadline),
     )
     view.attach(app)
     app.start()

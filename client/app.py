@@ -6,9 +6,10 @@ it runs in the Tk thread: network threads only put events on the queue, and ``pu
 them in batches every 50 ms with the view's ``after()``. That is what keeps the window
 responsive and makes the whole controller testable without a display or a socket.
 
-``App`` here runs the connection's life: the login form, the key to pin, the session, logging
-in or resuming, and reconnecting. The conversation itself (sending, receiving, history pages,
-acks and the outbox) is ``client.traffic.ChatTraffic``, which ``App`` inherits.
+``App`` runs the connection's life: the login form, the key to pin (``KeyFlow``), the session,
+logging in or resuming, and reconnecting, as moves of the ``client.lifecycle`` state machine.
+The conversation itself (sending, receiving, history pages, acks and the outbox) is a
+``ChatTraffic`` object that ``App`` creates at the first login and owns until the logout.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ import queue
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from Crypto.PublicKey import RSA
 
 from client.backoff import Backoff, ReconnectTimer
 from client.formatting import login_failure_text, online_status, reconnect_status
-from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow
+from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
+from client.lifecycle import Lifecycle, Phase
+from client.link import SessionFactory, SessionLike, SessionLink
 from client.model import LOBBY, ChatModel
 from client.renderer import Renderer, View
 from client.session import (
@@ -34,22 +37,28 @@ from client.session import (
     KeyFetched,
     Received,
     Session,
+    SessionEvent,
     start_key_fetch,
 )
-from client.traffic import ChatTraffic
+from client.traffic import RETRY_BASE, RETRY_CAP, ChatTraffic
 from client.trust import KnownServers, parse_address, server_id
 from common.crypto import fingerprint
-from common.messages import LoginRequest, LoginResult, LogoutRequest, ResumeRequest
+from common.messages import (
+    LoginRequest,
+    LoginResult,
+    LogoutRequest,
+    ResumeRequest,
+    ServerMessage,
+)
 
 logger = logging.getLogger(__name__)
 
 PUMP_MS = 50
 PUMP_BATCH = 500
 
-SessionFactory = Callable[[str, int, RSA.RsaKey, "queue.Queue[Any]"], Any]
 
 
-class App(ChatTraffic):
+class App:
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -61,7 +70,7 @@ class App(ChatTraffic):
         username: str = "",
         explicit_key: RSA.RsaKey | None = None,
         project_key: Path | None = None,
-        events: queue.Queue[Any] | None = None,
+        events: queue.Queue[SessionEvent] | None = None,
         session_factory: SessionFactory = Session,
         key_fetcher: KeyFetcher = start_key_fetch,
         backoff: Backoff | None = None,
@@ -71,33 +80,30 @@ class App(ChatTraffic):
         self.view = view
         self.store = store
         self.address, self.username = address, username
-        self.events: queue.Queue[Any] = events if events is not None else queue.Queue()
+        self.events: queue.Queue[SessionEvent] = events if events is not None else queue.Queue()
         self._session_factory = session_factory
         self.keys = KeyFlow(view, store, self.events, key_fetcher, self._key_ready,
                             self._back_to_login, explicit_key, project_key)
         self.backoff = backoff or Backoff()
-        self._retry = Backoff(base=2.0, cap=30.0, uniform=self.backoff._uniform)
+        self._retry = Backoff(base=RETRY_BASE, cap=RETRY_CAP, uniform=self.backoff.uniform)
         self._clock = clock
         self.reconnect = ReconnectTimer(
             self.backoff, view.after, view.after_cancel, monotonic,
-            lambda left, why: view.set_status(reconnect_status(left, why), "busy"), self._connect,
+            lambda left, why: view.set_status(reconnect_status(left, why), "busy"),
+            self._reconnect,
         )
-        self.phase = "login"  # login trust connecting authenticating online waiting offline closed
-        self.model: ChatModel | None = None
-        self.session: Any = None
-        self.renderer: Renderer | None = None
+        self.lifecycle = Lifecycle()
+        self.link = SessionLink(self.lifecycle)
+        self.traffic: ChatTraffic | None = None  # from the first login to the logout
         self._host, self._port = "", 0
         self._password: str | None = None  # memory only: to log in again if a resume fails
         self._token: str | None = None  # single-use resume token from the last 1001
         self._key: RSA.RsaKey | None = None
-        self._key_source = ""
-        self._auth = ""
+        self._key_source: KeySource = "known"
+        self._auth: Literal["", "password", "resume"] = ""
         self._status_online = ""
-        self._retry_timer: object | None = None
         self._pump_timer: object | None = None
-        self._ended: list[Any] = []  # closed sessions whose threads may still be flushing
-        self._page_added: dict[str, int] = {}
-        self._page_kind: dict[str, str] = {}
+        self._ended: list[SessionLike] = []  # closed sessions whose threads may still flush
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -119,23 +125,59 @@ class App(ChatTraffic):
                 self.dispatch(event)
             except Exception:  # one bad event must not stop the window from working
                 logger.exception("error handling %r", type(event).__name__)
-        if self.renderer is not None:
-            self.renderer.refresh()
-        if self.phase != "closed":
+        if self.traffic is not None:
+            self.traffic.renderer.refresh()
+        if self.phase is not Phase.CLOSED:
             self._pump_timer = self.view.after(1 if handled >= PUMP_BATCH else PUMP_MS, self.pump)
 
     @property
+    def phase(self) -> Phase:
+        return self.lifecycle.phase
+
+    @property
+    def session(self) -> SessionLike | None:
+        return self.link.session
+
+    @property
+    def model(self) -> ChatModel | None:
+        return self.traffic.model if self.traffic is not None else None
+
+    @property
+    def renderer(self) -> Renderer | None:
+        return self.traffic.renderer if self.traffic is not None else None
+
+    @property
     def in_chat(self) -> bool:
-        return self.model is not None
+        return self.traffic is not None
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
     # --- what the view calls ----------------------------------------------------------------
 
+    def send_text(self, text: str) -> bool:
+        """Enter in the input box. True when the text was taken (the view clears the box)."""
+        return self.traffic.send_text(text) if self.traffic is not None else False
+
+    def select_conversation(self, key: str) -> None:
+        if self.traffic is not None:
+            self.traffic.select_conversation(key)
+
+    def open_direct(self, username: str) -> None:
+        """Double-click on a person: their direct conversation (not one with oneself)."""
+        if self.traffic is not None:
+            self.traffic.open_direct(username)
+
+    def load_older(self) -> None:
+        if self.traffic is not None:
+            self.traffic.load_older()
+
+    def unsent_count(self) -> int:
+        return self.traffic.unsent_count() if self.traffic is not None else 0
+
     def login(self, address: str, username: str, password: str) -> None:
         """The Login button: check the form, pick the key, connect."""
-        if self.phase != "login":
+        if self.phase is not Phase.LOGIN:
             return
         default = parse_address(self.address, 8090)
         where = parse_address(address, default.port if default else 8090)
@@ -151,22 +193,26 @@ class App(ChatTraffic):
         self.address = address.strip()
         self._host, self._port = where.host, where.port
         self.username, self._password, self._token = username.strip(), password, None
-        self.phase = "trust"
+        self.lifecycle.move("submit login")
         self.view.set_login_busy(True, "Checking the server's key…")
         self.keys.start(self._host, self._port)
 
     def logout(self) -> None:
         """End the session cleanly and return to the login form."""
         self._end_session(logout=True)
-        self.model, self.renderer, self._password, self._token = None, None, None, None
+        self.keys.cancel()
+        self.traffic, self._password, self._token = None, None, None
         self.backoff.reset()
-        self.phase = "login"
+        self.lifecycle.move("log out")
         self.view.show_login(self.address, self.username, "")
 
     def quit(self) -> None:
         """The window is closing: log out, stop the threads, stop pumping."""
+        if self.phase is Phase.CLOSED:
+            return
         self._end_session(logout=True)
-        self.phase = "closed"
+        self.keys.cancel()
+        self.lifecycle.move("quit")
         if self._pump_timer is not None:
             self.view.after_cancel(self._pump_timer)
         self.view.close()
@@ -180,47 +226,52 @@ class App(ChatTraffic):
 
     def _end_session(self, logout: bool) -> None:
         self.reconnect.cancel()
-        if self._retry_timer is not None:
-            self.view.after_cancel(self._retry_timer)
-            self._retry_timer = None
-        if self.session is not None:
-            if logout and self.phase == "online":
-                self.session.send(LogoutRequest())
-            self.session.close()
-            self._ended = [*self._ended[-3:], self.session]  # older ones are long done
-            self.session = None
+        if self.traffic is not None:
+            self.traffic.stop()
+        session = self.link.session
+        if session is not None:
+            if logout and self.phase is Phase.ONLINE:
+                session.send(LogoutRequest())
+            session.close()
+            self._ended = [*self._ended[-3:], session]  # older ones are long done
+            self.link.session = None
 
     # --- trust ------------------------------------------------------------------------------
 
-    def _key_ready(self, key: RSA.RsaKey, source: str) -> None:
+    def _key_ready(self, key: RSA.RsaKey, source: KeySource) -> None:
         self._key, self._key_source = key, source
+        self.lifecycle.move("key ready")
         self._connect()
 
     def _back_to_login(self, error: str) -> None:
         self._end_session(logout=False)
         self.keys.cancel()
-        self.phase = "login"
+        self.lifecycle.move("back to login")
         self.view.set_login_busy(False, "")
         self.view.show_login_error(error)
 
     # --- the session ------------------------------------------------------------------------
 
+    def _reconnect(self) -> None:
+        self.lifecycle.move("reconnect")
+        self._connect()
+
     def _connect(self) -> None:
         assert self._key is not None
-        self.phase = "connecting"
         if not self.in_chat:
             self.view.set_login_busy(True, f"Connecting to {server_id(self._host, self._port)}…")
         else:
             self.view.set_status("connecting…", "busy")
-        self.session = self._session_factory(self._host, self._port, self._key, self.events)
-        self.session.connect()
+        session = self._session_factory(self._host, self._port, self._key, self.events)
+        self.link.session = session
+        session.connect()
 
-    def dispatch(self, event: Any) -> None:
+    def dispatch(self, event: SessionEvent) -> None:
         """Route one queued event; events of an ended session are dropped here."""
         if isinstance(event, KeyFetched):
             self.keys.handle(event)
             return
-        if self.session is None or getattr(event, "session_id", None) != self.session.id:
+        if self.link.session is None or event.session_id != self.link.session.id:
             return
         if isinstance(event, Connected):
             self._connected(event)
@@ -232,21 +283,21 @@ class App(ChatTraffic):
             self._lost(event.reason, event.fatal)
 
     def _connected(self, event: Connected) -> None:
-        self.phase = "authenticating"
+        self.lifecycle.move("handshake done")
         self._status_online = online_status(event.cipher, event.fingerprint)
         if self._token:
             self._auth = "resume"
-            self.session.send(ResumeRequest(self.username, self._token))
+            self.link.send(ResumeRequest(self.username, self._token))
         else:
             self._auth = "password"
-            self.session.send(LoginRequest(self.username, self._password or ""))
+            self.link.send(LoginRequest(self.username, self._password or ""))
         if not self.in_chat:
             self.view.set_login_busy(True, "Logging in…")
 
     def _connect_failed(self, event: ConnectFailed) -> None:
-        self.session = None
+        self.link.session = None
         if event.identity and not self.in_chat and self._key is not None:
-            self.phase = "trust"
+            self.lifecycle.move("diagnose key")
             self.keys.diagnose(self._host, self._port, self._key, self._key_source)
         elif event.identity:
             pinned = fingerprint(self._key) if self._key is not None else "?"
@@ -257,7 +308,7 @@ class App(ChatTraffic):
             self._lost(event.reason, False)
 
     def _lost(self, reason: str, fatal: bool) -> None:
-        self.session = None
+        self.link.session = None
         if not self.in_chat:
             self._back_to_login(reason)
         elif fatal:
@@ -267,58 +318,55 @@ class App(ChatTraffic):
 
     def _go_offline(self, reason: str, dialog: bool = False) -> None:
         self._end_session(logout=False)
-        self.phase = "offline"
+        self.lifecycle.move("go offline")
         self.view.set_status(f"offline · {reason}", "error")
         if dialog:
             self.view.show_key_changed(reason)
 
     def _schedule_reconnect(self, reason: str) -> None:
         self._end_session(logout=False)
-        self.phase = "waiting"
+        self.lifecycle.move("wait to reconnect")
         delay = self.reconnect.schedule(reason)
         logger.info("reconnecting in %.1f s after: %s", delay, reason)
 
     # --- messages from the server -----------------------------------------------------------
 
-    def _received(self, message: Any) -> None:
+    def _received(self, message: ServerMessage) -> None:
         if isinstance(message, LoginResult):
             self._login_result(message)
-            return
-        self._chat_received(message)
+        elif self.traffic is not None:
+            self.traffic.received(message)
 
     def _login_result(self, result: LoginResult) -> None:
-        if self.phase != "authenticating":
+        if self.phase is not Phase.AUTHENTICATING:
             return
         if not result.ok:
             self._login_failed(result.detail)
             return
         self._token = result.detail
         self.username = result.username or self.username
-        self.phase = "online"
+        self.lifecycle.move("logged in")
         self.backoff.reset()
-        if self.model is None:
-            self.model = ChatModel(self.username, result.nickname)
-            self.renderer = Renderer(self.view, self.model, self.now_ms)
+        if self.traffic is None:
+            model = ChatModel(self.username, result.nickname)
+            self.traffic = ChatTraffic(
+                model, Renderer(self.view, model, self.now_ms), self.link, self.view,
+                self.now_ms, self._schedule_reconnect, self._retry,
+            )
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
             self.view.set_status(self._status_online, "ok")
-            self.select_conversation(LOBBY)
+            self.traffic.select_conversation(LOBBY)
             return
         self.view.set_status(self._status_online, "ok")
-        self.model.nickname = result.nickname or self.model.nickname
-        self._resend()
-        for conv in self.model.conversations.values():
-            conv.history_inflight = False  # requests of the dead session get no answer
-            if conv.opened:  # fill the gap left while we were away
-                self._request_history(conv, None, "refresh")
-            elif conv.key == self.model.active:  # opened while offline
-                self._request_history(conv, None, "first")
+        self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
+        self.traffic.resumed()
 
     def _login_failed(self, detail: str) -> None:
         text = login_failure_text(detail)
         if self._auth == "resume" and self._password:
             self._token, self._auth = None, "password"  # tokens are single use: log in again
-            self.session.send(LoginRequest(self.username, self._password))
+            self.link.send(LoginRequest(self.username, self._password))
             return
         if not self.in_chat:
             self._back_to_login(text)

@@ -32,7 +32,7 @@ class Backoff:
         self.base = base
         self.cap = cap
         self.attempt = 0
-        self._uniform = uniform or random.SystemRandom().uniform
+        self.uniform = uniform or random.SystemRandom().uniform
 
     def ceiling(self, attempt: int) -> float:
         """The largest delay attempt ``attempt`` can get."""
@@ -42,7 +42,7 @@ class Backoff:
         """The delay before the next attempt; each call counts one attempt."""
         ceiling = self.ceiling(self.attempt)
         self.attempt += 1
-        delay = float(self._uniform(ceiling / 2, ceiling))
+        delay = float(self.uniform(ceiling / 2, ceiling))
         return min(self.cap, max(self.base, delay))
 
     def reset(self) -> None:

@@ -6,13 +6,52 @@ error means) are unit tested without a display, and so the view only paints what
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Protocol
+from typing import Literal, Protocol
 
 MAX_TEXT = 4000
 """The server's limit on one message, in characters (DESIGN §5); the input box enforces it."""
+
+
+LineKind = Literal["day", "message", "system"]
+LineState = Literal["", "pending", "sent"]
+
+_KEEP_IN_BODY = frozenset("\n\t")
+_INVISIBLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
+_BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")
+
+
+def visible_char(char: str) -> str:
+    """A control, format or line-separator character as ``⟨U+202E⟩``; others unchanged."""
+    if unicodedata.category(char) in _INVISIBLE:
+        return f"⟨U+{ord(char):04X}⟩"
+    return char
+
+
+def safe_text(text: str, keep: frozenset[str] = _KEEP_IN_BODY) -> str:
+    """Text from another person, made unable to disguise itself on screen.
+
+    Control characters (but newline and tab in a body), bidi overrides and isolates, zero-width
+    and other format characters (category Cf) and line/paragraph separators are shown as
+    ``⟨U+XXXX⟩``: they could otherwise reverse what a line appears to say, hide text, or move
+    the cursor. Runs of blank lines shrink to one, so no gap can fake the end of a message.
+    """
+    if all(c in keep or unicodedata.category(c) not in _INVISIBLE for c in text):
+        cleaned = text
+    else:
+        cleaned = "".join(c if c in keep else visible_char(c) for c in text)
+    if "\n" in cleaned:
+        cleaned = _BLANK_RUNS.sub("\n\n", cleaned.strip("\n"))
+    return cleaned
+
+
+def safe_name(name: str) -> str:
+    """A nickname or username for a header or a list: one line, nothing invisible."""
+    return safe_text(name, keep=frozenset())
 
 
 class EntryLike(Protocol):
@@ -20,14 +59,16 @@ class EntryLike(Protocol):
 
     @property
     def entry_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def state(self) -> str: ...
 
-    kind: str
     sender: str
     sender_nickname: str
     text: str
     sent_ms: int
     own: bool
-    state: str
 
 
 @dataclass(frozen=True)
@@ -36,15 +77,19 @@ class Line:
 
     ``kind`` is ``day`` (a date separator), ``message`` or ``system`` (join/leave, notices);
     ``state`` is ``pending`` or ``sent`` for own messages and empty otherwise.
+
+    ``handle`` is ``@username`` when the sender's nickname differs from it (nicknames are not
+    unique), empty otherwise. ``text`` has been through ``safe_text``.
     """
 
     entry_id: str
-    kind: str
+    kind: LineKind
     time: str = ""
     sender: str = ""
     text: str = ""
     own: bool = False
-    state: str = ""
+    state: LineState = ""
+    handle: str = ""
 
 
 def local_datetime(ms: int, tz: tzinfo | None = None) -> datetime:
@@ -100,17 +145,41 @@ def to_lines(
 def entry_line(entry: EntryLike, tz: tzinfo | None = None) -> Line:
     """The line for one entry (used again when a pending message becomes sent)."""
     if entry.kind == "system":
-        return Line(entry.entry_id, "system", clock(entry.sent_ms, tz), text=entry.text)
-    sender = entry.sender_nickname or entry.sender
+        return Line(entry.entry_id, "system", clock(entry.sent_ms, tz), text=safe_text(entry.text))
+    sender = safe_name(entry.sender_nickname or entry.sender)
     return Line(
         entry.entry_id,
         "message",
         clock(entry.sent_ms, tz),
         sender,
-        entry.text,
+        safe_text(entry.text),
         entry.own,
-        entry.state if entry.own else "",
+        _own_state(entry),
+        handle_of(entry.sender_nickname, entry.sender),
     )
+
+
+def _own_state(entry: EntryLike) -> LineState:
+    if not entry.own:
+        return ""
+    return "pending" if entry.state == "pending" else "sent" if entry.state == "sent" else ""
+
+
+def handle_of(nickname: str, username: str) -> str:
+    """``@username`` beside a nickname that is not the username itself, else nothing.
+
+    Nicknames are chosen freely and may collide (or imitate someone); usernames are unique.
+    """
+    if not nickname or nickname == username:
+        return ""
+    return "@" + safe_name(username)
+
+
+def person_label(nickname: str, username: str) -> str:
+    """A roster row: ``nickname @username`` when they differ, else just the name."""
+    handle = handle_of(nickname, username)
+    name = safe_name(nickname or username)
+    return f"{name} {handle}" if handle else name
 
 
 def counter_text(length: int, limit: int = MAX_TEXT) -> tuple[str, bool]:
@@ -122,7 +191,7 @@ def conversation_title(key: str, nickname: str = "") -> str:
     """``# lobby`` for the room, ``@nickname`` (or ``@username``) for a direct conversation."""
     if key == "lobby":
         return "# lobby"
-    return "@" + (nickname or key.removeprefix("@"))
+    return "@" + safe_name(nickname or key.removeprefix("@"))
 
 
 def online_status(cipher: str, fingerprint: str) -> str:

@@ -12,18 +12,27 @@ import logging
 import queue
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from Crypto.PublicKey import RSA
 
 from client.renderer import View
-from client.session import KeyFetched
-from client.trust import KnownServers, TrustDecision, changed_key_text, choose_key, server_id
+from client.session import KeyFetched, SessionEvent
+from client.trust import (
+    KeySource,
+    KnownServers,
+    TrustDecision,
+    changed_key_text,
+    choose_key,
+    server_id,
+)
 from common.crypto import fingerprint, load_public_key
 
 logger = logging.getLogger(__name__)
 
-KeyFetcher = Callable[[str, int, "queue.Queue[Any]"], Any]
+KeyFetcher = Callable[[str, int, "queue.Queue[SessionEvent]"], object]
+KeyFlowMode = Literal["", "fetch", "diagnose"]  # idle, first use, after an identity failure
+__all__ = ["IDENTITY_TEXT", "REFUSED_TEXT", "KeyFetcher", "KeyFlow", "KeyFlowMode", "KeySource"]
 
 IDENTITY_TEXT = (
     "The server could not prove its identity with the pinned key ({fp}). It may be a "
@@ -42,9 +51,9 @@ class KeyFlow:
         self,
         view: View,
         store: KnownServers,
-        events: queue.Queue[Any],
+        events: queue.Queue[SessionEvent],
         key_fetcher: KeyFetcher,
-        on_ready: Callable[[RSA.RsaKey, str], None],
+        on_ready: Callable[[RSA.RsaKey, KeySource], None],
         on_fail: Callable[[str], None],
         explicit_key: RSA.RsaKey | None = None,
         project_key: Path | None = None,
@@ -54,10 +63,10 @@ class KeyFlow:
         self._on_ready, self._on_fail = on_ready, on_fail
         self.explicit_key, self.project_key = explicit_key, project_key
         self._host, self._port = "", 0
-        self._mode = ""  # "", "fetch" (first use), "diagnose" (after an identity failure)
+        self._mode: KeyFlowMode = ""
         self._offered: RSA.RsaKey | None = None
         self._pinned: RSA.RsaKey | None = None
-        self._source = ""
+        self._source: KeySource = ""
 
     @property
     def busy(self) -> bool:
@@ -83,7 +92,7 @@ class KeyFlow:
         self.view.set_login_busy(True, "Asking the server for its key…")
         self._fetch(host, port, self.events)
 
-    def diagnose(self, host: str, port: int, pinned: RSA.RsaKey, source: str) -> None:
+    def diagnose(self, host: str, port: int, pinned: RSA.RsaKey, source: KeySource) -> None:
         """The handshake failed with ``pinned``: fetch the server's key to say what happened."""
         self._host, self._port, self._mode = host, port, "diagnose"
         self._pinned, self._source = pinned, source

@@ -12,8 +12,13 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, DirectRequest
+
+EntryKind = Literal["message", "system"]
+EntryState = Literal["", "pending", "sent"]  # own messages: "pending" until acked, then "sent"
+HistoryKind = Literal["first", "older", "refresh"]
 
 LOBBY = "lobby"
 HISTORY_PAGE = 50
@@ -32,13 +37,13 @@ class Entry:
     """
 
     conversation: str
-    kind: str  # "message" or "system"
+    kind: EntryKind
     text: str
     sent_ms: int
     sender: str = ""
     sender_nickname: str = ""
     own: bool = False
-    state: str = ""  # own messages: "pending" until acked, then "sent"
+    state: EntryState = ""
     msg_id: int | None = None
     client_msg_id: str | None = None
     anchor: int = 0
@@ -137,6 +142,35 @@ class Outbox:
         return iter(self._items)
 
 
+class PresenceRun:
+    """Joins and leaves since the room last said anything else, per account, in order."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, tuple[str, list[str]]] = {}  # username -> (nickname, events)
+
+    def add(self, event: str, username: str, nickname: str) -> None:
+        _, events = self._events.get(username, ("", []))
+        events.append(event)
+        self._events[username] = (nickname or username, events)
+
+    def text(self) -> str:
+        """One line for the run; accounts with the same story share a clause."""
+        clauses: dict[str, list[str]] = {}
+        for name, events in self._events.values():
+            story = _story(events)
+            if story:
+                clauses.setdefault(story, []).append(name)
+        return " · ".join(f"{', '.join(names)} {story}" for story, names in clauses.items())
+
+
+def _story(events: list[str]) -> str:
+    """What a person's joins and leaves within one run add up to ("" for a reconnect)."""
+    first, last = events[0], events[-1]
+    if first == "join":
+        return "joined" if last == "join" else "joined and left"
+    return "" if last == "join" else "left"
+
+
 def new_client_msg_id() -> str:
     """A fresh idempotency key for one message (unique per account)."""
     return uuid.uuid4().hex
@@ -152,6 +186,8 @@ class ChatModel:
         self.active = LOBBY
         self.roster: dict[str, str] = {}
         self.outbox = Outbox()
+        self._presence_run = PresenceRun()
+        self._presence_entry: Entry | None = None  # the lobby line the current run rewrites
 
     # --- conversations ----------------------------------------------------------------------
 
@@ -233,7 +269,13 @@ class ChatModel:
         return conv.add(Entry(key, "system", text, now_ms, anchor=conv.newest_msg_id, rank=1))
 
     def presence(self, event: str, username: str, nickname: str, now_ms: int) -> Entry | None:
-        """Update the roster; a join or leave of someone else becomes a lobby line."""
+        """Update the roster; joins and leaves of others fold into one lobby line per run.
+
+        Consecutive presence events (nothing else said in the room between them) share one
+        line, rewritten as they come: "cxk joined · amy joined and left". A leave followed by
+        a join of the same account is a reconnect and shows nothing; one's own presence (other
+        windows, one's own reconnects) never shows.
+        """
         if event == "join":
             self.roster[username] = nickname
         elif event == "leave":
@@ -242,14 +284,34 @@ class ChatModel:
             return None
         if username == self.username:
             return None
-        verb = "joined" if event == "join" else "left"
-        return self.system(LOBBY, f"{nickname or username} {verb}", now_ms)
+        lobby = self.conversation(LOBBY)
+        last = lobby.ordered()[-1] if lobby.entries else None
+        run = self._presence_run if last is not None and last is self._presence_entry else None
+        if run is None:
+            run = self._presence_run = PresenceRun()
+            self._presence_entry = None
+        run.add(event, username, nickname)
+        text = run.text()
+        entry = self._presence_entry
+        if entry is None:
+            if not text:
+                return None
+            entry = self._presence_entry = lobby.add(Entry(
+                LOBBY, "system", text, now_ms, anchor=lobby.newest_msg_id, rank=1))
+        elif not text:  # everything in the run cancelled out (a reconnect): drop the line
+            lobby.entries.remove(entry)
+            self._presence_entry = None
+            return None
+        elif entry.text != text:
+            entry.text, entry.sent_ms = text, now_ms
+            entry.version += 1
+        return entry
 
     def set_roster(self, users: tuple[tuple[str, str], ...]) -> None:
         self.roster = dict(users)
 
     def history_end(
-        self, conversation: str, oldest: int | None, more: bool, added: int, kind: str
+        self, conversation: str, oldest: int | None, more: bool, added: int, kind: HistoryKind
     ) -> None:
         """Close a history page (``first``, ``older`` or ``refresh`` after a reconnect).
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Protocol
+from typing import Literal, Protocol
 
-from client.formatting import Line, conversation_title, entry_line, to_lines
+from client.formatting import Line, conversation_title, entry_line, person_label, to_lines
 from client.model import LOBBY, ChatModel
+
+StatusLevel = Literal["ok", "busy", "error"]
+"""How the status line is coloured: connected, working on it, or needs the person."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class Person:
     nickname: str
     me: bool = False
 
+    @property
+    def label(self) -> str:
+        """``nickname @username`` when they differ: nicknames may collide, usernames do not."""
+        return person_label(self.nickname, self.username)
+
 
 class View(Protocol):
     """What the controller needs from a window. Every method is called in the Tk thread."""
@@ -45,7 +53,7 @@ class View(Protocol):
     def set_login_busy(self, busy: bool, note: str) -> None: ...
     def show_login_error(self, text: str) -> None: ...
     def show_chat(self, title: str) -> None: ...
-    def set_status(self, text: str, level: str) -> None: ...
+    def set_status(self, text: str, level: StatusLevel) -> None: ...
     def set_conversations(self, items: Sequence[ConversationItem], active: str) -> None: ...
     def render_messages(self, lines: Sequence[Line], anchor: str | None) -> None: ...
     def append_messages(self, lines: Sequence[Line]) -> None: ...

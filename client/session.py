@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from Crypto.PublicKey import RSA
 
@@ -36,8 +36,55 @@ from common.messages import Message, PingRequest, ServerMessage
 
 logger = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 10.0  # connect + handshake; the server allows 10 s for handshake and login
+CONNECT_DEADLINE = 10.0
+"""Seconds for TCP connect + handshake, in all (``CHAT_CONNECT_DEADLINE``). One overall
+deadline, not a timeout per read: a hostile server that trickles one byte just inside every
+read timeout would otherwise hold the window on "Connecting…" forever. The server allows 10 s
+for its side of the handshake and the login."""
+KEY_FETCH_DEADLINE = 10.0
+"""Seconds for asking a server for its public key, in all (``CHAT_KEY_FETCH_DEADLINE``)."""
 PING_INTERVAL = 25.0
+
+
+class DeadlineExceeded(TimeoutError):
+    """The overall deadline of a connect, handshake or key fetch passed."""
+
+
+class Deadline:
+    """A point in monotonic time; ``arm()`` gives a socket only the time that is left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self._end - time.monotonic()
+
+    def _expired(self) -> DeadlineExceeded:
+        return DeadlineExceeded(f"no answer within the {self.seconds:g} s allowed")
+
+    def arm(self, sock: socket.socket) -> None:
+        """Before each blocking call: raise if the time is up, else shorten the timeout."""
+        left = self.left()
+        if left <= 0:
+            raise self._expired()
+        sock.settimeout(left)
+
+    def recv(self, sock: socket.socket) -> bytes:
+        """``sock.recv`` within what is left of the deadline."""
+        self.arm(sock)
+        try:
+            return sock.recv(65536)
+        except TimeoutError:
+            raise self._expired() from None
+
+    def sendall(self, sock: socket.socket, data: bytes) -> None:
+        """``sock.sendall`` within what is left of the deadline."""
+        self.arm(sock)
+        try:
+            sock.sendall(data)
+        except TimeoutError:
+            raise self._expired() from None
 
 
 @dataclass(frozen=True)
@@ -76,7 +123,7 @@ class ConnectFailed:
 
     session_id: int
     reason: str
-    stage: str
+    stage: Literal["connect", "handshake"]
     identity: bool = False
 
 
@@ -97,6 +144,9 @@ SessionEvent = Connected | Received | Disconnected | ConnectFailed | KeyFetched
 def describe_os_error(exc: OSError, host: str, port: int) -> str:
     """A socket error in words a person understands."""
     where = f"{host}:{port}"
+    if isinstance(exc, DeadlineExceeded):
+        return (f"The server at {where} did not complete the connection in time ({exc}); "
+                "it may be overloaded, or not a chat server.")
     if isinstance(exc, socket.timeout | TimeoutError):
         return f"The server at {where} did not answer in time."
     if isinstance(exc, socket.gaierror):
@@ -122,9 +172,9 @@ class Session:
         host: str,
         port: int,
         public_key: RSA.RsaKey,
-        events: queue.Queue[Any],
+        events: queue.Queue[SessionEvent],
         *,
-        connect_timeout: float = CONNECT_TIMEOUT,
+        connect_timeout: float = CONNECT_DEADLINE,
         ping_interval: float = PING_INTERVAL,
     ) -> None:
         self.id = next(Session._ids)
@@ -185,8 +235,9 @@ class Session:
         self._events.put(event)
 
     def _run(self) -> None:
+        deadline = Deadline(self._connect_timeout)  # connect + handshake, in all
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self._connect_timeout)
+            sock = socket.create_connection((self.host, self.port), timeout=deadline.left())
         except OSError as exc:
             self._finish(ConnectFailed(self.id, describe_os_error(exc, self.host, self.port),
                                        "connect"))
@@ -199,21 +250,21 @@ class Session:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection.client(self._key)
-            if self._handshake(sock, conn):
+            if self._handshake(sock, conn, deadline):
                 self._read(sock, conn)
         finally:
             self._outgoing.put(None)  # stop the writer if it still waits
             _shutdown(sock)
             sock.close()
 
-    def _handshake(self, sock: socket.socket, conn: Connection) -> bool:
+    def _handshake(self, sock: socket.socket, conn: Connection, deadline: Deadline) -> bool:
         """Send the ClientHello, verify the ServerHello; report and return False on failure."""
         try:
-            sock.sendall(conn.initiate())
+            deadline.sendall(sock, conn.initiate())
             while True:
                 event = conn.next_event()
                 if event is NEED_DATA:
-                    conn.receive_data(sock.recv(65536))
+                    conn.receive_data(deadline.recv(sock))
                     continue
                 if isinstance(event, HandshakeComplete):
                     break
@@ -303,17 +354,19 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def fetch_server_key(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> RSA.RsaKey:
+def fetch_server_key(host: str, port: int, timeout: float = KEY_FETCH_DEADLINE) -> RSA.RsaKey:
     """Ask a server for its public key (PROTOCOL.md "key request"), for the person to check.
 
     Nothing is trusted because it arrived here: the caller shows the fingerprint and pins the
-    key only if the person accepts. Raises OSError or ChatError.
+    key only if the person accepts. ``timeout`` bounds the whole exchange. Raises OSError
+    (``DeadlineExceeded`` when the time is up) or ChatError.
     """
+    deadline = Deadline(timeout)
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(encode_frame(KEY_REQUEST))
+        deadline.sendall(sock, encode_frame(KEY_REQUEST))
         decoder = FrameDecoder()
         while True:
-            data = sock.recv(65536)
+            data = deadline.recv(sock)
             if not data:
                 raise RemoteProtocolError("the server closed the connection without its key")
             frames = decoder.feed(data)
@@ -321,12 +374,14 @@ def fetch_server_key(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> 
                 return parse_key_response(frames[0])
 
 
-def start_key_fetch(host: str, port: int, events: queue.Queue[Any]) -> threading.Thread:
+def start_key_fetch(
+    host: str, port: int, events: queue.Queue[SessionEvent], deadline: float = KEY_FETCH_DEADLINE
+) -> threading.Thread:
     """Run ``fetch_server_key`` in a thread; the answer arrives as a ``KeyFetched`` event."""
 
     def run() -> None:
         try:
-            events.put(KeyFetched(host, port, fetch_server_key(host, port)))
+            events.put(KeyFetched(host, port, fetch_server_key(host, port, deadline)))
         except OSError as exc:
             events.put(KeyFetched(host, port, None, describe_os_error(exc, host, port), False))
         except ChatError as exc:

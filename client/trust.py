@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from Crypto.PublicKey import RSA
 
@@ -187,6 +187,9 @@ class KnownServers:
         return key
 
 
+KeySource = Literal["explicit", "project", "known", ""]
+
+
 @dataclass(frozen=True)
 class KeyChoice:
     """Which key to pin for a connection, and why.
@@ -197,7 +200,7 @@ class KeyChoice:
     """
 
     key: RSA.RsaKey | None
-    source: str
+    source: KeySource
     decision: TrustDecision | None = None
     recorded: str | None = None
 

@@ -50,11 +50,25 @@ def generate_keypair(key_dir: Path, force: bool = False, bits: int = RSA_BITS) -
     return fp
 
 
+class KeyFileExposedError(PermissionError):
+    """The private key file is readable (or writable) by the group or by everyone.
+
+    Such a key may already be copied by another account on the machine, and anyone holding it
+    can impersonate the server to every client that pinned it: starting anyway would hide
+    that. The message names the file and the command that fixes it.
+    """
+
+
 def load_private_key(path: Path) -> RSA.RsaKey:
-    """The server's private key; warns when its file is readable by others."""
+    """The server's private key; refuses a file that the group or others can access."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        log.warning("%s has mode %o; it should be 0600", path, mode)
+        log.error("refusing %s: mode %o gives the group or others access", path, mode)
+        raise KeyFileExposedError(
+            f"the server private key {path} has mode {mode:o}: the group or others can access "
+            f"it. Run `chmod 600 {path}` (and consider the key compromised if others could "
+            "read it: replace it with `python -m server keygen --force`)."
+        )
     key = RSA.import_key(path.read_bytes())
     if not key.has_private():
         raise ValueError(f"{path} holds no private key")

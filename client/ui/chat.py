@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from tkinter import ttk
 
 from client.formatting import MAX_TEXT, Line, counter_text
-from client.renderer import ConversationItem, Person
+from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.messages import MessageView
 from client.ui.theme import PALETTE, Fonts
 
@@ -183,11 +183,11 @@ class ChatFrame(ttk.Frame):
         tree = self.people
         tree.delete(*tree.get_children())
         for person in people:
-            label = f"  {person.nickname}" + ("  (you)" if person.me else "")
+            label = f"  {person.label}" + ("  (you)" if person.me else "")
             tree.insert("", "end", iid=person.username, text=label,
                         values=("",), tags=("me",) if person.me else ())
 
-    def set_status(self, text: str, level: str) -> None:
+    def set_status(self, text: str, level: StatusLevel) -> None:
         self.status.configure(text=text)
         self.status_dot.itemconfigure(self._dot, fill=STATUS_COLOURS.get(level, PALETTE.muted))
 

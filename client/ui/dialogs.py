@@ -80,11 +80,18 @@ class TrustDialog(Dialog):
                        "(`python -m server keygen` prints it). Trust it only if they match: the "
                        "key is then remembered, and a different key later is refused.").grid(
             row=3, column=0, sticky="we")
-        self.add_button("Cancel", lambda: self._answer(False))
-        default = self.add_button("Trust and connect", lambda: self._answer(True), accent=True)
+        # Cancel is the default: a reflexive Enter must never pin a key nobody compared.
+        self.cancel_button = self.add_button("Cancel", lambda: self._answer(False), accent=True)
+        self.trust_button = self.add_button("Trust and connect", lambda: self._answer(True))
+        self.cancel_button.configure(default="active")
         self.protocol("WM_DELETE_WINDOW", lambda: self._answer(False))
         self.bind("<Escape>", lambda _e: self._answer(False))
-        self.present(default)
+        self.bind("<Return>", self._enter)
+        self.present(self.cancel_button)
+
+    def _enter(self, event: tk.Event[tk.Misc]) -> None:
+        """Enter presses the focused button; only a person who moved to Trust can trust."""
+        self._answer(event.widget is self.trust_button)
 
     def _answer(self, accepted: bool) -> None:
         self.grab_release()

@@ -16,6 +16,9 @@ from client.formatting import Line
 from client.ui.theme import PALETTE, Fonts
 
 STATE_MARKS = {"pending": "  · sending…", "sent": "  ✓"}
+BODY_INDENT = 14
+"""Pixels every body line is indented past the headers, over a tinted band: no line of a
+message can start where a header starts, so a body cannot pass for another person's message."""
 
 
 class MessageView(ttk.Frame):
@@ -44,10 +47,13 @@ class MessageView(ttk.Frame):
                         spacing1=6, spacing3=4)
         t.tag_configure("sender", foreground=p.other_sender, font=fonts.bold, spacing1=10)
         t.tag_configure("sender_own", foreground=p.accent, font=fonts.bold, spacing1=10)
+        t.tag_configure("handle", foreground=p.muted, font=fonts.small)
         t.tag_configure("time", foreground=p.muted, font=fonts.small)
         t.tag_configure("mark", foreground=p.muted, font=fonts.small)
-        t.tag_configure("body", lmargin1=0, lmargin2=0, spacing3=2)
-        t.tag_configure("own_body", background=p.own_band, lmargin1=0, lmargin2=0)
+        t.tag_configure("body", lmargin1=BODY_INDENT, lmargin2=BODY_INDENT,
+                        lmargincolor=p.sidebar, spacing3=2)
+        t.tag_configure("own_body", background=p.own_band, lmargin1=BODY_INDENT,
+                        lmargin2=BODY_INDENT, lmargincolor=p.accent_soft)
         t.tag_configure("pending", foreground=p.muted)
         t.tag_raise("pending")
         for sequence in ("<MouseWheel>", "<Button-4>", "<Prior>"):
@@ -81,9 +87,15 @@ class MessageView(ttk.Frame):
             t.see("end")
 
     def restyle(self, line: Line) -> None:
-        """Restyle one message in place (pending → sent: time from the server, a tick)."""
+        """Restyle one item in place: pending → sent (time from the server, a tick), or a
+        presence line rewritten as more people join or leave."""
         t = self.text
         t.configure(state="normal")
+        if line.kind == "system":
+            self._replace(f"x-{line.entry_id}", f"{line.text} · {line.time}\n",
+                          ("system", line.entry_id))
+            t.configure(state="disabled")
+            return
         self._replace(f"t-{line.entry_id}", f"  {line.time}", ("time", line.entry_id))
         mark = STATE_MARKS.get(line.state, "")
         self._replace(f"s-{line.entry_id}", mark, ("mark", line.entry_id))
@@ -104,9 +116,11 @@ class MessageView(ttk.Frame):
         if line.kind == "day":
             t.insert("end", f"{line.text}\n", ("day", eid))
         elif line.kind == "system":
-            t.insert("end", f"{line.text} · {line.time}\n", ("system", eid))
+            t.insert("end", f"{line.text} · {line.time}\n", ("system", eid, f"x-{eid}"))
         else:
             t.insert("end", line.sender, ("sender_own" if line.own else "sender", eid))
+            if line.handle:
+                t.insert("end", f" {line.handle}", ("handle", eid))
             t.insert("end", f"  {line.time}", ("time", eid, f"t-{eid}"))
             if line.own:
                 t.insert("end", STATE_MARKS.get(line.state, "  ✓"), ("mark", eid, f"s-{eid}"))

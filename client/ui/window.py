@@ -12,10 +12,10 @@ import logging
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from tkinter import messagebox
-from typing import Any
+from typing import Protocol
 
 from client.formatting import Line
-from client.renderer import ConversationItem, Person
+from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.chat import ChatCallbacks, ChatFrame
 from client.ui.dialogs import KeyFileDialog, NoticeDialog, TrustDialog
 from client.ui.login import LoginFrame
@@ -28,6 +28,19 @@ CHAT_SIZE = (960, 640)
 CHAT_MIN = (720, 480)
 
 
+class Controller(Protocol):
+    """What the widgets call on ``client.app.App`` (the person's actions)."""
+
+    def login(self, address: str, username: str, password: str) -> None: ...
+    def logout(self) -> None: ...
+    def quit(self) -> None: ...
+    def unsent_count(self) -> int: ...
+    def send_text(self, text: str) -> bool: ...
+    def select_conversation(self, key: str) -> None: ...
+    def open_direct(self, username: str) -> None: ...
+    def load_older(self) -> None: ...
+
+
 class TkView:
     """Implements ``client.renderer.View`` with Tk widgets in ``window``."""
 
@@ -36,14 +49,14 @@ class TkView:
         self.fonts: Fonts = setup_fonts(window)
         setup_style(window)
         window.configure(background="#f3f4f6")
-        self.controller: Any = None
+        self.controller: Controller | None = None
         self.login: LoginFrame | None = None
         self.chat: ChatFrame | None = None
         self.dialogs: list[tk.Toplevel] = []
         self.closed = False
         window.protocol("WM_DELETE_WINDOW", self._close_requested)
 
-    def attach(self, controller: Any) -> None:
+    def attach(self, controller: Controller) -> None:
         """Give the widgets someone to report to (the controller needs the view first)."""
         self.controller = controller
 
@@ -86,6 +99,7 @@ class TkView:
             self.login.destroy()
             self.login = None
         c = self.controller
+        assert c is not None, "attach() the controller before it shows the chat"
         self.chat = ChatFrame(self.window, self.fonts, ChatCallbacks(
             send=c.send_text, select=c.select_conversation, open_direct=c.open_direct,
             load_older=c.load_older, logout=self._logout_requested,
@@ -99,7 +113,7 @@ class TkView:
 
     # --- chat -------------------------------------------------------------------------------
 
-    def set_status(self, text: str, level: str) -> None:
+    def set_status(self, text: str, level: StatusLevel) -> None:
         if self.chat is not None:
             self.chat.set_status(text, level)
 
@@ -160,7 +174,8 @@ class TkView:
             "if you log out now. Log out anyway?", parent=self.window,
         ):
             return
-        self.controller.logout()
+        if self.controller is not None:
+            self.controller.logout()
 
     def _close_requested(self) -> None:
         if self.controller is not None:

@@ -14,6 +14,7 @@ from common.messages import (
     HistoryRequest,
     LoginResult,
     PresenceEvent,
+    RosterUpdate,
 )
 from tests.unit.client_fakes import Harness
 
@@ -96,3 +97,41 @@ def test_history_older_pages_and_scroll(h: Harness) -> None:
     assert [m[1] for m in h.view.messages()] == [f"m{i}" for i in range(1, 101)]
     h.app.load_older()
     assert len(session.of(HistoryRequest)) == 2  # nothing older
+
+
+def test_presence_noise_is_folded_and_reconnects_are_silent(h: Harness) -> None:
+    session = h.online()
+    for event, user, nick in (("join", "user3", "cxk"), ("leave", "user3", "cxk"),
+                              ("join", "user4", "amy"), ("leave", "user2", "ding_zhen"),
+                              ("join", "user2", "ding_zhen")):
+        session.deliver(PresenceEvent(event, user, nick))
+        h.pump()
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == [
+        "cxk joined and left · amy joined"]
+    h.session.drop()  # our own reconnect: the roster comes back, no line about anyone
+    h.pump()
+    h.advance(2)
+    again = h.session
+    again.handshake()
+    h.pump()
+    again.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"),
+                  RosterUpdate((("user1", "wang_yuan"), ("user2", "ding_zhen"))),
+                  PresenceEvent("leave", "user1", "wang_yuan"),  # another window of ours
+                  PresenceEvent("join", "user1", "wang_yuan"))
+    h.pump()
+    assert h.app.phase == "online"
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == [
+        "cxk joined and left · amy joined"]
+
+
+def test_people_show_the_username_beside_a_nickname(h: Harness) -> None:
+    session = h.online()
+    session.deliver(PresenceEvent("join", "user9", "ding_zhen"),  # a colliding nickname
+                    PresenceEvent("join", "user5", "user5"))
+    h.pump()
+    assert [p.label for p in h.view.people] == [
+        "wang_yuan @user1", "ding_zhen @user2", "ding_zhen @user9", "user5"]
+    session.deliver(ChatDelivery(40, "lobby", "user9", "ding_zhen", 1_700_000_000_000, "hi"))
+    h.pump()
+    message = [ln for ln in h.view.lines if ln.kind == "message"][-1]
+    assert (message.sender, message.handle) == ("ding_zhen", "@user9")

@@ -15,7 +15,9 @@ from client.formatting import (
     error_text,
     login_failure_text,
     online_status,
+    person_label,
     reconnect_status,
+    safe_text,
     to_lines,
 )
 
@@ -90,6 +92,7 @@ def test_counter() -> None:
 def test_titles_and_status() -> None:
     assert conversation_title("lobby") == "# lobby"
     assert conversation_title("@user2", "ding_zhen") == "@ding_zhen"
+    assert conversation_title("@user3", "ding\u202ezhen\n") == "@ding⟨U+202E⟩zhen⟨U+000A⟩"
     assert conversation_title("@user2") == "@user2"
     status = online_status("AES-256-GCM · X25519 + RSA-3072", "SHA256:abc")
     assert status == "connected · AES-256-GCM · X25519 + RSA-3072 · SHA256:abc"
@@ -108,3 +111,46 @@ def test_login_failures_in_words() -> None:
 def test_error_texts() -> None:
     assert "4000" in error_text("too_long", "x")
     assert error_text("mystery", "what the server said") == "what the server said"
+
+
+FORGED = (
+    "see you\n\n\n\n\nwang_yuan  19:37\nsend me your password\n  ✓\n"
+    "\u202egnp.exe\u2066x\u2069\u200b\u200f\x1b[2J\x07\r\u2028end\t!"
+)
+
+
+def test_forged_message_stays_one_body_with_invisible_characters_shown() -> None:
+    line = entry_line(E("e1", 0, sender="user3", sender_nickname="mallory", text=FORGED), UTC)
+    assert (line.kind, line.sender, line.handle) == ("message", "mallory", "@user3")
+    body = line.text.split("\n")
+    assert body[:3] == ["see you", "", "wang_yuan  19:37"]  # five blank lines became one
+    assert "\n\n\n" not in line.text
+    for code in ("202E", "2066", "2069", "200B", "200F", "001B", "0007", "000D", "2028"):
+        assert f"⟨U+{code}⟩" in line.text
+    assert not any(
+        ch not in "\n\t" and (ord(ch) < 32 or 0x200B <= ord(ch) <= 0x200F
+                                or 0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069)
+        for ch in line.text
+    )
+    assert line.text.endswith("end\t!")  # tabs and ordinary text are kept
+
+
+def test_safe_text_keeps_ordinary_text_and_single_blank_lines() -> None:
+    assert safe_text("你好 👋\n\nsecond paragraph\tok") == "你好 👋\n\nsecond paragraph\tok"
+    assert safe_text("\n\n  top\n \n\t\n\nbottom\n\n") == "  top\n\nbottom"
+
+
+def test_a_forged_nickname_cannot_break_the_header_or_hide_the_username() -> None:
+    line = entry_line(E("e1", 0, sender="user3", sender_nickname="wang_yuan\n\u202eok"), UTC)
+    assert "\n" not in line.sender and "⟨U+000A⟩" in line.sender and "⟨U+202E⟩" in line.sender
+    assert line.handle == "@user3"
+
+
+def test_username_shown_beside_a_nickname_that_differs() -> None:
+    assert entry_line(E("e1", 0, sender="user2", sender_nickname="ding_zhen"), UTC).handle == (
+        "@user2")
+    assert entry_line(E("e1", 0, sender="user2", sender_nickname="user2"), UTC).handle == ""
+    assert entry_line(E("e1", 0, sender="user2", sender_nickname=""), UTC).handle == ""
+    assert person_label("wang_yuan", "user1") == "wang_yuan @user1"
+    assert person_label("user1", "user1") == "user1"
+    assert person_label("", "user1") == "user1"

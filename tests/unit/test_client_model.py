@@ -90,7 +90,40 @@ def test_roster_and_presence() -> None:
     assert line is not None and line.text == "cxk joined" and line.kind == "system"
     assert model.roster["user3"] == "cxk"
     left = model.presence("leave", "user2", "ding_zhen", 1001)
-    assert left is not None and left.text == "ding_zhen left"
+    assert left is line and left.text == "cxk joined · ding_zhen left"  # one line per run
     assert "user2" not in model.roster
     assert model.presence("join", "user1", "wang_yuan", 1002) is None  # oneself: no line
     assert model.presence("wave", "user3", "cxk", 1003) is None
+
+
+def lobby_texts(model: ChatModel) -> list[str]:
+    return [e.text for e in model.conversation("lobby").ordered()]
+
+
+def test_presence_runs_fold_into_one_line() -> None:
+    model = ChatModel("user1")
+    model.presence("join", "user3", "cxk", 1000)
+    model.presence("join", "user4", "amy", 1001)
+    model.presence("leave", "user3", "cxk", 1002)
+    model.presence("join", "user5", "bo", 1003)
+    assert lobby_texts(model) == ["cxk joined and left · amy, bo joined"]
+    model.receive(ChatDelivery(7, "lobby", "user4", "amy", 1004, "hi"))
+    model.presence("leave", "user4", "amy", 1005)  # after a message: a new line
+    assert lobby_texts(model) == ["cxk joined and left · amy, bo joined", "hi", "amy left"]
+
+
+def test_a_reconnect_shows_no_presence_line() -> None:
+    model = ChatModel("user1")
+    model.receive(ChatDelivery(7, "lobby", "user2", "ding_zhen", 1000, "hi"))
+    assert model.presence("leave", "user2", "ding_zhen", 1001) is not None
+    assert lobby_texts(model) == ["hi", "ding_zhen left"]
+    assert model.presence("join", "user2", "ding_zhen", 1002) is None  # back: line withdrawn
+    assert lobby_texts(model) == ["hi"] and model.roster == {"user2": "ding_zhen"}
+    model.presence("join", "user3", "cxk", 1003)
+    model.presence("leave", "user3", "cxk", 1004)
+    model.presence("join", "user3", "cxk", 1005)  # joined, dropped, came back: joined
+    assert lobby_texts(model) == ["hi", "cxk joined"]
+    # one's own reconnect (or another window of the account) is never a line
+    assert model.presence("leave", "user1", "wang_yuan", 1006) is None
+    assert model.presence("join", "user1", "wang_yuan", 1007) is None
+    assert lobby_texts(model) == ["hi", "cxk joined"]

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from server.keyfile import generate_keypair, load_private_key, load_public_key
+from server.keyfile import (
+    KeyFileExposedError,
+    generate_keypair,
+    load_private_key,
+    load_public_key,
+)
 
 
 def test_generate_writes_0600_private_and_refuses_overwrite(tmp_path: Path) -> None:
@@ -26,9 +31,14 @@ def test_generate_writes_0600_private_and_refuses_overwrite(tmp_path: Path) -> N
     assert load_private_key(private).has_private()
 
 
-def test_loose_mode_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_group_or_world_readable_key_is_refused(tmp_path: Path, mode: int) -> None:
     generate_keypair(tmp_path, bits=2048)
     private = tmp_path / "server_private.pem"
-    private.chmod(0o644)
-    load_private_key(private)
-    assert "should be 0600" in caplog.text
+    private.chmod(mode)
+    with pytest.raises(KeyFileExposedError) as caught:
+        load_private_key(private)
+    message = str(caught.value)
+    assert str(private) in message and f"chmod 600 {private}" in message
+    private.chmod(0o600)  # the fix the message gives works
+    assert load_private_key(private).has_private()

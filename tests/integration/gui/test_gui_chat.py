@@ -35,6 +35,8 @@ def test_two_users_chat_in_the_lobby(windows: Any) -> None:
     assert "wang_yuan (user1)" in str(alice.top.title())
     assert alice.status().startswith("connected · AES-256-GCM · X25519 + RSA-3072 · SHA256:")
     alice.wait(lambda: "user2" in alice.people(), "user2 in user1's people list")
+    assert alice.view.chat is not None
+    assert str(alice.view.chat.people.item("user2", "text")).strip() == "ding_zhen @user2"
     text = f"hello from user1 {token()}"
     alice.send(text)
     assert alice.view.chat is not None and alice.view.chat.input.get("1.0", "end-1c") == ""
@@ -42,7 +44,7 @@ def test_two_users_chat_in_the_lobby(windows: Any) -> None:
     lines = bob.transcript().splitlines()
     header = lines[lines.index(text) - 1]
     sender, _, stamp = header.partition("  ")
-    assert sender == "wang_yuan"
+    assert sender == "wang_yuan @user1"  # the nickname, and the unique username beside it
     assert stamp.strip() in clock_now()
     alice.wait(lambda: f"✓\n{text}" in alice.transcript(), "the ack tick in user1's window")
     assert alice.transcript().count(text) == 1 and bob.transcript().count(text) == 1
