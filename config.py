@@ -50,7 +50,12 @@ class Settings:
     handshake_rate: float = 50.0
     handshake_burst: int = 200
     account_backoff_after: int = 5
-    account_backoff_seconds: float = 30.0
+    account_backoff_seconds: float = 1.0
+    login_backoff_cap: float = 900.0
+    login_failure_half_life: float = 3_600.0
+    login_hashes_per_address: int = 4
+    max_tokens_per_account: int = 10
+    token_sweep_interval: float = 300.0
     argon2_workers: int = 2
     history_limit: int = 200
     resume_token_ttl: float = 86_400.0
@@ -100,10 +105,14 @@ class Settings:
             "handshake_timeout", "idle_timeout", "db_timeout", "msg_rate", "login_rate",
             "handshake_rate", "msg_burst", "login_burst", "handshake_burst",
             "max_conns_per_addr", "history_limit", "resume_token_ttl",
+            "login_failure_half_life", "login_hashes_per_address", "max_tokens_per_account",
+            "token_sweep_interval",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CHAT_{name.upper()} must be greater than 0")
-        for name in ("account_backoff_after", "account_backoff_seconds", "db_port"):
+        for name in (
+            "account_backoff_after", "account_backoff_seconds", "login_backoff_cap", "db_port"
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"CHAT_{name.upper()} cannot be negative")
         if self.max_frame > 65_536:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pymysql
 
+from server.names import is_username, nickname_problem
 from server.store import DbParams
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,17 @@ log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "sql" / "schema.sql"
 SERVER_GRANTS = "SELECT, INSERT, UPDATE, DELETE"
+
+
+def new_account_problem(username: str, nickname: str) -> str | None:
+    """Why ``add-user``/``init-db`` must not create this account, or None when it may.
+
+    The same rules the server applies to names on the wire (``server.names``): an account the
+    server could never match, or a nickname that renders like another, is refused here.
+    """
+    if not is_username(username):
+        return "usernames are 1-32 of A-Z a-z 0-9 _ . -"
+    return nickname_problem(nickname)
 
 
 def _identifier(name: str) -> str:

@@ -48,6 +48,7 @@ from server.accounts import Accounts, Identity
 from server.commit import GroupCommitter, Result
 from server.hub import Hub, Outbox
 from server.limits import KeyedBuckets
+from server.names import is_username
 from server.options import ServerOptions
 from server.outbox import after_flush
 from server.passwords import PasswordHasherPool
@@ -100,6 +101,11 @@ class ChatService:
 
     def now_ms(self) -> int:
         return int(self._wall() * 1000)
+
+    @property
+    def accounts(self) -> Accounts:
+        """Logins and tokens; the wiring runs ``TokenSweeper(service.accounts, ...)``."""
+        return self._accounts
 
     # --- entry points (called by the listener's reader thread) -----------------------------
 
@@ -172,6 +178,7 @@ class ChatService:
             session.send(LoginResult(False, "", "", outcome))
             return True
         session.username, session.nickname = outcome.username, outcome.nickname
+        session.token_hash = outcome.token_hash
         self._remember_user(outcome.username)
         session.send(LoginResult(True, outcome.nickname, outcome.username, outcome.resume_token))
         self._hub.attach(outcome.username, outcome.nickname, session.outbox)
@@ -249,12 +256,12 @@ class ChatService:
 
     def _direct_history_key(self, username: str, conversation: str) -> str | None:
         peer = conversation[1:]
-        if not 0 < len(peer) <= self._options.max_username:
+        if not is_username(peer):  # 'user2 ' would name user2's rows under another key
             return None
         return dm_conversation(username, peer)
 
     def _user_exists(self, username: str) -> bool:
-        if not 0 < len(username) <= self._options.max_username:
+        if not is_username(username):  # the database would match 'user2 ' to user2
             return False
         with self._known_lock:
             if username in self._known_users:
@@ -367,6 +374,7 @@ class ChatService:
         return True
 
     def _logout(self, session: ClientSession, request: LogoutRequest) -> bool:
+        self._accounts.logout(session.token_hash)  # the token given to this connection
         log.info("%s (%s) logged out", session.peer, session.username)
         return False
 

@@ -22,6 +22,7 @@ class ClientSession:
     outbox: Outbox  # this connection's queue (the hub holds the same object)
     username: str | None = None
     nickname: str | None = None
+    token_hash: bytes = field(default=b"", repr=False)  # of the resume token it was given
     bad_messages: int = 0
     closed: bool = field(default=False, repr=False)
     commits: CommitPipeline = field(default_factory=CommitPipeline, repr=False)

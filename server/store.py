@@ -17,6 +17,8 @@ from typing import Any
 import pymysql
 from dbutils.pooled_db import PooledDB
 
+from server.names import nickname_key
+
 log = logging.getLogger(__name__)
 
 _CONNECTION_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
@@ -63,8 +65,21 @@ class UserRecord:
     username: str
     nickname: str
     password_hash: str = field(repr=False)
-    failed_logins: int
-    locked_until_ms: int
+
+
+@dataclass(frozen=True)
+class DelayPolicy:
+    """The failed-login delay the database applies (see ``reserve_login_attempt``).
+
+    After a failure brings a (name, address) pair to ``f`` failures, its next attempt waits
+    ``base_ms * 2 ** (f - free_attempts)`` (none while ``f < free_attempts - 0.5``), at most
+    ``cap_ms``; ``f`` halves every ``half_life_ms``.
+    """
+
+    free_attempts: int
+    base_ms: int
+    cap_ms: int
+    half_life_ms: int
 
 
 @dataclass(frozen=True)
@@ -171,14 +186,13 @@ class Store:
     def get_user(self, username: str) -> UserRecord | None:
         with self._transaction() as cur:
             cur.execute(
-                "SELECT username, nickname, password_hash, failed_logins, locked_until_ms "
-                "FROM users WHERE username = %s",
+                "SELECT username, nickname, password_hash FROM users WHERE username = %s",
                 (username,),
             )
             row = cur.fetchone()
         if row is None:
             return None
-        return UserRecord(row[0], row[1], row[2], int(row[3]), int(row[4]))
+        return UserRecord(row[0], row[1], row[2])
 
     def user_exists(self, username: str) -> bool:
         with self._transaction() as cur:
@@ -186,14 +200,17 @@ class Store:
             return cur.fetchone() is not None
 
     def add_user(self, username: str, nickname: str, password_hash: str) -> None:
-        """Create an account; ValueError if the name is taken."""
+        """Create an account; ValueError if the name or a look-alike nickname is taken."""
         try:
             with self._transaction() as cur:
                 cur.execute(
-                    "INSERT INTO users (username, nickname, password_hash) VALUES (%s, %s, %s)",
-                    (username, nickname, password_hash),
+                    "INSERT INTO users (username, nickname, nickname_key, password_hash) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (username, nickname, nickname_key(nickname), password_hash),
                 )
-        except pymysql.err.IntegrityError:
+        except pymysql.err.IntegrityError as exc:
+            if "nickname" in str(exc):
+                raise ValueError(f"nickname {nickname!r} is taken (or one like it)") from None
             raise ValueError(f"user {username!r} already exists") from None
 
     def set_password_hash(self, username: str, password_hash: str) -> None:
@@ -203,25 +220,78 @@ class Store:
                 (password_hash, username),
             )
 
-    def record_login_failure(self, username: str, lock_until_ms: int) -> int:
-        """Count one more failure; ``lock_until_ms`` > 0 starts a back-off. Returns the count."""
-        with self._transaction() as cur:
-            cur.execute(
-                "UPDATE users SET failed_logins = failed_logins + 1, "
-                "locked_until_ms = GREATEST(locked_until_ms, %s) WHERE username = %s",
-                (lock_until_ms, username),
-            )
-            cur.execute("SELECT failed_logins FROM users WHERE username = %s", (username,))
-            row = cur.fetchone()
-        return int(row[0]) if row else 0
+    # --- failed-login delay ----------------------------------------------------------------
 
-    def reset_login_failures(self, username: str) -> None:
+    def reserve_login_attempt(
+        self, name: str, address: str, now_ms: int, policy: DelayPolicy
+    ) -> bool:
+        """Count one attempt for (name, address) now, before its password is checked.
+
+        True means the attempt may be verified; False means the pair is in its delay and
+        nothing was counted. The UPDATE is the one atomic step: it decays the count, adds this
+        attempt, sets the next delay and refuses while a delay runs, all under the row lock,
+        so N attempts sent at once are N sequential reservations (the first ``free_attempts``
+        pass, the rest are refused). The same statements run for names that are no account.
+        A success calls ``clear_login_attempts``; a failure has nothing left to write.
+        """
         with self._transaction() as cur:
             cur.execute(
-                "UPDATE users SET failed_logins = 0, locked_until_ms = 0 "
-                "WHERE username = %s AND (failed_logins <> 0 OR locked_until_ms <> 0)",
-                (username,),
+                "INSERT IGNORE INTO login_attempts (username, address) VALUES (%s, %s)",
+                (name, address),
             )
+            # assignments run left to right: not_before_ms sees the new failures; the count
+            # decays between quick attempts too, so the threshold allows half a failure
+            cur.execute(
+                "UPDATE login_attempts SET "
+                "failures = failures * POW(0.5, GREATEST(0, %s - updated_ms) / %s) + 1, "
+                "updated_ms = %s, "
+                "not_before_ms = IF(failures < %s - 0.5, 0, "
+                "  %s + LEAST(%s, %s * POW(2, LEAST(failures - %s, 60)))) "
+                "WHERE username = %s AND address = %s AND not_before_ms <= %s",
+                (
+                    now_ms, max(1, policy.half_life_ms), now_ms,
+                    policy.free_attempts, now_ms, policy.cap_ms, policy.base_ms,
+                    policy.free_attempts, name, address, now_ms,
+                ),
+            )
+            return bool(cur.rowcount == 1)
+
+    def clear_login_attempts(self, name: str, address: str) -> None:
+        """A correct password from this address: its failures are forgiven."""
+        with self._transaction() as cur:
+            cur.execute(
+                "DELETE FROM login_attempts WHERE username = %s AND address = %s",
+                (name, address),
+            )
+
+    def login_attempt_state(self, name: str, address: str) -> tuple[float, int] | None:
+        """``(failures, not_before_ms)`` as stored (for tests and operators), or None."""
+        with self._transaction() as cur:
+            cur.execute(
+                "SELECT failures, not_before_ms FROM login_attempts "
+                "WHERE username = %s AND address = %s",
+                (name, address),
+            )
+            row = cur.fetchone()
+        return (float(row[0]), int(row[1])) if row else None
+
+    def sweep_login_attempts(self, idle_before_ms: int, now_ms: int, batch: int = 1_000) -> int:
+        """Forget pairs untouched since ``idle_before_ms`` whose delay is over; how many."""
+        return self._sweep(
+            "DELETE FROM login_attempts WHERE updated_ms < %s AND not_before_ms <= %s LIMIT %s",
+            (idle_before_ms, now_ms), batch,
+        )
+
+    def _sweep(self, statement: str, params: tuple[Any, ...], batch: int) -> int:
+        """Run a ``DELETE ... LIMIT`` in short transactions until it deletes less than a batch."""
+        total = 0
+        while True:
+            with self._transaction() as cur:
+                cur.execute(statement, (*params, batch))
+                deleted = int(cur.rowcount)
+            total += deleted
+            if deleted < batch:
+                return total
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -316,11 +386,20 @@ class Store:
 
     # --- resume tokens -------------------------------------------------------------------------
 
-    def save_resume_token(self, token_hash: bytes, username: str, expires_ms: int) -> None:
+    def save_resume_token(
+        self, token_hash: bytes, username: str, expires_ms: int, keep: int = 10
+    ) -> None:
+        """Store a token's hash; the account keeps its ``keep`` newest tokens, older ones go."""
         with self._transaction() as cur:
             cur.execute(
                 "INSERT INTO resume_tokens (token_hash, username, expires_ms) VALUES (%s, %s, %s)",
                 (token_hash, username, expires_ms),
+            )
+            cur.execute(
+                "DELETE FROM resume_tokens WHERE username = %s AND token_hash NOT IN ("
+                " SELECT token_hash FROM (SELECT token_hash FROM resume_tokens WHERE username = %s"
+                "  ORDER BY expires_ms DESC, token_hash DESC LIMIT %s) AS kept)",
+                (username, username, max(1, keep)),
             )
 
     def consume_resume_token(self, token_hash: bytes, now_ms: int) -> str | None:
@@ -334,8 +413,25 @@ class Store:
             if row is None:
                 return None
             cur.execute("DELETE FROM resume_tokens WHERE token_hash = %s", (token_hash,))
-            cur.execute("DELETE FROM resume_tokens WHERE expires_ms < %s LIMIT 100", (now_ms,))
         return row[0] if int(row[1]) >= now_ms else None
+
+    def revoke_resume_token(self, token_hash: bytes) -> bool:
+        """Delete one token (logout); True if it was still there."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM resume_tokens WHERE token_hash = %s", (token_hash,))
+            return bool(cur.rowcount)
+
+    def count_resume_tokens(self, username: str) -> int:
+        with self._transaction() as cur:
+            cur.execute("SELECT COUNT(*) FROM resume_tokens WHERE username = %s", (username,))
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def sweep_resume_tokens(self, now_ms: int, batch: int = 1_000) -> int:
+        """Delete every expired token (in batches); how many."""
+        return self._sweep(
+            "DELETE FROM resume_tokens WHERE expires_ms < %s LIMIT %s", (now_ms,), batch
+        )
 
     # --- health --------------------------------------------------------------------------------
 
