@@ -13,7 +13,8 @@ What each defence promises, with its numbers, is in SECURITY.md ("Login and acco
   its time, nor the delay reveals an account.
 - Every attempt takes a token from the address's bucket up front (a success gives it back);
   at most ``login_hashes_per_address`` attempts of one address are between reservation and
-  verdict at once, and one account's passwords are verified one at a time.
+  verdict at once (the others wait, up to the handshake deadline), and one account's
+  passwords are verified one at a time.
 - A resume token is 32 random bytes, handed out as urlsafe base64; the database keeps only
   its SHA-256 and an expiry. It works once, logout revokes it, an account keeps at most
   ``max_tokens_per_account``, and ``TokenSweeper`` deletes expired ones on a timer.
@@ -85,26 +86,30 @@ def delay_policy(options: ServerOptions) -> DelayPolicy:
 
 
 class _Slots:
-    """At most ``limit`` holders per key; keys without holders take no memory."""
+    """At most ``limit`` holders per key; others wait their turn, up to a deadline.
+
+    Keys without holders take no memory.
+    """
 
     def __init__(self, limit: int) -> None:
         self._limit = max(1, limit)
         self._held: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
-    def enter(self, key: str) -> bool:
-        with self._lock:
-            held = self._held.get(key, 0)
-            if held >= self._limit:
+    def enter(self, key: str, timeout: float) -> bool:
+        """Take a slot of ``key``, waiting up to ``timeout`` s; False if none came free."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._held.get(key, 0) < self._limit, timeout):
                 return False
-            self._held[key] = held + 1
+            self._held[key] = self._held.get(key, 0) + 1
             return True
 
     def leave(self, key: str) -> None:
-        with self._lock:
+        with self._changed:
             held = self._held.pop(key, 1) - 1
             if held > 0:
                 self._held[key] = held
+            self._changed.notify_all()
 
 
 class _Turns:
@@ -163,7 +168,9 @@ class Accounts:
         if not is_username(username) or len(password) > self._options.max_password:
             log.warning("login failed from %s: not an account name or password", peer)
             return WRONG_CREDENTIALS
-        if not self._address_slots.enter(address):
+        # a crowd behind one address waits its turn; only a login that cannot start before
+        # the connection's own login deadline is refused
+        if not self._address_slots.enter(address, self._options.handshake_timeout):
             log.warning("login from %s refused: too many logins in progress", peer)
             return TOO_MANY_ATTEMPTS
         try:

@@ -140,16 +140,27 @@ def _in_background(w: World, calls: list[tuple[str, str, str]]) -> list[threadin
     return threads
 
 
-def test_an_address_has_few_checks_in_flight(w: World) -> None:
+def test_an_address_has_few_checks_in_flight_and_the_rest_wait(w: World) -> None:
     w.hasher.hold.clear()
-    threads = _in_background(w, [("alice", "x", A), ("bob", "x", A)])
+    threads = _in_background(w, [("alice", "x", A), ("bob", "x", A), ("carol", "x", A)])
     assert w.hasher.entered.acquire(timeout=5) and w.hasher.entered.acquire(timeout=5)
-    assert w.login("x", name="carol") == TOO_MANY_ATTEMPTS  # two in flight already
-    assert ("carol", A) not in w.store.attempts  # refused before the reservation
+    assert not w.hasher.entered.acquire(timeout=0.3)  # the third waits for a slot
+    assert ("carol", A) not in w.store.attempts  # not even reserved yet
     w.hasher.hold.set()
     for t in threads:
         t.join(5)
-    assert w.login("x", name="carol") == WRONG_CREDENTIALS
+    assert w.hasher.most_inside == 2 and len(w.hasher.verified) == 3
+
+
+def test_a_login_that_cannot_start_in_time_is_refused() -> None:
+    w = World(handshake_timeout=0.2)
+    w.hasher.hold.clear()
+    threads = _in_background(w, [("alice", "x", A), ("bob", "x", A)])
+    assert w.hasher.entered.acquire(timeout=5) and w.hasher.entered.acquire(timeout=5)
+    assert w.login("x", name="carol") == TOO_MANY_ATTEMPTS
+    w.hasher.hold.set()
+    for t in threads:
+        t.join(5)
 
 
 def test_one_account_is_checked_once_at_a_time(w: World) -> None:
