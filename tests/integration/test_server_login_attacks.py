@@ -6,10 +6,14 @@ Password checks are counted by wrapping the running hasher's ``verify``.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.integration.conftest_server"]
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parents[2]
 GUESSES = 200
 MANY = {  # room for GUESSES connections from one address, and for their failures
     "max_conns_per_addr": GUESSES + 50,
@@ -205,3 +210,40 @@ def test_history_of_a_padded_name_is_a_bad_request(chat) -> None:
     c.send(HistoryRequest("@user2 ", None, 10))
     reply = c.recv_until(lambda m: isinstance(m, ErrorReply | HistoryEnd))
     assert isinstance(reply, ErrorReply) and reply.code_word == "bad_request"
+
+
+def add_user(db: Any, username: str, nickname: str) -> subprocess.CompletedProcess[str]:
+    """``python -m server add-user`` against the test database, password on stdin."""
+    env = {
+        **os.environ,
+        "CHAT_DB_NAME": db.database,
+        "CHAT_DB_USER": db.user,
+        "CHAT_DB_PASSWORD": db.password,
+        "CHAT_DB_SOCKET": db.unix_socket,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "server", "add-user", username, "--nickname", nickname],
+        input="a-good-password\n", env=env, cwd=REPO, capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "nickname", "code", "why"),
+    [
+        ("mallory", "WANG_YUAN", 1, "nickname"),  # user1's nickname, shouted
+        ("mallory", "wang\u202eyuan", 2, "U+202E"),  # a bidi override
+        ("mallory", " wang_yuan", 2, "space"),
+        ("user2 ", "someone", 2, "1-32"),
+    ],
+)
+def test_add_user_refuses_names_that_pass_for_another(
+    demo_db: Any, username: str, nickname: str, code: int, why: str
+) -> None:
+    done = add_user(demo_db, username, nickname)
+    assert done.returncode == code and why in done.stderr
+
+
+def test_add_user_accepts_a_distinct_nickname(demo_db: Any) -> None:
+    done = add_user(demo_db, "trent", "Trent 🙂")
+    assert done.returncode == 0, done.stderr
