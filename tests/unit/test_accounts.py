@@ -14,6 +14,7 @@ from server.accounts import (
     WRONG_CREDENTIALS,
     Accounts,
     Identity,
+    TokenSweeper,
 )
 from server.options import ServerOptions
 from tests.unit.fakes_accounts import FakeAccountStore, FakeClock, FakeHasher
@@ -208,3 +209,23 @@ def test_resume_with_an_impossible_name_touches_nothing(w: World) -> None:
     w.store.calls.clear()
     assert w.accounts.resume(A, "a:1", "alice ", identity.resume_token) == RESUME_FAILED
     assert w.store.calls == []
+
+
+class _SweepCounter:
+    def __init__(self) -> None:
+        self.swept = threading.Event()
+
+    def sweep(self) -> int:
+        self.swept.set()
+        return 1
+
+
+def test_the_sweeper_thread_sweeps_without_any_login_and_stops() -> None:
+    target = _SweepCounter()
+    sweeper = TokenSweeper(target, interval=0.01)  # type: ignore[arg-type]
+    sweeper.start()
+    try:
+        assert target.swept.wait(10.0)
+    finally:
+        sweeper.stop()
+    assert not sweeper.alive
