@@ -163,19 +163,23 @@ def test_real_and_unknown_names_leave_the_same_trace(make_server) -> None:
 
 def test_logout_revokes_the_connection_token(chat) -> None:
     c = chat.client()
-    token = c.login("user1").detail
+    login = c.login("user1")
+    assert login.ok
+    token = login.detail
     c.send(LogoutRequest())
     assert c.closed_by_server()
     assert chat.client().resume("user1", token).detail == RESUME_FAILED
 
 
 def test_logout_after_a_resume_revokes_the_newer_token(chat) -> None:
-    first = chat.client().login("user1").detail
+    first = chat.client().login("user1")
+    assert first.ok
     c = chat.client()
-    second = c.resume("user1", first).detail
+    second = c.resume("user1", first.detail)
+    assert second.ok
     c.send(LogoutRequest())
     assert c.closed_by_server()
-    assert chat.client().resume("user1", second).detail == RESUME_FAILED
+    assert chat.client().resume("user1", second.detail).detail == RESUME_FAILED
 
 
 def test_an_account_keeps_only_its_newest_tokens(chat) -> None:
