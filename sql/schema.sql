@@ -12,6 +12,11 @@ CREATE TABLE IF NOT EXISTS users (
     UNIQUE KEY uq_users_nickname_key (nickname_key)  -- no two accounts look alike
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- a database made before nickname keys: the column arrives empty (NULL), init-db fills it
+-- (server/provision.py) and then adds the unique key
+ALTER TABLE users ADD COLUMN IF NOT EXISTS
+    nickname_key VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL AFTER nickname;
+
 CREATE TABLE IF NOT EXISTS messages (
     id            BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     conversation  VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,  -- lobby | dm:a:b

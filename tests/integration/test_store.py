@@ -299,3 +299,47 @@ def test_outage_raises_unavailable_then_heals(db_params: DbParams, db_control) -
         assert store.get_user("alice") is not None
     finally:
         store.close()
+
+
+OLD_USERS = """
+CREATE TABLE users (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    username VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    nickname VARCHAR(64) NOT NULL,
+    password_hash VARCHAR(255) NOT NULL,
+    failed_logins INT UNSIGNED NOT NULL DEFAULT 0,
+    locked_until_ms BIGINT NOT NULL DEFAULT 0,
+    UNIQUE KEY uq_users_username (username)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+INSERT INTO users (username, nickname, password_hash) VALUES
+    ('ann', 'Alice', 'h'), ('amy', 'ALICE', 'h'), ('bo', 'Bob', 'h')
+"""
+
+
+def test_init_db_upgrades_a_database_made_before_nickname_keys(mariadb) -> None:
+    admin = mariadb.admin_params()
+    name = f"chat_old_{secrets.token_hex(4)}"
+    provision.apply_schema(admin, name, OLD_USERS)
+    try:
+        provision.apply_schema(admin, name)  # init-db with today's schema
+        conn = pymysql.connect(**mariadb.admin_params(name).connect_kwargs())
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT username, nickname_key FROM users ORDER BY id")
+                keys = dict(cur.fetchall())
+        finally:
+            conn.close()
+        assert keys == {"ann": "alice", "amy": None, "bo": "bob"}  # amy's looks like ann's
+        user, password = f"chat_old_srv_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+        provision.ensure_server_account(admin, name, user, password)
+        upgraded = Store(DbParams(name, user, password, unix_socket=mariadb.socket))
+        try:
+            with pytest.raises(ValueError, match="nickname"):
+                upgraded.add_user("al", "alice", "h")
+            upgraded.add_user("cy", "Cy", "h")
+            assert upgraded.get_user("cy") is not None
+        finally:
+            upgraded.close()
+        provision.drop_account(admin, user)
+    finally:
+        provision.drop_database(admin, name)
