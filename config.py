@@ -88,6 +88,8 @@ class Settings(ServerOptions):
             "handshake_timeout", "idle_timeout", "db_timeout", "msg_rate", "login_rate",
             "handshake_rate", "msg_burst", "login_burst", "handshake_burst",
             "max_conns_per_addr", "history_limit", "resume_token_ttl",
+            "login_failure_half_life", "login_hashes_per_address", "max_tokens_per_account",
+            "token_sweep_interval",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CHAT_{name.upper()} must be greater than 0")

@@ -11,7 +11,6 @@ import argparse
 import getpass
 import logging
 import os
-import re
 import secrets
 import sys
 from pathlib import Path
@@ -23,7 +22,6 @@ from server.store import DbParams, Store
 
 log = logging.getLogger("server")
 
-USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 DEMO_USERS = (("user1", "wang_yuan"), ("user2", "ding_zhen"), ("user3", "cxk"))
 DEMO_PASSWORD = "111111"
 
@@ -102,8 +100,9 @@ def cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_add_user(settings: Settings, args: argparse.Namespace) -> int:
-    if not USERNAME.match(args.username):
-        print("add-user: usernames are 1-32 of A-Z a-z 0-9 _ . -", file=sys.stderr)
+    problem = provision.new_account_problem(args.username, args.nickname or args.username)
+    if problem:
+        print(f"add-user: {problem}", file=sys.stderr)
         return 2
     if sys.stdin.isatty():
         password = getpass.getpass(f"password for {args.username}: ")

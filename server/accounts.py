@@ -1,19 +1,24 @@
-"""Who may log in: passwords (Argon2id), back-off, throttling, and single-use resume tokens.
+"""Who may log in: passwords (Argon2id), failed-login delays, and resume tokens.
 
 Policy only; the database is the injected ``AccountStore`` and hashing the ``PasswordHasher``
-(``server.ports``).
+(``server.ports``). What each defence promises, with its numbers, is in SECURITY.md ("Login and
+accounts").
 
-- Every wrong password or unknown name answers ``wrong username or password``. Unknown names
-  cost the same Argon2id work (the pool's dummy verify) and keep the same failure book (in
-  memory, bounded), so neither the text, nor the time, nor the back-off reveals an account.
-- After ``account_backoff_after`` failures an account is locked for ``account_backoff_seconds``
-  (kept in the database, so a restart does not reset it); during the lock even the right
-  password gets ``too many attempts, try again later`` and no hash is computed.
-- Failed logins and failed resumes also drain a per-address bucket with a generous burst: a
-  script guessing from one address is slowed, an office behind one NAT is not locked out,
-  and a successful login costs nothing.
+- A name that cannot be an account name (``server.names``) or an over-long password gets the
+  ordinary failure before any database or hashing work, and nothing of it is remembered.
+- Every other attempt is first *reserved* in the database, for the pair (name, address), in
+  one atomic statement that counts the attempt before its password is checked and refuses
+  while the pair's delay runs. The delay doubles with each failure past the free ones and
+  decays over time; it belongs to the address, so a guesser elsewhere cannot lock the owner
+  out. The same statements run whether or not the account exists, so neither the answer,
+  its time, nor the delay reveals an account.
+- Every attempt takes a token from the address's bucket up front (a success gives it back);
+  at most ``login_hashes_per_address`` attempts of one address are between reservation and
+  verdict at once (the others wait, up to the handshake deadline), and one account's
+  passwords are verified one at a time.
 - A resume token is 32 random bytes, handed out as urlsafe base64; the database keeps only
-  its SHA-256 and an expiry. It works once: every login or resume returns a fresh one.
+  its SHA-256 and an expiry. It works once, logout revokes it, an account keeps at most
+  ``max_tokens_per_account``, and ``TokenSweeper`` deletes expired ones on a timer.
 """
 
 from __future__ import annotations
@@ -25,14 +30,15 @@ import logging
 import secrets
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from server.limits import KeyedBuckets
+from server.names import is_username
 from server.options import ServerOptions
 from server.ports import AccountStore, PasswordHasher
-from server.store import StoreUnavailable, UserRecord
+from server.store import DelayPolicy, StoreUnavailable, UserRecord
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ TOO_MANY_ATTEMPTS = "too many attempts, try again later"
 SERVICE_UNAVAILABLE = "service unavailable"
 RESUME_FAILED = "session expired, log in again"
 TOKEN_BYTES = 32
+FORGET_AFTER_HALF_LIVES = 8  # an idle pair's count has decayed to 1/256: the row can go
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class Identity:
     username: str
     nickname: str
     resume_token: str = field(repr=False)
+    token_hash: bytes = field(default=b"", repr=False)  # what logout revokes
 
 
 def hash_token(token: bytes) -> bytes:
@@ -68,32 +76,65 @@ def decode_token(text: str) -> bytes | None:
     return raw if len(raw) == TOKEN_BYTES else None
 
 
-def _who(user: UserRecord | None) -> str:
-    """A name for log lines: the account, or a placeholder (never what was typed).
+def delay_policy(options: ServerOptions) -> DelayPolicy:
+    """The failed-login delay of ``options`` in the database's units (ms)."""
+    return DelayPolicy(
+        free_attempts=max(1, options.account_backoff_after),
+        base_ms=int(options.account_backoff_seconds * 1000),
+        cap_ms=int(options.login_backoff_cap * 1000),
+        half_life_ms=max(1, int(options.login_failure_half_life * 1000)),
+    )
 
-    A person who types their password into the username field must not find it in the log.
+
+class _Slots:
+    """At most ``limit`` holders per key; others wait their turn, up to a deadline.
+
+    Keys without holders take no memory.
     """
-    return user.username if user is not None else "<unknown user>"
+
+    def __init__(self, limit: int) -> None:
+        self._limit = max(1, limit)
+        self._held: dict[str, int] = {}
+        self._changed = threading.Condition()
+
+    def enter(self, key: str, timeout: float) -> bool:
+        """Take a slot of ``key``, waiting up to ``timeout`` s; False if none came free."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._held.get(key, 0) < self._limit, timeout):
+                return False
+            self._held[key] = self._held.get(key, 0) + 1
+            return True
+
+    def leave(self, key: str) -> None:
+        with self._changed:
+            held = self._held.pop(key, 1) - 1
+            if held > 0:
+                self._held[key] = held
+            self._changed.notify_all()
 
 
-class _FailureMemo:
-    """``(failures, locked_until_ms)`` of names that are not accounts; bounded LRU."""
+class _Turns:
+    """One holder at a time per key (waiting, not refused); idle keys take no memory."""
 
-    def __init__(self, max_keys: int) -> None:
-        self._items: OrderedDict[str, tuple[int, int]] = OrderedDict()
-        self._max = max(1, max_keys)
-        self._lock = threading.Lock()
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._guard = threading.Lock()
 
-    def get(self, name: str) -> tuple[int, int]:
-        with self._lock:
-            return self._items.get(name, (0, 0))
-
-    def put(self, name: str, count: int, locked_until_ms: int) -> None:
-        with self._lock:
-            self._items[name] = (count, locked_until_ms)
-            self._items.move_to_end(name)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users <= 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
 
 
 class Accounts:
@@ -110,56 +151,54 @@ class Accounts:
     ) -> None:
         self._store, self._hasher, self._options = store, hasher, options
         self._wall = wall_clock
-        self._address_failures = KeyedBuckets(
+        self._policy = delay_policy(options)
+        self._address_attempts = KeyedBuckets(
             options.login_rate, options.login_burst, options.rate_limit_keys, clock
         )
-        self._unknown = _FailureMemo(options.rate_limit_keys)
+        self._address_slots = _Slots(options.login_hashes_per_address)
+        self._account_turns = _Turns()
 
     def _now_ms(self) -> int:
         return int(self._wall() * 1000)
 
     def login(self, address: str, peer: str, username: str, password: str) -> Identity | str:
         """Check a password; never says whether the account exists."""
-        opts = self._options
-        if not self._address_failures.allows(address):
-            log.warning("login from %s throttled: too many failures from this address", peer)
+        if not self._address_attempts.take(address):
+            log.warning("login from %s throttled: too many attempts from this address", peer)
             return TOO_MANY_ATTEMPTS
-        plausible = 0 < len(username) <= opts.max_username and len(password) <= opts.max_password
+        if not is_username(username) or len(password) > self._options.max_password:
+            log.warning("login failed from %s: not an account name or password", peer)
+            return WRONG_CREDENTIALS
+        # a crowd behind one address waits its turn; only a login that cannot start before
+        # the connection's own login deadline is refused
+        if not self._address_slots.enter(address, self._options.handshake_timeout):
+            log.warning("login from %s refused: too many logins in progress", peer)
+            return TOO_MANY_ATTEMPTS
         try:
-            user = self._store.get_user(username) if plausible else None
-            now = self._now_ms()
-            failures, locked_until = (
-                (user.failed_logins, user.locked_until_ms) if user else self._unknown.get(username)
-            )
-            if locked_until > now:
-                log.warning("login for %s from %s refused: account back-off", _who(user), peer)
-                return TOO_MANY_ATTEMPTS
-            stored_hash = user.password_hash if user else None
-            if not self._hasher.verify(stored_hash, password[: opts.max_password]) or not user:
-                return self._failed(address, peer, username, user, failures, now)
-            if user.failed_logins or user.locked_until_ms:
-                self._store.reset_login_failures(user.username)
-            self._maybe_rehash(user, password)
-            return self._identity(user)
+            return self._reserved_login(address, peer, username, password)
         except StoreUnavailable as exc:
             log.warning("login from %s: database unavailable (%s)", peer, exc)
             return SERVICE_UNAVAILABLE
+        finally:
+            self._address_slots.leave(address)
 
-    def _failed(
-        self, address: str, peer: str, name: str, user: UserRecord | None, failures: int, now: int
-    ) -> str:
-        opts = self._options
-        self._address_failures.charge(address)
-        lock_until = 0
-        if failures + 1 >= opts.account_backoff_after:
-            lock_until = now + int(opts.account_backoff_seconds * 1000)
-        if user is None:
-            self._unknown.put(name, failures + 1, lock_until)
-        else:
-            self._store.record_login_failure(user.username, lock_until)
-        backoff = "; account back-off starts" if lock_until else ""
-        log.warning("login failed for %s from %s%s", _who(user), peer, backoff)
-        return WRONG_CREDENTIALS
+    def _reserved_login(
+        self, address: str, peer: str, username: str, password: str
+    ) -> Identity | str:
+        """Reserve, then verify; the same statements run for accounts and unknown names."""
+        if not self._store.reserve_login_attempt(username, address, self._now_ms(), self._policy):
+            log.warning("login from %s refused: failed-login delay of this name here", peer)
+            return TOO_MANY_ATTEMPTS
+        user = self._store.get_user(username)
+        with self._account_turns.hold(username):
+            ok = self._hasher.verify(user.password_hash if user else None, password)
+        if not ok or user is None:
+            log.warning("login failed for %s from %s", _who(user), peer)
+            return WRONG_CREDENTIALS
+        self._address_attempts.refund(address)
+        self._store.clear_login_attempts(username, address)
+        self._maybe_rehash(user, password)
+        return self._identity(user)
 
     def _maybe_rehash(self, user: UserRecord, password: str) -> None:
         """Upgrade a hash made with weaker parameters, now that we know the password."""
@@ -169,17 +208,17 @@ class Accounts:
 
     def resume(self, address: str, peer: str, username: str, token: str) -> Identity | str:
         """Trade a resume token (single use) for a session and a fresh token."""
-        if not self._address_failures.allows(address):
+        if not self._address_attempts.allows(address):
             log.warning("resume from %s throttled: too many failures from this address", peer)
             return TOO_MANY_ATTEMPTS
-        raw = decode_token(token)
+        raw = decode_token(token) if is_username(username) else None
         try:
             owner = None
             if raw is not None:
                 owner = self._store.consume_resume_token(hash_token(raw), self._now_ms())
             user = self._store.get_user(owner) if owner == username else None
             if user is None:
-                self._address_failures.charge(address)
+                self._address_attempts.charge(address)
                 log.warning("resume failed from %s: unknown, used or expired token", peer)
                 return RESUME_FAILED
             return self._identity(user)
@@ -187,10 +226,72 @@ class Accounts:
             log.warning("resume from %s: database unavailable (%s)", peer, exc)
             return SERVICE_UNAVAILABLE
 
+    def logout(self, token_hash: bytes) -> None:
+        """Revoke the token the connection was given: it cannot resume any more."""
+        if not token_hash:
+            return
+        try:
+            self._store.revoke_resume_token(token_hash)
+        except StoreUnavailable as exc:
+            log.warning("resume token not revoked: database unavailable (%s)", exc)
+
+    def sweep(self) -> int:
+        """Delete expired tokens and long-idle failed-login rows; how many rows went."""
+        now = self._now_ms()
+        idle_before = now - FORGET_AFTER_HALF_LIVES * self._policy.half_life_ms
+        return self._store.sweep_resume_tokens(now) + self._store.sweep_login_attempts(
+            idle_before, now
+        )
+
     def _identity(self, user: UserRecord) -> Identity:
         """Issue the next single-use resume token (its hash is stored before it is sent)."""
         token = secrets.token_bytes(TOKEN_BYTES)
+        digest = hash_token(token)
         expires = self._now_ms() + int(self._options.resume_token_ttl * 1000)
-        self._store.save_resume_token(hash_token(token), user.username, expires)
+        self._store.save_resume_token(
+            digest, user.username, expires, keep=self._options.max_tokens_per_account
+        )
         text = base64.urlsafe_b64encode(token).decode("ascii").rstrip("=")
-        return Identity(user.username, user.nickname, text)
+        return Identity(user.username, user.nickname, text, digest)
+
+
+def _who(user: UserRecord | None) -> str:
+    """A name for log lines: the account, or a placeholder (never what was typed).
+
+    A person who types their password into the username field must not find it in the log.
+    """
+    return user.username if user is not None else "<unknown user>"
+
+
+class TokenSweeper:
+    """A daemon thread calling ``Accounts.sweep`` every ``interval`` seconds until ``stop``."""
+
+    def __init__(self, accounts: Accounts, interval: float) -> None:
+        self._accounts, self._interval = accounts, max(1.0, interval)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="token-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                swept = self._accounts.sweep()
+            except StoreUnavailable as exc:
+                log.warning("token sweep skipped: database unavailable (%s)", exc)
+                continue
+            except Exception:  # keep sweeping; a bug here must not end the thread silently
+                log.exception("token sweep failed")
+                continue
+            if swept:
+                log.info("swept %d expired tokens and idle failed-login rows", swept)

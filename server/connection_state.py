@@ -24,6 +24,7 @@ class ConnectionState:
     outbox: LineSink  # this connection's queue (the hub holds the same object)
     username: str | None = None
     nickname: str | None = None
+    token_hash: bytes = field(default=b"", repr=False)  # of the resume token it was given
     bad_messages: int = 0
     closed: bool = field(default=False, repr=False)
     commits: CommitPipeline = field(default_factory=CommitPipeline, repr=False)

@@ -115,3 +115,11 @@ class KeyedBuckets:
         """Count an action that already happened (a failed login), even past empty."""
         with self._lock:
             self._bucket(key).charge(cost)
+
+    def refund(self, key: str, cost: float = 1.0) -> None:
+        """Give back what ``take`` took for an action that turned out not to count (never
+        above the burst); a key without a bucket already has a full one."""
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is not None:
+                bucket.charge(-min(cost, bucket.burst - bucket.tokens))

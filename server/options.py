@@ -46,10 +46,15 @@ class ServerOptions:
     msg_burst: int = 60
     rate_limit_keys: int = 100_000  # addresses/users tracked before idle ones are evicted
     # accounts
-    account_backoff_after: int = 5
-    account_backoff_seconds: float = 30.0
+    account_backoff_after: int = 5  # free failed logins per (name, address) before delays
+    account_backoff_seconds: float = 1.0  # the first delay; doubles with each further failure
+    login_backoff_cap: float = 900.0  # the longest delay
+    login_failure_half_life: float = 3_600.0  # failures of a (name, address) halve this often
+    login_hashes_per_address: int = 4  # logins of one address being checked at once
     resume_token_ttl: float = 86_400.0
     argon2_workers: int = 2  # Argon2id hashes at once (each takes 19 MiB while it runs)
+    max_tokens_per_account: int = 10  # live resume tokens; the oldest go first
+    token_sweep_interval: float = 300.0  # how often expired tokens are deleted
     # messages
     max_text: int = 4_000
     max_client_msg_id: int = 64

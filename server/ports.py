@@ -10,25 +10,41 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar
 
-from server.store import NewMessage, StoredMessage, UserRecord
+from server.store import DelayPolicy, NewMessage, StoredMessage, UserRecord
 
 OriginT = TypeVar("OriginT", contravariant=True)
 
 
 class AccountStore(Protocol):
-    """Accounts, failed-login counts and resume tokens (what ``server.accounts`` needs)."""
+    """Accounts, failed-login attempts and resume tokens (what ``server.accounts`` needs)."""
 
     def get_user(self, username: str) -> UserRecord | None: ...
 
     def set_password_hash(self, username: str, password_hash: str) -> None: ...
 
-    def record_login_failure(self, username: str, lock_until_ms: int) -> int:
-        """Count one more failure; ``lock_until_ms`` > 0 starts a back-off; the new count."""
+    def reserve_login_attempt(
+        self, name: str, address: str, now_ms: int, policy: DelayPolicy
+    ) -> bool:
+        """Count one attempt for (name, address) before its password is checked, atomically;
+        False (nothing counted) while the pair's delay runs."""
         ...
 
-    def reset_login_failures(self, username: str) -> None: ...
+    def clear_login_attempts(self, name: str, address: str) -> None:
+        """A correct password from this address: its failures are forgiven."""
+        ...
 
-    def save_resume_token(self, token_hash: bytes, username: str, expires_ms: int) -> None: ...
+    def sweep_login_attempts(self, idle_before_ms: int, now_ms: int, batch: int = 1_000) -> int:
+        ...
+
+    def save_resume_token(
+        self, token_hash: bytes, username: str, expires_ms: int, keep: int = 10
+    ) -> None:
+        """Store a token's hash; the account keeps only its ``keep`` newest tokens."""
+        ...
+
+    def revoke_resume_token(self, token_hash: bytes) -> bool: ...
+
+    def sweep_resume_tokens(self, now_ms: int, batch: int = 1_000) -> int: ...
 
     def consume_resume_token(self, token_hash: bytes, now_ms: int) -> str | None:
         """The token's user if it is known and unexpired; it can never be used again."""

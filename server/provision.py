@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import pymysql
 
+from server.names import is_username, nickname_key, nickname_problem
 from server.store import DbParams
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,17 @@ log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "sql" / "schema.sql"
 SERVER_GRANTS = "SELECT, INSERT, UPDATE, DELETE"
+
+
+def new_account_problem(username: str, nickname: str) -> str | None:
+    """Why ``add-user``/``init-db`` must not create this account, or None when it may.
+
+    The same rules the server applies to names on the wire (``server.names``): an account the
+    server could never match, or a nickname that renders like another, is refused here.
+    """
+    if not is_username(username):
+        return "usernames are 1-32 of A-Z a-z 0-9 _ . -"
+    return nickname_problem(nickname)
 
 
 def _identifier(name: str) -> str:
@@ -55,9 +68,35 @@ def apply_schema(admin: DbParams, db_name: str, schema_sql: str | None = None) -
             cur.execute(f"USE {_identifier(db_name)}")
             for statement in schema_statements(sql):
                 cur.execute(statement)
+            _fill_nickname_keys(cur)
     finally:
         conn.close()
     log.info("schema applied to database %s", db_name)
+
+
+def _fill_nickname_keys(cur: Any) -> None:
+    """Give accounts made before nickname keys theirs, then make the keys unique.
+
+    A nickname whose key another account already has keeps NULL (the unique key allows
+    several) and is named in the log: its owner should get a distinct one.
+    """
+    cur.execute(
+        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = 'users' AND COLUMN_NAME = 'nickname_key'"
+    )
+    if not cur.fetchone()[0]:  # a schema without nickname keys (an older one, in a test)
+        return
+    cur.execute("SELECT nickname_key FROM users WHERE nickname_key IS NOT NULL")
+    taken = {row[0] for row in cur.fetchall()}
+    cur.execute("SELECT id, username, nickname FROM users WHERE nickname_key IS NULL ORDER BY id")
+    for row_id, username, nickname in cur.fetchall():
+        key = nickname_key(nickname)
+        if key in taken:
+            log.warning("account %s: nickname looks like another account's; change it", username)
+            continue
+        taken.add(key)
+        cur.execute("UPDATE users SET nickname_key = %s WHERE id = %s", (key, row_id))
+    cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS uq_users_nickname_key ON users (nickname_key)")
 
 
 LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})

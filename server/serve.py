@@ -26,9 +26,10 @@ from pathlib import Path
 
 from Crypto.PublicKey import RSA
 
+from server.accounts import TokenSweeper
 from server.commit import GroupCommitter
 from server.hub import InProcessHub
-from server.keyfile import load_private_key
+from server.keyfile import KeyFileExposedError, load_private_key
 from server.listener import ChatServer
 from server.options import ServerOptions
 from server.passwords import PasswordHasherPool
@@ -51,14 +52,18 @@ class BuiltServer:
     committer: GroupCommitter[PendingSend]
     service: ChatService
     server: ChatServer
+    sweeper: TokenSweeper
 
     def start(self) -> tuple[str, int]:
         """Listen; returns the bound ``(host, port)`` (port 0 picks a free one)."""
-        return self.server.start()
+        address = self.server.start()
+        self.sweeper.start()
+        return address
 
     def stop(self) -> None:
         """Stop accepting, flush every connection, commit what is queued, close the pool."""
         self.server.stop()
+        self.sweeper.stop()
         self.committer.close()
         self.store.close()
 
@@ -82,7 +87,8 @@ def build(
     service = ChatService(store, hasher, hub, committer, options)
     committer.start(service.on_committed)
     server = ChatServer(options, service, private_key)
-    return BuiltServer(options, store, hasher, hub, committer, service, server)
+    sweeper = TokenSweeper(service.accounts, options.token_sweep_interval)
+    return BuiltServer(options, store, hasher, hub, committer, service, server, sweeper)
 
 
 def _return_freed_memory() -> None:
@@ -106,7 +112,12 @@ def run(options: ServerOptions, db: DbParams, key_path: Path) -> int:
     if not key_path.exists():
         log.error("no server key at %s; run `make keys` (python -m server keygen)", key_path)
         return 1
-    built = build(options, db, load_private_key(key_path))
+    try:
+        private_key = load_private_key(key_path)
+    except KeyFileExposedError as exc:
+        log.error("%s", exc)
+        return 1
+    built = build(options, db, private_key)
     if not built.store.ping():
         log.warning("database not reachable yet; logins answer 'service unavailable' until it is")
     stop = threading.Event()

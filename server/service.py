@@ -66,6 +66,7 @@ from server.commit import Committed
 from server.connection_state import ConnectionState
 from server.hub import Hub, LineSink
 from server.limits import KeyedBuckets
+from server.names import is_username
 from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
 from server.store import NewMessage, StoredMessage, StoreUnavailable
@@ -126,6 +127,11 @@ class ChatService:
     def now_ms(self) -> int:
         return int(self._wall() * 1000)
 
+    @property
+    def accounts(self) -> Accounts:
+        """Logins and tokens; the wiring runs ``TokenSweeper(service.accounts, ...)``."""
+        return self._accounts
+
     # --- entry points (called by the listener's reader thread) -----------------------------
 
     def on_message(self, conn: ConnectionState, message: ClientMessage) -> bool:
@@ -159,6 +165,7 @@ class ChatService:
                 return True
             case LogoutRequest():
                 self._wait_for_earlier_sends(conn)
+                self._accounts.logout(conn.token_hash)  # the token given to this connection
                 log.info("%s (%s) logged out", conn.peer, conn.username)
                 return False
             case _:  # a client code this server does not serve
@@ -215,6 +222,7 @@ class ChatService:
             conn.send(LoginResult(False, "", "", outcome))
             return True
         conn.username, conn.nickname = outcome.username, outcome.nickname
+        conn.token_hash = outcome.token_hash
         self._remember_user(outcome.username)
         conn.send(LoginResult(True, outcome.nickname, outcome.username, outcome.resume_token))
         self._hub.attach(outcome.username, outcome.nickname, conn.outbox)
@@ -293,12 +301,12 @@ class ChatService:
 
     def _direct_history_key(self, username: str, conversation: str) -> str | None:
         peer = conversation[1:]
-        if not 0 < len(peer) <= self._options.max_username:
+        if not is_username(peer):  # 'user2 ' would name user2's rows under another key
             return None
         return dm_conversation(username, peer)
 
     def _user_exists(self, username: str) -> bool:
-        if not 0 < len(username) <= self._options.max_username:
+        if not is_username(username):  # the database would match 'user2 ' to user2
             return False
         with self._known_lock:
             if username in self._known_users:

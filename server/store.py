@@ -17,6 +17,10 @@ from typing import Any
 import pymysql
 from dbutils.pooled_db import PooledDB
 
+from server.names import nickname_key
+from server.store_logins import DelayPolicy as DelayPolicy  # re-exported for callers
+from server.store_logins import LoginRows
+
 log = logging.getLogger(__name__)
 
 _CONNECTION_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
@@ -63,8 +67,6 @@ class UserRecord:
     username: str
     nickname: str
     password_hash: str = field(repr=False)
-    failed_logins: int
-    locked_until_ms: int
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,8 @@ def _key_params(items: Sequence[NewMessage]) -> list[str]:
     return [value for m in items for value in (m.sender, m.client_msg_id)]
 
 
-class Store:
-    """Pooled, parameterised access to users, messages and resume tokens."""
+class Store(LoginRows):
+    """Pooled, parameterised access to users and messages; login rows come from ``LoginRows``."""
 
     def __init__(self, params: DbParams) -> None:
         self._params = params
@@ -171,14 +173,13 @@ class Store:
     def get_user(self, username: str) -> UserRecord | None:
         with self._transaction() as cur:
             cur.execute(
-                "SELECT username, nickname, password_hash, failed_logins, locked_until_ms "
-                "FROM users WHERE username = %s",
+                "SELECT username, nickname, password_hash FROM users WHERE username = %s",
                 (username,),
             )
             row = cur.fetchone()
         if row is None:
             return None
-        return UserRecord(row[0], row[1], row[2], int(row[3]), int(row[4]))
+        return UserRecord(row[0], row[1], row[2])
 
     def user_exists(self, username: str) -> bool:
         with self._transaction() as cur:
@@ -186,14 +187,17 @@ class Store:
             return cur.fetchone() is not None
 
     def add_user(self, username: str, nickname: str, password_hash: str) -> None:
-        """Create an account; ValueError if the name is taken."""
+        """Create an account; ValueError if the name or a look-alike nickname is taken."""
         try:
             with self._transaction() as cur:
                 cur.execute(
-                    "INSERT INTO users (username, nickname, password_hash) VALUES (%s, %s, %s)",
-                    (username, nickname, password_hash),
+                    "INSERT INTO users (username, nickname, nickname_key, password_hash) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (username, nickname, nickname_key(nickname), password_hash),
                 )
-        except pymysql.err.IntegrityError:
+        except pymysql.err.IntegrityError as exc:
+            if "nickname" in str(exc):
+                raise ValueError(f"nickname {nickname!r} is taken (or one like it)") from None
             raise ValueError(f"user {username!r} already exists") from None
 
     def set_password_hash(self, username: str, password_hash: str) -> None:
@@ -201,26 +205,6 @@ class Store:
             cur.execute(
                 "UPDATE users SET password_hash = %s WHERE username = %s",
                 (password_hash, username),
-            )
-
-    def record_login_failure(self, username: str, lock_until_ms: int) -> int:
-        """Count one more failure; ``lock_until_ms`` > 0 starts a back-off. Returns the count."""
-        with self._transaction() as cur:
-            cur.execute(
-                "UPDATE users SET failed_logins = failed_logins + 1, "
-                "locked_until_ms = GREATEST(locked_until_ms, %s) WHERE username = %s",
-                (lock_until_ms, username),
-            )
-            cur.execute("SELECT failed_logins FROM users WHERE username = %s", (username,))
-            row = cur.fetchone()
-        return int(row[0]) if row else 0
-
-    def reset_login_failures(self, username: str) -> None:
-        with self._transaction() as cur:
-            cur.execute(
-                "UPDATE users SET failed_logins = 0, locked_until_ms = 0 "
-                "WHERE username = %s AND (failed_logins <> 0 OR locked_until_ms <> 0)",
-                (username,),
             )
 
     # --- messages ------------------------------------------------------------------------------
@@ -313,29 +297,6 @@ class Store:
             rows = [_message(r) for r in cur.fetchall()]
         more = len(rows) > limit
         return list(reversed(rows[:limit])), more
-
-    # --- resume tokens -------------------------------------------------------------------------
-
-    def save_resume_token(self, token_hash: bytes, username: str, expires_ms: int) -> None:
-        with self._transaction() as cur:
-            cur.execute(
-                "INSERT INTO resume_tokens (token_hash, username, expires_ms) VALUES (%s, %s, %s)",
-                (token_hash, username, expires_ms),
-            )
-
-    def consume_resume_token(self, token_hash: bytes, now_ms: int) -> str | None:
-        """The token's user if it is known and unexpired; either way it can never be used again."""
-        with self._transaction() as cur:
-            cur.execute(
-                "SELECT username, expires_ms FROM resume_tokens WHERE token_hash = %s FOR UPDATE",
-                (token_hash,),
-            )
-            row = cur.fetchone()
-            if row is None:
-                return None
-            cur.execute("DELETE FROM resume_tokens WHERE token_hash = %s", (token_hash,))
-            cur.execute("DELETE FROM resume_tokens WHERE expires_ms < %s LIMIT 100", (now_ms,))
-        return row[0] if int(row[1]) >= now_ms else None
 
     # --- health --------------------------------------------------------------------------------
 

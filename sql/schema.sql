@@ -5,12 +5,17 @@ CREATE TABLE IF NOT EXISTS users (
     id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     username        VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
     nickname        VARCHAR(64) NOT NULL,
+    nickname_key    VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,  -- NFKC, case-folded
     password_hash   VARCHAR(255) NOT NULL,          -- Argon2id PHC string, never a password
-    failed_logins   INT UNSIGNED NOT NULL DEFAULT 0,
-    locked_until_ms BIGINT NOT NULL DEFAULT 0,      -- per-account back-off after failures
     created_at      TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    UNIQUE KEY uq_users_username (username)
+    UNIQUE KEY uq_users_username (username),
+    UNIQUE KEY uq_users_nickname_key (nickname_key)  -- no two accounts look alike
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- a database made before nickname keys: the column arrives empty (NULL), init-db fills it
+-- (server/provision.py) and then adds the unique key
+ALTER TABLE users ADD COLUMN IF NOT EXISTS
+    nickname_key VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL AFTER nickname;
 
 CREATE TABLE IF NOT EXISTS messages (
     id            BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -30,3 +35,18 @@ CREATE TABLE IF NOT EXISTS resume_tokens (
     expires_ms BIGINT NOT NULL,
     KEY ix_resume_tokens_username (username)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Failed-login delay per (name, address), for account names and unknown names alike, so the
+-- same statements run whether or not the account exists. ``failures`` decays (halves every
+-- CHAT_LOGIN_FAILURE_HALF_LIFE); no password is checked for the pair before ``not_before_ms``.
+CREATE TABLE IF NOT EXISTS login_attempts (
+    username      VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    address       VARCHAR(45) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    failures      DOUBLE NOT NULL DEFAULT 0,        -- as of updated_ms
+    updated_ms    BIGINT NOT NULL DEFAULT 0,
+    not_before_ms BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (username, address),
+    KEY ix_login_attempts_updated (updated_ms)      -- the sweep of forgotten rows
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE INDEX IF NOT EXISTS ix_resume_tokens_expires ON resume_tokens (expires_ms);

@@ -1,4 +1,7 @@
-"""Login against the live server on real MariaDB: Argon2id, one generic failure, back-off."""
+"""Login against the live server on real MariaDB: Argon2id, one generic failure, back-off.
+
+The attacks on the delay, names and tokens are in ``test_server_login_attacks.py``.
+"""
 
 from __future__ import annotations
 
@@ -76,20 +79,19 @@ def test_chat_before_login_is_refused_and_reaches_nobody(chat) -> None:
 
 
 def test_repeated_failures_back_off_then_succeed(chat) -> None:
-    chat.store.reset_login_failures("user3")  # earlier tests may have failed for user3
+    chat.store.clear_login_attempts("user3", "127.0.0.1")  # earlier tests may have failed
     c = chat.client()
     for _ in range(chat.options.account_backoff_after):
         assert c.login("user3", "wrong").detail == WRONG_CREDENTIALS
-    # locked now: even the right password gets the back-off answer
+    # delayed now: even the right password gets the back-off answer, and is not checked
     locked = c.login("user3", "111111")
     assert not locked.ok and locked.detail == TOO_MANY_ATTEMPTS
-    record = chat.store.get_user("user3")
-    assert record is not None and record.locked_until_ms > 0  # kept in the database
+    state = chat.store.login_attempt_state("user3", "127.0.0.1")
+    assert state is not None and state[1] > 0  # kept in the database
     time.sleep(chat.options.account_backoff_seconds + 0.2)
     ok = chat.client().login("user3", "111111")
     assert ok.ok
-    record = chat.store.get_user("user3")
-    assert record is not None and record.failed_logins == 0
+    assert chat.store.login_attempt_state("user3", "127.0.0.1") is None  # forgiven
 
 
 def test_unknown_users_back_off_like_real_ones(chat) -> None:
@@ -101,6 +103,7 @@ def test_unknown_users_back_off_like_real_ones(chat) -> None:
 
 def test_failed_logins_per_address_are_throttled(make_server) -> None:
     live = make_server(login_rate=0.01, login_burst=3, account_backoff_after=100)
+    # every attempt takes its token up front; the three failures leave none for a fourth
     c = live.client()
     for i in range(3):
         assert c.login(f"nobody{i}", "x").detail == WRONG_CREDENTIALS

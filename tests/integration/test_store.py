@@ -10,7 +10,7 @@ import pymysql.cursors
 import pytest
 
 from server import provision
-from server.store import DbParams, NewMessage, Store, StoreUnavailable
+from server.store import DbParams, DelayPolicy, NewMessage, Store, StoreUnavailable
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +30,49 @@ def new(sender: str, cid: str, text: str = "hi", conversation: str = "lobby") ->
     return NewMessage(conversation, sender, None, cid, text, 1_700_000_000_000)
 
 
-def test_users_and_failure_counters(store: Store) -> None:
+def test_users(store: Store) -> None:
     alice = store.get_user("alice")
-    assert alice is not None and alice.nickname == "Alice" and alice.failed_logins == 0
+    assert alice is not None and alice.nickname == "Alice"
     assert store.get_user("ALICE") is None  # names are case-sensitive
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="already exists"):
         store.add_user("alice", "again", "h")
-    assert store.record_login_failure("alice", 0) == 1
-    assert store.record_login_failure("alice", 123) == 2
-    assert store.get_user("alice").locked_until_ms == 123  # type: ignore[union-attr]
-    store.reset_login_failures("alice")
-    assert store.get_user("alice").failed_logins == 0  # type: ignore[union-attr]
     store.set_password_hash("alice", "$argon2id$new")
     assert store.get_user("alice").password_hash == "$argon2id$new"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("look_alike", ["alice", "ALICE", "\uff21lice", "Alic\u0065"])
+def test_a_nickname_that_looks_like_another_is_refused(store: Store, look_alike: str) -> None:
+    with pytest.raises(ValueError, match="nickname"):
+        store.add_user(f"other{len(look_alike)}{ord(look_alike[0])}", look_alike, "h")
+
+
+POLICY = DelayPolicy(free_attempts=3, base_ms=1_000, cap_ms=60_000, half_life_ms=600_000)
+
+
+def test_reservation_counts_before_the_check_and_refuses_during_the_delay(store: Store) -> None:
+    granted = [store.reserve_login_attempt("carol", "10.0.0.1", 5_000, POLICY) for _ in range(5)]
+    assert granted == [True, True, True, False, False]  # the 3rd failure starts a 1 s delay
+    failures, not_before = store.login_attempt_state("carol", "10.0.0.1")  # type: ignore[misc]
+    assert failures == pytest.approx(3) and not_before == 6_000
+    assert store.reserve_login_attempt("carol", "10.0.0.2", 5_000, POLICY)  # another address
+    assert store.reserve_login_attempt("carol", "10.0.0.1", 6_000, POLICY)  # delay over
+    # 4 failures (less the decay of one second) double the delay to about 2 s
+    _, not_before = store.login_attempt_state("carol", "10.0.0.1")  # type: ignore[misc]
+    assert not_before == pytest.approx(6_000 + 2_000, abs=20)
+    store.clear_login_attempts("carol", "10.0.0.1")
+    assert store.login_attempt_state("carol", "10.0.0.1") is None
+
+
+def test_failures_decay_with_time_and_idle_rows_are_swept(store: Store) -> None:
+    for _ in range(3):
+        store.reserve_login_attempt("dave", "10.0.0.9", 0, POLICY)
+    assert store.reserve_login_attempt("dave", "10.0.0.9", 1_200_000, POLICY)  # 2 half-lives
+    failures, _ = store.login_attempt_state("dave", "10.0.0.9")  # type: ignore[misc]
+    assert failures == pytest.approx(3 / 4 + 1)
+    store.sweep_login_attempts(idle_before_ms=1_000_000, now_ms=2_000_000)
+    assert store.login_attempt_state("dave", "10.0.0.9") is not None  # touched since
+    assert store.sweep_login_attempts(idle_before_ms=1_300_000, now_ms=2_000_000) >= 1
+    assert store.login_attempt_state("dave", "10.0.0.9") is None
 
 
 @pytest.mark.parametrize("evil", INJECTIONS)
@@ -186,6 +216,28 @@ def test_resume_tokens_are_single_use_and_expire(store: Store) -> None:
     assert store.consume_resume_token(old, now_ms=1_000) is None
 
 
+def test_revoked_tokens_are_gone_and_an_account_keeps_only_its_newest(store: Store) -> None:
+    token = hashlib.sha256(b"token-3").digest()
+    store.save_resume_token(token, "alice", expires_ms=10_000)
+    assert store.revoke_resume_token(token)
+    assert store.consume_resume_token(token, now_ms=1_000) is None
+    hashes = [hashlib.sha256(b"many-%d" % i).digest() for i in range(6)]
+    for i, digest in enumerate(hashes):
+        store.save_resume_token(digest, "bob", expires_ms=100_000 + i, keep=4)
+    assert store.count_resume_tokens("bob") == 4
+    assert store.consume_resume_token(hashes[0], now_ms=1_000) is None  # the oldest went
+    assert store.consume_resume_token(hashes[5], now_ms=1_000) == "bob"
+
+
+def test_expired_tokens_are_swept_in_batches(store: Store) -> None:
+    for i in range(7):
+        store.save_resume_token(hashlib.sha256(b"exp-%d" % i).digest(), "alice", 50 + i, keep=99)
+    live = hashlib.sha256(b"live").digest()
+    store.save_resume_token(live, "alice", expires_ms=10**12, keep=99)
+    assert store.sweep_resume_tokens(now_ms=1_000, batch=3) >= 7
+    assert store.count_resume_tokens("alice") == 1
+
+
 def test_server_account_has_least_privilege(db_params: DbParams) -> None:
     conn = pymysql.connect(**db_params.connect_kwargs())
     try:
@@ -247,3 +299,47 @@ def test_outage_raises_unavailable_then_heals(db_params: DbParams, db_control) -
         assert store.get_user("alice") is not None
     finally:
         store.close()
+
+
+OLD_USERS = """
+CREATE TABLE users (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    username VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    nickname VARCHAR(64) NOT NULL,
+    password_hash VARCHAR(255) NOT NULL,
+    failed_logins INT UNSIGNED NOT NULL DEFAULT 0,
+    locked_until_ms BIGINT NOT NULL DEFAULT 0,
+    UNIQUE KEY uq_users_username (username)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+INSERT INTO users (username, nickname, password_hash) VALUES
+    ('ann', 'Alice', 'h'), ('amy', 'ALICE', 'h'), ('bo', 'Bob', 'h')
+"""
+
+
+def test_init_db_upgrades_a_database_made_before_nickname_keys(mariadb) -> None:
+    admin = mariadb.admin_params()
+    name = f"chat_old_{secrets.token_hex(4)}"
+    provision.apply_schema(admin, name, OLD_USERS)
+    try:
+        provision.apply_schema(admin, name)  # init-db with today's schema
+        conn = pymysql.connect(**mariadb.admin_params(name).connect_kwargs())
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT username, nickname_key FROM users ORDER BY id")
+                keys = dict(cur.fetchall())
+        finally:
+            conn.close()
+        assert keys == {"ann": "alice", "amy": None, "bo": "bob"}  # amy's looks like ann's
+        user, password = f"chat_old_srv_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+        provision.ensure_server_account(admin, name, user, password)
+        upgraded = Store(DbParams(name, user, password, unix_socket=mariadb.socket))
+        try:
+            with pytest.raises(ValueError, match="nickname"):
+                upgraded.add_user("al", "alice", "h")
+            upgraded.add_user("cy", "Cy", "h")
+            assert upgraded.get_user("cy") is not None
+        finally:
+            upgraded.close()
+        provision.drop_account(admin, user)
+    finally:
+        provision.drop_database(admin, name)

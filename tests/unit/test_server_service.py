@@ -40,7 +40,8 @@ from server.connection_state import ConnectionState
 from server.hub import LineSink
 from server.options import ServerOptions
 from server.service import ChatService, PendingSend
-from server.store import NewMessage, StoredMessage, UserRecord
+from server.store import NewMessage, StoredMessage
+from tests.unit.fakes_accounts import FakeAccountStore, FakeHasher
 
 PASSWORD = "secret-1"
 OPTIONS = ServerOptions(commit_timeout=5.0, msg_rate=1_000.0, msg_burst=1_000)
@@ -68,42 +69,18 @@ class Sink:
         return seen
 
 
-class FakeStore:
-    """Accounts and messages in dicts; a resend (same sender and client id) finds the first."""
+class FakeStore(FakeAccountStore):
+    """The accounts fake plus messages in a list; a resend (same sender and client id) finds
+    the first."""
 
     def __init__(self, *usernames: str) -> None:
-        self.users = {
-            name: UserRecord(name, name.title(), f"hash:{PASSWORD}", 0, 0) for name in usernames
-        }
+        super().__init__()
+        for name in usernames:
+            self.add(name, PASSWORD, name.title())
         self.messages: list[StoredMessage] = []
-        self.tokens: dict[bytes, str] = {}
-
-    def get_user(self, username: str) -> UserRecord | None:
-        return self.users.get(username)
 
     def user_exists(self, username: str) -> bool:
         return username in self.users
-
-    def set_password_hash(self, username: str, password_hash: str) -> None:
-        self.users[username] = replace(self.users[username], password_hash=password_hash)
-
-    def record_login_failure(self, username: str, lock_until_ms: int) -> int:
-        user = self.users[username]
-        self.users[username] = replace(
-            user,
-            failed_logins=user.failed_logins + 1,
-            locked_until_ms=max(user.locked_until_ms, lock_until_ms),
-        )
-        return user.failed_logins + 1
-
-    def reset_login_failures(self, username: str) -> None:
-        self.users[username] = replace(self.users[username], failed_logins=0, locked_until_ms=0)
-
-    def save_resume_token(self, token_hash: bytes, username: str, expires_ms: int) -> None:
-        self.tokens[token_hash] = username
-
-    def consume_resume_token(self, token_hash: bytes, now_ms: int) -> str | None:
-        return self.tokens.pop(token_hash, None)
 
     def insert_messages(self, batch: Sequence[NewMessage]) -> list[tuple[StoredMessage, bool]]:
         results = []
@@ -131,19 +108,6 @@ class FakeStore:
             if s.conversation == conversation and (before_id is None or s.msg_id < before_id)
         ]
         return rows[-limit:], len(rows) > limit
-
-
-class FakeHasher:
-    """Not a hash at all: enough to tell the right password from a wrong one."""
-
-    def hash(self, password: str) -> str:
-        return f"hash:{password}"
-
-    def verify(self, stored_hash: str | None, password: str) -> bool:
-        return stored_hash == f"hash:{password}"
-
-    def needs_rehash(self, stored_hash: str) -> bool:
-        return False
 
 
 class ManualCommitter:
