@@ -54,6 +54,18 @@ class Settings:
     argon2_workers: int = 2
     history_limit: int = 200
     resume_token_ttl: float = 86_400.0
+    # server resources
+    handshake_workers: int = os.cpu_count() or 1
+    handshake_queue: int = 2 * (os.cpu_count() or 1)
+    max_conns_per_network: int = 400
+    handshake_network_rate: float = 100.0
+    handshake_network_burst: int = 400
+    max_pending_connections: int = 512
+    first_byte_timeout: float = 5.0
+    fd_reserve: int = 64
+    max_conns_per_account: int = 8
+    outbox_total_bytes: int = 256 * 1024 * 1024
+    write_stall_timeout: float = 30.0
     log_level: str = "INFO"
 
     @classmethod
@@ -100,10 +112,16 @@ class Settings:
             "handshake_timeout", "idle_timeout", "db_timeout", "msg_rate", "login_rate",
             "handshake_rate", "msg_burst", "login_burst", "handshake_burst",
             "max_conns_per_addr", "history_limit", "resume_token_ttl",
+            "handshake_workers", "max_conns_per_network", "handshake_network_rate",
+            "handshake_network_burst", "max_pending_connections", "first_byte_timeout",
+            "max_conns_per_account", "outbox_total_bytes", "write_stall_timeout",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CHAT_{name.upper()} must be greater than 0")
-        for name in ("account_backoff_after", "account_backoff_seconds", "db_port"):
+        for name in (
+            "account_backoff_after", "account_backoff_seconds", "db_port", "handshake_queue",
+            "fd_reserve",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"CHAT_{name.upper()} cannot be negative")
         if self.max_frame > 65_536:

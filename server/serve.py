@@ -54,7 +54,20 @@ def options_from_settings(settings: Any) -> ServerOptions:
         account_backoff_seconds=settings.account_backoff_seconds,
         history_limit=settings.history_limit,
         resume_token_ttl=settings.resume_token_ttl,
+        **resource_options(settings),
     )
+
+
+RESOURCE_SETTINGS = (
+    "handshake_workers", "handshake_queue", "max_conns_per_network", "handshake_network_rate",
+    "handshake_network_burst", "max_pending_connections", "first_byte_timeout", "fd_reserve",
+    "max_conns_per_account", "outbox_total_bytes", "write_stall_timeout",
+)
+
+
+def resource_options(settings: Any) -> dict[str, Any]:
+    """The server-resource limits, which have the same names in both places."""
+    return {name: getattr(settings, name) for name in RESOURCE_SETTINGS}
 
 
 def db_params(settings: Any) -> DbParams:

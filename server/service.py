@@ -57,6 +57,7 @@ from server.store import NewMessage, Store, StoredMessage, StoreUnavailable
 log = logging.getLogger(__name__)
 
 LOBBY = "lobby"
+TOO_MANY_CONNECTIONS = "too many connections for this account"
 GCM_TAG = 16
 
 
@@ -88,6 +89,8 @@ class ChatService:
         self._message_rate = KeyedBuckets(options.msg_rate, options.msg_burst, keys, clock)
         self._known_users: OrderedDict[str, None] = OrderedDict()  # cache of existing accounts
         self._known_lock = threading.Lock()
+        self._account_conns: dict[str, int] = {}  # logged-in connections per account
+        self._account_lock = threading.Lock()
         # room for a delivery's other fields (ids, names, time) inside one record
         self._max_text_bytes = options.max_frame - GCM_TAG - 512
         self._handlers: dict[type, Callable[[ClientSession, ClientMessage], bool]] = {
@@ -135,6 +138,7 @@ class ChatService:
         self._settle(session)  # queue the acks of what is in flight before the connection closes
         session.closed = True
         if session.username is not None:
+            self._release_account_slot(session.username)
             self._hub.detach(session.username, session.outbox)
             log.info("%s (%s) disconnected: %s", session.peer, session.username, reason)
         else:
@@ -170,6 +174,10 @@ class ChatService:
         """Answer ``1001``; on success join the roster (roster to it, ``join`` to the others)."""
         if isinstance(outcome, str):
             session.send(LoginResult(False, "", "", outcome))
+            return True
+        if not self._claim_account_slot(outcome.username):
+            log.warning("%s: too many connections for %s", session.peer, outcome.username)
+            session.send(LoginResult(False, "", "", TOO_MANY_CONNECTIONS))
             return True
         session.username, session.nickname = outcome.username, outcome.nickname
         self._remember_user(outcome.username)
@@ -370,3 +378,25 @@ class ChatService:
         log.info("%s (%s) logged out", session.peer, session.username)
         return False
 
+    # --- connections per account -----------------------------------------------------------
+
+    def _claim_account_slot(self, username: str) -> bool:
+        """Count one more connection of ``username``; False past ``max_conns_per_account``.
+
+        Each connection may hold megabytes of queued replies and two threads; without this
+        bound one password multiplied by many sockets is a memory attack.
+        """
+        with self._account_lock:
+            count = self._account_conns.get(username, 0)
+            if count >= self._options.max_conns_per_account:
+                return False
+            self._account_conns[username] = count + 1
+            return True
+
+    def _release_account_slot(self, username: str) -> None:
+        with self._account_lock:
+            left = self._account_conns.get(username, 1) - 1
+            if left > 0:
+                self._account_conns[username] = left
+            else:
+                self._account_conns.pop(username, None)
