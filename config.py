@@ -66,6 +66,10 @@ class Settings:
     max_conns_per_account: int = 8
     outbox_total_bytes: int = 256 * 1024 * 1024
     write_stall_timeout: float = 30.0
+    history_rows_rate: float = 200.0
+    history_rows_burst: int = 2_000
+    request_rate: float = 10.0
+    request_burst: int = 100
     log_level: str = "INFO"
 
     @classmethod
@@ -115,6 +119,7 @@ class Settings:
             "handshake_workers", "max_conns_per_network", "handshake_network_rate",
             "handshake_network_burst", "max_pending_connections", "first_byte_timeout",
             "max_conns_per_account", "outbox_total_bytes", "write_stall_timeout",
+            "history_rows_rate", "history_rows_burst", "request_rate", "request_burst",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CHAT_{name.upper()} must be greater than 0")

@@ -318,3 +318,36 @@ def raise_descriptor_limit() -> int:
         except (ValueError, OSError):
             pass
     return int(soft)
+
+
+class RequestLimiter:
+    """Cheap requests (pings, refused sends) per connection: refuse past a bucket, then cut.
+
+    Each request a client packs into a record costs the server a decode, a reply and a seal;
+    180,000 pings in 1.3 MB kept a core busy for ten seconds. ``check`` answers ``"ok"``, then
+    ``"refuse"`` (answer ``rate_limited``) once the connection's bucket is empty, and ``"cut"``
+    once it has been refused ``burst`` times in a row without a token coming back. Thread-safe.
+    """
+
+    def __init__(self, rate: float, burst: int, clock: Clock = time.monotonic) -> None:
+        self._rate, self._burst, self._clock = rate, burst, clock
+        self._lock = threading.Lock()
+        self._buckets: dict[object, TokenBucket] = {}
+        self._strikes: dict[object, int] = {}
+
+    def check(self, key: object) -> str:
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(self._rate, self._burst, self._clock)
+            if bucket.take():
+                self._strikes.pop(key, None)
+                return "ok"
+            strikes = self._strikes[key] = self._strikes.get(key, 0) + 1
+            return "cut" if strikes >= self._burst else "refuse"
+
+    def forget(self, key: object) -> None:
+        """The connection is gone."""
+        with self._lock:
+            self._buckets.pop(key, None)
+            self._strikes.pop(key, None)

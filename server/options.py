@@ -48,6 +48,10 @@ class ServerOptions:
     max_conns_per_account: int = 8
     outbox_total_bytes: int = 256 * 1024 * 1024  # queued replies, all connections together
     write_stall_timeout: float = 30.0  # a client that takes no bytes for this long is cut
+    history_rows_rate: float = 200.0  # history rows per second per account
+    history_rows_burst: int = 2_000
+    request_rate: float = 10.0  # pings and refused sends per second per connection
+    request_burst: int = 100  # also: refusals in a row before the connection is cut
     # rate limits (token buckets: rate per second, burst)
     handshake_rate: float = 50.0  # per address
     handshake_burst: int = 200

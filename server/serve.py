@@ -62,6 +62,7 @@ RESOURCE_SETTINGS = (
     "handshake_workers", "handshake_queue", "max_conns_per_network", "handshake_network_rate",
     "handshake_network_burst", "max_pending_connections", "first_byte_timeout", "fd_reserve",
     "max_conns_per_account", "outbox_total_bytes", "write_stall_timeout",
+    "history_rows_rate", "history_rows_burst", "request_rate", "request_burst",
 )
 
 

@@ -47,7 +47,7 @@ from common.messages import (
 from server.accounts import Accounts, Identity
 from server.commit import GroupCommitter, Result
 from server.hub import Hub, Outbox
-from server.limits import KeyedBuckets
+from server.limits import KeyedBuckets, RequestLimiter
 from server.options import ServerOptions
 from server.outbox import after_flush
 from server.passwords import PasswordHasherPool
@@ -91,6 +91,10 @@ class ChatService:
         self._known_lock = threading.Lock()
         self._account_conns: dict[str, int] = {}  # logged-in connections per account
         self._account_lock = threading.Lock()
+        self._history_rows = KeyedBuckets(
+            options.history_rows_rate, options.history_rows_burst, keys, clock
+        )
+        self._requests = RequestLimiter(options.request_rate, options.request_burst, clock)
         # room for a delivery's other fields (ids, names, time) inside one record
         self._max_text_bytes = options.max_frame - GCM_TAG - 512
         self._handlers: dict[type, Callable[[ClientSession, ClientMessage], bool]] = {
@@ -137,6 +141,7 @@ class ChatService:
             return
         self._settle(session)  # queue the acks of what is in flight before the connection closes
         session.closed = True
+        self._requests.forget(session)
         if session.username is not None:
             self._release_account_slot(session.username)
             self._hub.detach(session.username, session.outbox)
@@ -193,7 +198,7 @@ class ChatService:
             session.error("bad_request", "the only room is lobby")
             return True
         if not self._acceptable(session, request.client_msg_id, request.text):
-            return True
+            return self._count_request(session)
         assert session.username is not None
         message = NewMessage(
             LOBBY, session.username, None, request.client_msg_id, request.text, self.now_ms()
@@ -218,7 +223,7 @@ class ChatService:
     def _direct(self, session: ClientSession, request: DirectRequest) -> bool:
         recipient = request.to_username
         if not self._acceptable(session, request.client_msg_id, request.text):
-            return True
+            return self._count_request(session)
         try:
             exists = self._user_exists(recipient)
         except StoreUnavailable:
@@ -359,6 +364,9 @@ class ChatService:
             session.error("bad_request", "conversation is lobby or @username")
             return True
         limit = min(max(request.limit, 1), self._options.history_limit)
+        if not self._history_rows.take(session.username, limit):
+            session.error("rate_limited", "too much history at once; slow down")
+            return self._count_request(session)
         try:
             rows, more = self._store.history(key, request.before_msg_id, limit)
         except StoreUnavailable:
@@ -371,8 +379,11 @@ class ChatService:
         return True
 
     def _ping(self, session: ClientSession, request: PingRequest) -> bool:
-        session.send(Pong(request.nonce))
-        return True
+        verdict = self._requests.check(session)
+        if verdict == "ok":
+            session.send(Pong(request.nonce))
+            return True
+        return self._refuse_request(session, verdict)
 
     def _logout(self, session: ClientSession, request: LogoutRequest) -> bool:
         log.info("%s (%s) logged out", session.peer, session.username)
@@ -400,3 +411,20 @@ class ChatService:
                 self._account_conns[username] = left
             else:
                 self._account_conns.pop(username, None)
+
+    # --- cheap requests per connection -----------------------------------------------------
+
+    def _count_request(self, session: ClientSession) -> bool:
+        """A refused send or history page still cost a decode and a reply: count it against
+        the connection's request bucket (False: close the connection)."""
+        if self._requests.check(session) == "cut":
+            return self._refuse_request(session, "cut")
+        return True
+
+    def _refuse_request(self, session: ClientSession, verdict: str) -> bool:
+        """Past the bucket: ``rate_limited``; past ``request_burst`` refusals in a row: close."""
+        if verdict == "cut":
+            log.warning("closing %s: requests go on while rate limited", session.peer)
+            return False
+        session.error("rate_limited", "too many requests; slow down")
+        return True

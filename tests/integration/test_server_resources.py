@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 
 from common.handshake import ServerHandshake
-from common.messages import ChatDelivery, HistoryRequest, PingRequest, Pong
+from common.messages import (
+    ChatDelivery,
+    ErrorReply,
+    HistoryRequest,
+    PingRequest,
+    Pong,
+)
 from tests.support.chat_client import ChatClient, ServerClosed
 
 pytest_plugins = ["tests.integration.conftest_server"]
@@ -219,3 +225,34 @@ def test_the_descriptor_limit_is_raised_and_bounds_connections(make_server) -> N
         assert live.server.counts.max_total == hard - 64
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# --- D. request amplification -----------------------------------------------------------------
+
+
+def test_packed_history_requests_are_bounded_by_rows(make_server) -> None:
+    live = make_server(history_rows_rate=1.0, history_rows_burst=400, history_limit=200)
+    seed_history(live, 200, 10)
+    reader = live.login("user2")
+    reader.send([HistoryRequest("lobby", None, 200) for _ in range(30)])  # one record
+    got = reader.collect(3.0)
+    rows = [m for m in got if isinstance(m, ChatDelivery)]
+    refusals = [m for m in got if isinstance(m, ErrorReply) and m.code_word == "rate_limited"]
+    assert len(rows) <= 400 + 200  # the burst, and at most one page more refilled meanwhile
+    assert len(refusals) >= 25
+    still_chatting(live, "a history flood")
+
+
+def test_a_ping_flood_is_refused_then_cut(make_server) -> None:
+    live = make_server(request_rate=1.0, request_burst=20)
+    flooder = live.login("user3")
+    pings = [PingRequest(str(i)) for i in range(300)]
+    flooder.send(pings[:150])  # two records, ~2 KB each
+    flooder.send(pings[150:])
+    assert flooder.closed_by_server(10.0)
+    got = list(flooder.inbox)
+    pongs = [m for m in got if isinstance(m, Pong)]
+    refusals = [m for m in got if isinstance(m, ErrorReply) and m.code_word == "rate_limited"]
+    assert len(pongs) <= 20 + 10  # the burst, and what refilled meanwhile
+    assert refusals  # told first, then cut
+    still_chatting(live, "a ping flood")
