@@ -56,7 +56,7 @@ class Settings:
     resume_token_ttl: float = 86_400.0
     # server resources
     handshake_workers: int = os.cpu_count() or 1
-    handshake_queue: int = 2 * (os.cpu_count() or 1)
+    handshake_queue: int = 16 * (os.cpu_count() or 1)
     max_conns_per_network: int = 400
     handshake_network_rate: float = 100.0
     handshake_network_burst: int = 400

@@ -38,7 +38,7 @@ class ServerOptions:
     writer_flush_timeout: float = 5.0  # how long a closing connection may spend flushing
     # server resources (SECURITY.md "Server resources")
     handshake_workers: int = CPUS  # RSA private-key operations at once
-    handshake_queue: int = 2 * CPUS  # hellos waiting for a turn; one more is closed at once
+    handshake_queue: int = 16 * CPUS  # hellos waiting (tens of ms of RSA); one more is closed
     max_conns_per_network: int = 400  # per /24 (IPv4) or /64 (IPv6)
     handshake_network_rate: float = 100.0  # handshakes per second per network
     handshake_network_burst: int = 400
