@@ -191,6 +191,20 @@ def test_non_readers_together_cannot_pass_the_outbox_budget(make_server) -> None
     still_chatting(live, "a memory flood")
 
 
+def test_a_client_that_takes_no_bytes_is_cut_after_the_stall_timeout(make_server) -> None:
+    live = make_server(
+        write_stall_timeout=1.0, idle_timeout=60.0, send_buffer=4096, outbox_limit=1_000_000
+    )
+    seed_history(live, 60, 3_000)
+    assert eventually(lambda: live.server.connection_count() == 0)
+    stalled = BoundClient(live, "127.0.0.2", rcvbuf=4096)
+    assert stalled.login("user3").ok
+    stalled.send([HistoryRequest("lobby", None, 200) for _ in range(3)])  # ~570 KB, far under
+    # its 16 MiB and the budget; it never reads, and the idle timeout is a minute away
+    assert eventually(lambda: live.server.connection_count() == 0, timeout=15.0)
+    still_chatting(live, "a stalled reader")
+
+
 # --- C. descriptors ---------------------------------------------------------------------------
 
 

@@ -211,3 +211,19 @@ def test_the_soft_descriptor_limit_is_raised_to_the_hard_one() -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_every_resource_limit_is_a_setting_of_the_same_name() -> None:
+    import dataclasses
+
+    from config import Settings
+    from server.options import ServerOptions
+    from server.serve import RESOURCE_SETTINGS, options_from_settings
+
+    settings = Settings(**{name: 7 for name in RESOURCE_SETTINGS})  # type: ignore[arg-type]
+    options = options_from_settings(settings)
+    option_names = {f.name for f in dataclasses.fields(ServerOptions)}
+    for name in RESOURCE_SETTINGS:
+        assert name in option_names
+        assert getattr(options, name) == 7
+        assert getattr(Settings(), name) == getattr(ServerOptions(), name)  # same defaults
