@@ -90,6 +90,10 @@ class Settings(ServerOptions):
             "max_conns_per_addr", "history_limit", "resume_token_ttl",
             "login_failure_half_life", "login_hashes_per_address", "max_tokens_per_account",
             "token_sweep_interval",
+            "handshake_workers", "max_conns_per_network", "handshake_network_rate",
+            "handshake_network_burst", "max_pending_connections", "first_byte_timeout",
+            "max_conns_per_account", "outbox_total_bytes", "write_stall_timeout",
+            "history_rows_rate", "history_rows_burst", "request_rate", "request_burst",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CHAT_{name.upper()} must be greater than 0")

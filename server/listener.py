@@ -28,6 +28,7 @@ from common.connection import (
     BadMessage,
     Connection,
     ConnectionClosed,
+    Event,
     HandshakeComplete,
     KeyRequested,
 )
@@ -35,7 +36,14 @@ from common.errors import LocalProtocolError, RemoteProtocolError
 from common.handshake import CIPHER_SUITE
 from common.messages import LogoutRequest
 from server.connection_state import ConnectionState
-from server.limits import KeyedBuckets
+from server.limits import (
+    ConnectionCounts,
+    HandshakeGate,
+    KeyedBuckets,
+    MemoryBudget,
+    network_key,
+    raise_descriptor_limit,
+)
 from server.options import ServerOptions
 from server.outbox import Outbox
 from server.service import ChatService
@@ -61,7 +69,11 @@ class _Peer:
             lambda: self.conn.send_exhausted,
             self._options.outbox_limit,
             self.abort,
+            budget=server.outbox_budget,
+            stall_timeout=self._options.write_stall_timeout,
         )
+        self.pending = True  # not logged in yet (counted in ChatServer.counts)
+        self._got_bytes = False
         self.state = ConnectionState(self.address, self.peer, self._outbox)
         sock.settimeout(self._options.idle_timeout)  # bounds sendall; reads wait in poll
         self._poller = select.poll()
@@ -107,7 +119,12 @@ class _Peer:
             reason = f"protocol error: {exc}"
             self.abort(reason)  # logs why; the connection can no longer be trusted
         except TimeoutError:
-            reason = "idle timeout" if self.state.logged_in else "no login within the deadline"
+            if self.state.logged_in:
+                reason = "idle timeout"
+            elif self._got_bytes:
+                reason = "no login within the deadline"
+            else:
+                reason = "sent nothing within the first-byte deadline"
             log.info("closing %s: %s", self.peer, reason)
         except OSError as exc:
             reason = self._abort_reason or f"socket error ({exc.__class__.__name__})"
@@ -121,9 +138,15 @@ class _Peer:
     def _read_loop(self) -> str:
         opts, conn, service, state = self._options, self.conn, self._service, self.state
         deadline = time.monotonic() + opts.handshake_timeout
+        first_byte_deadline = time.monotonic() + opts.first_byte_timeout
         while True:
             while True:
-                event = conn.next_event()
+                if self._got_bytes and not conn.established:
+                    event = self._handshake_step(deadline)
+                    if event is None:
+                        return "handshake queue full"
+                else:
+                    event = conn.next_event()
                 if event is NEED_DATA:
                     break
                 if isinstance(event, KeyRequested | HandshakeComplete):
@@ -141,15 +164,32 @@ class _Peer:
                 if self._shut:
                     return self._abort_reason
             if state.logged_in:
+                if self.pending:
+                    self.pending = False
+                    self._server.counts.logged_in()
                 timeout = opts.idle_timeout
             else:
-                timeout = deadline - time.monotonic()
+                timeout = min(deadline, first_byte_deadline) - time.monotonic()
+                if self._got_bytes:
+                    timeout = deadline - time.monotonic()
                 if timeout <= 0:
                     raise TimeoutError
             data = self._receive(timeout)
+            self._got_bytes = True
             if self._shut:
                 return self._abort_reason
             conn.receive_data(data)
+
+    def _handshake_step(self, deadline: float) -> Event | None:
+        """``conn.next_event()`` while the handshake may need the RSA key: only with a turn
+        of the server's handshake gate (None: refused, the queue is full)."""
+        gate = self._server.handshake_gate
+        if not gate.enter(deadline - time.monotonic()):
+            return None
+        try:
+            return self.conn.next_event()
+        finally:
+            gate.leave()
 
     def _receive(self, timeout: float) -> bytes:
         """Wait for data with ``poll``, then ``recv``; raises TimeoutError.
@@ -194,6 +234,8 @@ class _Peer:
     def _write_main(self) -> None:
         try:
             self._outbox.run_writer()
+        except TimeoutError as exc:  # the client took nothing for write_stall_timeout
+            self.abort(str(exc))
         except OSError as exc:  # the peer went away: ordinary, not a warning
             self.abort(f"write failed ({exc.__class__.__name__})", logging.INFO)
         except LocalProtocolError as exc:
@@ -211,9 +253,14 @@ class ChatServer:
         self._handshakes = KeyedBuckets(
             options.handshake_rate, options.handshake_burst, options.rate_limit_keys
         )
-        self._lock = threading.Lock()  # guards _peers and _per_address
+        self._network_handshakes = KeyedBuckets(
+            options.handshake_network_rate, options.handshake_network_burst, options.rate_limit_keys
+        )
+        self.handshake_gate = HandshakeGate(options.handshake_workers, options.handshake_queue)
+        self.outbox_budget = MemoryBudget(options.outbox_total_bytes)
+        self.counts = self._connection_counts(options.max_connections)
+        self._lock = threading.Lock()  # guards _peers
         self._peers: set[_Peer] = set()
-        self._per_address: dict[str, int] = {}
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -225,6 +272,14 @@ class ChatServer:
             threading.stack_size(self.options.thread_stack_size)
         except (ValueError, RuntimeError):  # pragma: no cover - platform without the knob
             log.debug("thread stack size not adjustable here")
+        descriptors = raise_descriptor_limit()
+        cap = min(self.options.max_connections, descriptors - self.options.fd_reserve)
+        if cap < self.options.max_connections:
+            log.warning(
+                "%d descriptors allow only %d connections (of %d configured)",
+                descriptors, max(1, cap), self.options.max_connections,
+            )
+            self.counts = self._connection_counts(cap)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.options.host, self.options.port))
@@ -237,6 +292,13 @@ class ChatServer:
         self._accept_thread.start()
         log.info("listening on %s:%d, key %s, %s", host, port, self.fingerprint, CIPHER_SUITE)
         return host, port
+
+    def _connection_counts(self, max_total: int) -> ConnectionCounts:
+        opts = self.options
+        return ConnectionCounts(
+            max_total, opts.max_pending_connections, opts.max_conns_per_addr,
+            opts.max_conns_per_network,
+        )
 
     def connection_count(self) -> int:
         """Open connections, logged in or not."""
@@ -261,13 +323,15 @@ class ChatServer:
     def _admit(self, sock: socket.socket, address: tuple[str, int]) -> None:
         ip = address[0]
         refusal = ""
-        with self._lock:
-            if len(self._peers) >= self.options.max_connections:
-                refusal = "server full"
-            elif self._per_address.get(ip, 0) >= self.options.max_conns_per_addr:
-                refusal = "too many connections from this address"
-        if not refusal and not self._handshakes.take(ip):
+        if not self._handshakes.allows(ip):
             refusal = "handshake rate limit"
+        elif not self._network_handshakes.allows(network_key(ip)):
+            refusal = f"handshake rate limit of {network_key(ip)}"
+        else:
+            refusal = self.counts.admit(ip)
+        if not refusal:
+            self._handshakes.take(ip)
+            self._network_handshakes.take(network_key(ip))
         if refusal:
             log.warning("refusing %s:%d: %s", ip, address[1], refusal)
             sock.close()
@@ -275,7 +339,6 @@ class ChatServer:
         peer = _Peer(self, sock, address)
         with self._lock:
             self._peers.add(peer)
-            self._per_address[ip] = self._per_address.get(ip, 0) + 1
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.options.send_buffer:
@@ -294,11 +357,7 @@ class ChatServer:
     def _forget_locked(self, peer: _Peer) -> None:
         if peer in self._peers:
             self._peers.discard(peer)
-            left = self._per_address.get(peer.address, 1) - 1
-            if left > 0:
-                self._per_address[peer.address] = left
-            else:
-                self._per_address.pop(peer.address, None)
+            self.counts.release(peer.address, peer.pending)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, let every connection flush its outbox, close everything."""

@@ -9,12 +9,14 @@ never import ``config``).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from common.framing import MAX_FRAME
 from common.record import SEQ_LIMIT
 
 GCM_TAG = 16  # bytes of AES-GCM tag in every record
+CPUS = os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,22 @@ class ServerOptions:
     send_buffer: int = 0  # SO_SNDBUF of each client socket in bytes; 0 keeps the OS default
     thread_stack_size: int = 512 * 1024  # 1,000 clients = 2,000 threads; keep RSS small
     writer_flush_timeout: float = 5.0  # how long a closing connection may spend flushing
+    # server resources (SECURITY.md "Server resources")
+    handshake_workers: int = CPUS  # RSA private-key operations at once
+    handshake_queue: int = 16 * CPUS  # hellos waiting (tens of ms of RSA); one more is closed
+    max_conns_per_network: int = 400  # per /24 (IPv4) or /64 (IPv6)
+    handshake_network_rate: float = 100.0  # handshakes per second per network
+    handshake_network_burst: int = 400
+    max_pending_connections: int = 512  # not yet logged in, all addresses together
+    first_byte_timeout: float = 5.0  # a connection that sends nothing is closed
+    fd_reserve: int = 64  # descriptors kept for the database pool, logs, the listener
+    max_conns_per_account: int = 8
+    outbox_total_bytes: int = 256 * 1024 * 1024  # queued replies, all connections together
+    write_stall_timeout: float = 30.0  # a client that takes no bytes for this long is cut
+    history_rows_rate: float = 200.0  # history rows per second per account
+    history_rows_burst: int = 2_000
+    request_rate: float = 10.0  # pings and refused sends per second per connection
+    request_burst: int = 100  # also: refusals in a row before the connection is cut
     # rate limits (token buckets: rate per second, burst)
     handshake_rate: float = 50.0  # per address
     handshake_burst: int = 200

@@ -15,19 +15,27 @@ connection, a presence batch) are sealed into one record.
 
 Nobody ever waits for a slow client: a queue that would go past ``limit`` lines or
 ``MAX_QUEUED_BYTES`` calls ``fail`` (the listener cuts that client); ``put`` never blocks on the
-socket. Lines are counted, not items, so batching cannot hide a client that stopped reading.
+socket. Lines are counted, not items, so batching cannot hide a client that stopped reading,
+and the batch the writer holds while it waits on the socket counts too (it is still memory).
+All outboxes together draw on one ``MemoryBudget``: a put that would pass it cuts the
+connection holding the most (this one if nobody holds more), so many connections each under
+their own bound cannot add up to gigabytes. A writer that sees the client take no bytes for
+``stall_timeout`` seconds gives up (``TimeoutError``): a client that never reads is cut even
+while its queue is small.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
 from common.errors import LocalProtocolError
+from server.limits import MemoryBudget
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +62,20 @@ class Outbox:
         exhausted: Callable[[], bool],
         limit: int,
         fail: Callable[[str, int], None],
+        *,
+        budget: MemoryBudget | None = None,
+        stall_timeout: float | None = None,
     ) -> None:
         """``seal`` turns lines into record bytes (``Connection.send_lines``); ``exhausted``
-        says the record counter is used up; ``fail(reason, log_level)`` cuts the connection."""
+        says the record counter is used up; ``fail(reason, log_level)`` cuts the connection;
+        ``budget`` is shared by all outboxes; ``stall_timeout`` bounds a write without progress
+        (None: plain ``sendall``)."""
         self._sock, self._seal, self._exhausted = sock, seal, exhausted
         self._limit, self._fail = limit, fail
+        self._budget, self._stall = budget, stall_timeout
+        self._inflight_lines = 0  # taken by the pen's holder, not completely written yet
+        self._inflight_bytes = 0
+        self._charged = 0  # bytes this outbox holds in the shared budget
         self._cond = threading.Condition()
         self._pending: deque[Item] = deque()
         self._queued_lines = 0
@@ -73,17 +90,24 @@ class Outbox:
 
     def put(self, item: Item) -> None:
         """Queue a line (or a batch); write it at once if the connection is idle. Never blocks."""
+        self._put(item, evict=True)
+
+    def _put(self, item: Item, evict: bool) -> None:
+        count, size = (
+            (len(item), sum(map(len, item))) if isinstance(item, tuple) else (1, len(item))
+        )
+        over_budget = False
         with self._cond:
             if self._dead or self._closing:
                 return
-            count, size = (
-                (len(item), sum(map(len, item))) if isinstance(item, tuple) else (1, len(item))
+            overflow = bool(self._pending or self._inflight_lines) and (
+                self._queued_lines + self._inflight_lines + count > self._limit
+                or self._queued_bytes + self._inflight_bytes + size > MAX_QUEUED_BYTES
             )
-            overflow = bool(self._pending) and (
-                self._queued_lines + count > self._limit
-                or self._queued_bytes + size > MAX_QUEUED_BYTES
-            )
-            if not overflow:  # one item alone is always taken: a batch may be big
+            if not overflow and self._budget is not None:
+                over_budget = not self._budget.take(size, self)
+            if not (overflow or over_budget):  # one item alone is always taken: may be big
+                self._charged += size if self._budget is not None else 0
                 self._pending.append(item)
                 self._queued_lines += count
                 self._queued_bytes += size
@@ -92,8 +116,17 @@ class Outbox:
                     return
                 self._pen = True
                 lines = self._take()
+        if over_budget:
+            if evict and self._evict_bigger():
+                self._put(item, evict=False)
+                return
+            self._fail("replies queued for all clients would pass their budget", logging.WARNING)
+            return
         if overflow:
-            reason = f"outbox full ({self._queued_lines} lines, {self._queued_bytes} bytes)"
+            reason = (
+                f"outbox full ({self._queued_lines + self._inflight_lines} lines, "
+                f"{self._queued_bytes + self._inflight_bytes} bytes)"
+            )
             self._fail(f"{reason}: client is not reading", logging.WARNING)
             return
         self._write_now(lines)
@@ -117,6 +150,7 @@ class Outbox:
             self._dead = True
             self._pending.clear()
             self._queued_lines = self._queued_bytes = 0
+            self._sync_budget()
             self._cond.notify_all()
             if wait > 0:
                 self._cond.wait_for(lambda: not self._pen, timeout=wait)
@@ -144,13 +178,52 @@ class Outbox:
                 lines = self._take()
             try:
                 if unsent:
-                    self._sock.sendall(unsent)
+                    self._send_all(unsent)
                 if lines:
-                    self._sock.sendall(self._sealed(lines))
+                    self._send_all(self._sealed(lines))
             finally:
                 with self._cond:
                     self._pen = False
+                    self._inflight_lines = self._inflight_bytes = 0
+                    self._sync_budget()
                     self._cond.notify_all()
+
+    def _send_all(self, data: bytes) -> None:
+        """``sendall``, but give up (TimeoutError) when the client takes nothing for
+        ``stall_timeout`` seconds, however small what is left: progress, not size, is the test."""
+        if self._stall is None:
+            self._sock.sendall(data)
+            return
+        fd = self._sock.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(fd, view) :]  # the descriptor is non-blocking
+                continue
+            except BlockingIOError:
+                pass
+            if not poller.poll(max(1, int(self._stall * 1000))):
+                raise TimeoutError(f"client took no bytes for {self._stall:g} s")
+
+    # --- the shared memory budget ----------------------------------------------------------
+
+    def _evict_bigger(self) -> bool:
+        """The budget is full: cut the connection holding the most, if that is another one
+        (True: worth trying again). Called without this outbox's lock."""
+        victim = self._budget.biggest() if self._budget is not None else None
+        if not isinstance(victim, Outbox) or victim is self:
+            return False
+        victim._fail("holds the most of the replies queued for all clients", logging.WARNING)
+        return True
+
+    def _sync_budget(self) -> None:
+        """Give back what this outbox no longer holds (call with the lock held)."""
+        held = 0 if self._dead else self._queued_bytes + self._inflight_bytes
+        if self._budget is not None and self._charged > held:
+            self._budget.give_back(self._charged - held, self)
+            self._charged = held
 
     # --- holding the pen -------------------------------------------------------------------
 
@@ -163,8 +236,11 @@ class Outbox:
                 lines.extend(item)
             else:
                 lines.append(item)
+        size = sum(map(len, lines))
         self._queued_lines -= len(lines)
-        self._queued_bytes -= sum(map(len, lines))
+        self._queued_bytes -= size
+        self._inflight_lines += len(lines)
+        self._inflight_bytes += size
         return lines
 
     def _sealed(self, lines: list[bytes]) -> bytes:
@@ -199,5 +275,8 @@ class Outbox:
         with self._cond:
             self._unsent = rest
             self._pen = False
+            if not rest:  # the batch is out; with a rest, the writer thread still holds it
+                self._inflight_lines = self._inflight_bytes = 0
+                self._sync_budget()
             if rest or self._pending or self._closing:
                 self._cond.notify_all()

@@ -65,7 +65,7 @@ from server.accounts import Accounts, Identity
 from server.commit import Committed
 from server.connection_state import ConnectionState
 from server.hub import Hub, LineSink
-from server.limits import KeyedBuckets
+from server.limits import KeyedBuckets, RequestLimiter
 from server.names import is_username
 from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
@@ -91,6 +91,8 @@ def line_of(message: ServerMessage) -> bytes:
 
 
 NOT_STORED = line_of(ErrorReply("unavailable", "the message was not stored; it will be resent"))
+
+TOO_MANY_CONNECTIONS = "too many connections for this account"
 
 
 def dm_conversation(a: str, b: str) -> str:
@@ -121,6 +123,12 @@ class ChatService:
         self._message_rate = KeyedBuckets(options.msg_rate, options.msg_burst, keys, clock)
         self._known_users: OrderedDict[str, None] = OrderedDict()  # cache of existing accounts
         self._known_lock = threading.Lock()
+        self._account_conns: dict[str, int] = {}  # logged-in connections per account
+        self._account_lock = threading.Lock()
+        self._history_rows = KeyedBuckets(
+            options.history_rows_rate, options.history_rows_burst, keys, clock
+        )
+        self._requests = RequestLimiter(options.request_rate, options.request_burst, clock)
         # room for a delivery's other fields (ids, names, time) inside one record
         self._max_text_bytes = options.max_line - 512
 
@@ -161,8 +169,7 @@ class ChatService:
                 return self._history(conn, message)
             case PingRequest():
                 self._wait_for_earlier_sends(conn)
-                conn.send(Pong(message.nonce))
-                return True
+                return self._ping(conn, message)
             case LogoutRequest():
                 self._wait_for_earlier_sends(conn)
                 self._accounts.logout(conn.token_hash)  # the token given to this connection
@@ -184,7 +191,9 @@ class ChatService:
             return
         self._wait_for_earlier_sends(conn)  # their acks go out before the connection closes
         conn.closed = True
+        self._requests.forget(conn)
         if conn.username is not None:
+            self._release_account_slot(conn.username)
             self._hub.detach(conn.username, conn.outbox)
             log.info("%s (%s) disconnected: %s", conn.peer, conn.username, reason)
         else:
@@ -221,6 +230,10 @@ class ChatService:
         if isinstance(outcome, str):
             conn.send(LoginResult(False, "", "", outcome))
             return True
+        if not self._claim_account_slot(outcome.username):
+            log.warning("%s: too many connections for %s", conn.peer, outcome.username)
+            conn.send(LoginResult(False, "", "", TOO_MANY_CONNECTIONS))
+            return True
         conn.username, conn.nickname = outcome.username, outcome.nickname
         conn.token_hash = outcome.token_hash
         self._remember_user(outcome.username)
@@ -236,7 +249,7 @@ class ChatService:
             conn.error("bad_request", "the only room is lobby")
             return True
         if not self._acceptable(conn, request.client_msg_id, request.text):
-            return True
+            return self._count_request(conn)
         assert conn.username is not None
         message = NewMessage(
             LOBBY, conn.username, None, request.client_msg_id, request.text, self.now_ms()
@@ -261,7 +274,7 @@ class ChatService:
     def _direct(self, conn: ConnectionState, request: DirectRequest) -> bool:
         recipient = request.to_username
         if not self._acceptable(conn, request.client_msg_id, request.text):
-            return True
+            return self._count_request(conn)
         try:
             exists = self._user_exists(recipient)
         except StoreUnavailable:
@@ -414,6 +427,9 @@ class ChatService:
             conn.error("bad_request", "conversation is lobby or @username")
             return True
         limit = min(max(request.limit, 1), self._options.history_limit)
+        if not self._history_rows.take(conn.username, limit):
+            conn.error("rate_limited", "too much history at once; slow down")
+            return self._count_request(conn)
         try:
             rows, more = self._store.history(key, request.before_msg_id, limit)
         except StoreUnavailable:
@@ -423,4 +439,51 @@ class ChatService:
         oldest = rows[0].msg_id if rows else None
         page.append(line_of(HistoryEnd(conversation, oldest, more)))
         conn.outbox.put_lines(tuple(page))
+        return True
+
+    def _ping(self, conn: ConnectionState, request: PingRequest) -> bool:
+        verdict = self._requests.check(conn)
+        if verdict == "ok":
+            conn.send(Pong(request.nonce))
+            return True
+        return self._refuse_request(conn, verdict)
+
+    # --- connections per account -----------------------------------------------------------
+
+    def _claim_account_slot(self, username: str) -> bool:
+        """Count one more connection of ``username``; False past ``max_conns_per_account``.
+
+        Each connection may hold megabytes of queued replies and two threads; without this
+        bound one password multiplied by many sockets is a memory attack.
+        """
+        with self._account_lock:
+            count = self._account_conns.get(username, 0)
+            if count >= self._options.max_conns_per_account:
+                return False
+            self._account_conns[username] = count + 1
+            return True
+
+    def _release_account_slot(self, username: str) -> None:
+        with self._account_lock:
+            left = self._account_conns.get(username, 1) - 1
+            if left > 0:
+                self._account_conns[username] = left
+            else:
+                self._account_conns.pop(username, None)
+
+    # --- cheap requests per connection -----------------------------------------------------
+
+    def _count_request(self, conn: ConnectionState) -> bool:
+        """A refused send or history page still cost a decode and a reply: count it against
+        the connection's request bucket (False: close the connection)."""
+        if self._requests.check(conn) == "cut":
+            return self._refuse_request(conn, "cut")
+        return True
+
+    def _refuse_request(self, conn: ConnectionState, verdict: str) -> bool:
+        """Past the bucket: ``rate_limited``; past ``request_burst`` refusals in a row: close."""
+        if verdict == "cut":
+            log.warning("closing %s: requests go on while rate limited", conn.peer)
+            return False
+        conn.error("rate_limited", "too many requests; slow down")
         return True

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from common.messages import SERVER_MESSAGES, PresenceEvent, RosterUpdate, decode_message
 from server.hub import InProcessHub
-from server.limits import KeyedBuckets, TokenBucket
+from server.limits import (
+    ConnectionCounts,
+    HandshakeGate,
+    KeyedBuckets,
+    MemoryBudget,
+    TokenBucket,
+    network_key,
+    raise_descriptor_limit,
+)
 
 
 class FakeClock:
@@ -121,3 +131,83 @@ def test_hub_survives_concurrent_attach_detach_and_broadcast() -> None:
     for t in threads:
         t.join()
     assert hub.online() == []
+
+
+# --- server resources: networks, the handshake gate, connection counts, the memory budget ----
+
+
+def test_addresses_aggregate_into_their_slash24_or_slash64() -> None:
+    assert network_key("203.0.113.7") == network_key("203.0.113.250") == "203.0.113.0/24"
+    assert network_key("203.0.114.7") != network_key("203.0.113.7")
+    assert network_key("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert network_key("2001:db8:1:2:ffff::9") == network_key("2001:db8:1:2::1")
+    assert network_key("::ffff:203.0.113.9") == "203.0.113.0/24"  # IPv4-mapped counts as v4
+    assert network_key("not an address") == "not an address"
+
+
+def test_the_gate_runs_at_most_workers_and_refuses_past_its_queue() -> None:
+    gate = HandshakeGate(workers=2, queue=1)
+    assert gate.enter(0.0) and gate.enter(0.0)
+    entered = threading.Event()
+    waiter = threading.Thread(target=lambda: entered.set() if gate.enter(5.0) else None)
+    waiter.start()
+    for _ in range(500):  # until the waiter holds the one queue place
+        if gate.waiting == 1:
+            break
+        threading.Event().wait(0.01)
+    assert gate.waiting == 1
+    assert not gate.enter(5.0)  # queue full: refused at once, not after 5 s
+    assert gate.refused == 1
+    gate.leave()
+    waiter.join(5.0)
+    assert entered.is_set() and gate.peak == 2
+
+
+def test_connection_counts_cap_addresses_networks_and_pending() -> None:
+    counts = ConnectionCounts(max_total=100, max_pending=5, per_address=2, per_network=3)
+    assert counts.admit("10.0.0.1") == counts.admit("10.0.0.1") == ""
+    assert "address" in counts.admit("10.0.0.1")
+    assert counts.admit("10.0.0.2") == ""
+    assert "10.0.0.0/24" in counts.admit("10.0.0.3")  # the /24 is full
+    assert counts.admit("10.0.1.1") == counts.admit("10.0.2.1") == ""
+    assert "not logged in" in counts.admit("10.0.3.1")  # five pending
+    counts.logged_in()
+    assert counts.admit("10.0.3.1") == ""
+    counts.release("10.0.0.1", pending=True)
+    assert counts.admit("10.0.0.3") == ""  # the /24 has room again
+
+
+def test_pending_connections_never_take_the_last_places() -> None:
+    counts = ConnectionCounts(max_total=20, max_pending=1_000, per_address=100, per_network=100)
+    assert counts.max_pending == 18  # a tenth of the places is kept for logged-in users
+    for _ in range(18):
+        assert counts.admit("10.0.0.1") == ""
+    assert "not logged in" in counts.admit("10.0.0.1")
+    counts.logged_in()
+    assert counts.admit("10.0.0.1") == ""
+
+
+def test_the_memory_budget_names_its_biggest_holder() -> None:
+    budget = MemoryBudget(1_000)
+    small, big = object(), object()
+    assert budget.take(300, small) and budget.take(600, big)
+    assert not budget.take(200, small) and budget.used == 900
+    assert budget.biggest() is big
+    budget.give_back(600, big)
+    assert budget.take(200, small) and budget.biggest() is small
+    budget.give_back(10_000, small)  # never more than it holds
+    assert budget.used == 0 and budget.biggest() is None
+
+
+def test_the_soft_descriptor_limit_is_raised_to_the_hard_one() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard <= 256:
+        pytest.skip("needs a finite hard descriptor limit above 256")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        assert raise_descriptor_limit() == hard
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

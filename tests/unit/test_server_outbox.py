@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from common.errors import LocalProtocolError
+from server.limits import MemoryBudget
 from server.outbox import Outbox
 
 
@@ -238,3 +239,78 @@ def test_seal_errors_reach_the_writer_thread() -> None:
     finally:
         server.close()
         client.close()
+
+
+# --- budgets: the in-flight batch, a stalled writer, the shared memory budget -----------------
+
+
+def test_the_batch_being_written_counts_against_the_bound(harness) -> None:
+    h = harness(limit=10, sndbuf=4096)
+    h.start(writer=False)
+    h.outbox.put(tuple(b"x" * 100_000 for _ in range(8)))  # the socket takes only a part
+    assert h.failures == []
+    h.outbox.put((b"a", b"b", b"c"))  # 8 still held + 3 would pass 10
+    assert h.failures and "outbox full (8 lines" in h.failures[0]
+
+
+def test_a_writer_without_progress_gives_up_after_the_stall_timeout() -> None:
+    server, client = socket.socketpair()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    server.settimeout(60.0)  # the plain socket timeout alone would wait a minute
+    failures: list[str] = []
+    outbox = Outbox(
+        server, lambda lines: b"".join(lines), lambda: False, 1_000,
+        lambda reason, level: failures.append(reason), stall_timeout=0.3,
+    )
+    outbox.start()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            outbox.run_writer()
+        except OSError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        outbox.put(b"y" * 2_000_000)  # the client never reads any of it
+        thread.join(10.0)
+        assert not thread.is_alive()
+        assert errors and isinstance(errors[0], TimeoutError)
+    finally:
+        outbox.kill()
+        server.close()
+        client.close()
+
+
+def test_the_shared_budget_cuts_the_biggest_holder_first() -> None:
+    budget = MemoryBudget(10_000)
+    cut: dict[str, list[str]] = {"small": [], "big": []}
+    boxes = {}
+    for name in cut:
+        sock, peer = socket.socketpair()
+        boxes[name] = (
+            Outbox(
+                sock, lambda lines: b"".join(lines), lambda: False, 1_000,
+                lambda reason, level, name=name: (cut[name].append(reason), boxes[name][0].kill()),
+                budget=budget,
+            ),
+            sock,
+            peer,
+        )
+    small, big = boxes["small"][0], boxes["big"][0]  # never started: everything stays queued
+    big.put(b"b" * 6_000)
+    small.put(b"s" * 1_000)
+    small.put(b"s" * 2_000)
+    assert budget.used == 9_000
+    small.put(b"s" * 2_000)  # past the budget: the biggest holder goes, this one stays
+    assert cut["big"] and not cut["small"]
+    assert budget.used == 5_000
+    big.put(b"late")  # a killed outbox takes nothing
+    small.put(b"s" * 6_000)  # now it is the biggest itself: it is the one cut
+    assert cut["small"] and budget.used == 0
+    for _, sock, peer in boxes.values():
+        sock.close()
+        peer.close()
