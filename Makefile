@@ -10,7 +10,7 @@ run: sysdeps venv keys db
 
 test: sysdeps venv
 	.venv/bin/ruff check .
-	.venv/bin/mypy --strict common server bench config.py
+	.venv/bin/mypy --strict common server client bench config.py
 	.venv/bin/python -m pytest
 
 sysdeps:
@@ -37,7 +37,7 @@ lint: venv
 	.venv/bin/ruff check .
 
 typecheck: venv
-	.venv/bin/mypy --strict common server bench config.py
+	.venv/bin/mypy --strict common server client bench config.py
 
 unit: venv
 	.venv/bin/python -m pytest tests/unit

@@ -77,6 +77,10 @@ class LiveServer:
         return self.built.hub
 
     @property
+    def hasher(self) -> PasswordHasherPool:
+        return self.built.hasher
+
+    @property
     def options(self) -> ServerOptions:
         return self.built.options
 
