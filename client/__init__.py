@@ -1,6 +1,11 @@
 """The Tkinter desktop client: one window per user, speaking to the server through ``common``.
 
-Layers, outermost first: ``__main__`` (reads config, builds Tk), ``ui`` (widgets only), ``app``
-(the controller: state and policy, no widgets), ``model`` (conversations and the outbox, pure),
-``session`` (socket and threads, no Tk), ``trust`` (pinned server keys).
+Layers, outermost first: ``__main__`` (reads config and the deadlines, builds Tk); ``ui``
+(widgets only); the controller, all in the Tk thread and with no widgets: ``app`` (the
+connection's life, as moves of the ``lifecycle`` state machine), ``keyflow`` and ``trust``
+(which server key to pin), ``traffic`` (the conversation once logged in, sending through a
+``link`` to whichever session is current), ``renderer`` (paints only what changed) and
+``formatting`` (pure text rules, invisible characters shown); ``model`` (conversations, roster
+and the outbox, pure data); ``session`` (socket and threads, no Tk) and ``backoff`` (reconnect
+waits).
 """

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal, Protocol
 
 MAX_TEXT = 4000
-"""The server's limit on one message, in characters (DESIGN §5); the input box enforces it."""
+"""The server's limit on one message, in characters (PROTOCOL.md §4); the input box enforces it."""
 
 
 LineKind = Literal["day", "message", "system"]
