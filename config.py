@@ -42,6 +42,9 @@ class Settings(ServerOptions):
     db_admin_password: str = field(default="", repr=False)
     db_pool_size: int = 8
     db_timeout: float = 5.0
+    # the desktop client: overall deadlines, so a server trickling bytes cannot stall it
+    connect_deadline: float = 10.0  # TCP connect + key check + handshake
+    key_fetch_deadline: float = 10.0  # fetching a new server's key to show its fingerprint
     log_level: str = "INFO"
 
     @classmethod
@@ -89,7 +92,7 @@ class Settings(ServerOptions):
             "handshake_rate", "msg_burst", "login_burst", "handshake_burst",
             "max_conns_per_addr", "history_limit", "resume_token_ttl",
             "login_failure_half_life", "login_hashes_per_address", "max_tokens_per_account",
-            "token_sweep_interval",
+            "token_sweep_interval", "connect_deadline", "key_fetch_deadline",
             "handshake_workers", "max_conns_per_network", "handshake_network_rate",
             "handshake_network_burst", "max_pending_connections", "first_byte_timeout",
             "max_conns_per_account", "outbox_total_bytes", "write_stall_timeout",

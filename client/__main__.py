@@ -70,7 +70,10 @@ def _deadlines() -> tuple[float, float]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    host, port, key_dir = _defaults()
+    try:
+        host, port, key_dir = _defaults()
+    except ValueError as exc:  # a bad CHAT_* variable: say which, as argparse would
+        raise SystemExit(f"python -m client: error: {exc}") from None
     parser = argparse.ArgumentParser(prog="python -m client", description="Encrypted chat client")
     parser.add_argument("--host", default=host, help=f"server address (default {host})")
     parser.add_argument("--port", type=int, default=port, help=f"server port (default {port})")
