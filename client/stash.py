@@ -89,7 +89,10 @@ class StashFile:
         except (ValueError, TypeError, KeyError):
             bad = self.path.with_suffix(".bad")
             logger.warning("unreadable unsent-messages file %s, set aside as %s", self.path, bad)
-            self.path.replace(bad)
+            try:
+                self.path.replace(bad)
+            except OSError:
+                logger.warning("cannot set %s aside", self.path, exc_info=True)
             return Stash()
 
     def save(self, stash: Stash) -> None:

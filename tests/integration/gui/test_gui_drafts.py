@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 
 from client.formatting import Line
+from client.renderer import Person
 from client.stash import STASH_SUBDIR, stash_name
 from client.trust import config_dir
+from client.ui.chat import ChatCallbacks, ChatFrame
 from client.ui.dialogs import CloseChoice, UnsentDialog
 from client.ui.messages import MessageView
 from client.ui.theme import PALETTE, setup_fonts, setup_style
@@ -175,3 +177,60 @@ def test_closing_with_unsent_messages_keeps_them_for_the_next_login(
     reader.log_in_and_wait()
     reader.wait(lambda: kept in reader.transcript(), "the message in history, indented")
     assert reader.transcript().count(kept) == 1 and again.transcript().count(kept) == 1
+
+
+def test_waiting_keeps_the_window_open_until_the_message_is_sent(
+    windows: Any, chat_server: Any, config: Path
+) -> None:
+    alice = windows("user1", config=config)
+    alice.log_in_and_wait()
+    chat_server.kill()
+    alice.wait(lambda: "reconnecting" in alice.status(), "user1 to notice the server is gone")
+    text = f"wait for me {token()}"
+    alice.send(text)
+    alice.view._close_requested()
+    alice.wait(lambda: any(isinstance(d, UnsentDialog) for d in alice.view.dialogs),
+               "the question about the unsent message")
+    dialog = next(d for d in alice.view.dialogs if isinstance(d, UnsentDialog))
+    dialog.wait_button.focus_force()
+    alice.root.update()
+    dialog.wait_button.event_generate("<Return>", when="tail")
+    alice.wait(lambda: "closing once 1" in alice.status(), "the window to say it waits")
+    assert not alice.view.closed
+    chat_server.start()
+    alice.wait(lambda: alice.view.closed, "the window to close once the message is acked", 60)
+    reader = windows("user2", config=config)
+    reader.log_in_and_wait()
+    reader.wait(lambda: text in reader.transcript(), "the message stored")
+    path = config / STASH_SUBDIR / stash_name("127.0.0.1", chat_server.port, "user1")
+    assert not path.exists()
+
+
+def test_a_keystroke_just_before_a_switch_stays_with_its_conversation(top: tk.Toplevel) -> None:
+    """``<<Modified>>`` is queued, and opening a person is handled at once: the box
+    must report its text for the old conversation before the switch replaces it."""
+    drafts: dict[str, str] = {"lobby": "", "@user2": "earlier private draft"}
+    frame: ChatFrame | None = None
+
+    def select(key: str) -> None:
+        assert frame is not None
+        frame.show_draft(key, drafts[key])
+
+    def draft(key: str, text: str) -> None:
+        drafts[key] = text
+
+    frame = ChatFrame(top, setup_fonts(top), ChatCallbacks(
+        send=lambda _t: True, select=select, open_direct=lambda u: select("@" + u),
+        load_older=lambda: None, logout=lambda: None, draft=draft))
+    frame.pack(fill="both", expand=True)
+    frame.set_people([Person("user1", "wang_yuan", me=True), Person("user2", "ding_zhen")])
+    frame.show_draft("lobby", "")
+    top.update()
+    frame.input.insert("end", "typed for the room")  # its <<Modified>> is still queued
+    frame.people.focus("user2")
+    frame.people.focus_force()
+    frame.people.event_generate("<Return>")  # opening a person is handled now, ahead of it
+    top.update()
+    assert frame.draft_key == "@user2"
+    assert frame.input.get("1.0", "end-1c") == "earlier private draft"
+    assert drafts == {"lobby": "typed for the room", "@user2": "earlier private draft"}
