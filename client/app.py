@@ -40,6 +40,7 @@ from client.session import (
     SessionEvent,
     start_key_fetch,
 )
+from client.stash import StashFile
 from client.traffic import RETRY_BASE, RETRY_CAP, ChatTraffic
 from client.trust import KnownServers, parse_address, server_id
 from common.crypto import fingerprint
@@ -104,6 +105,7 @@ class App:
         self._status_online = ""
         self._pump_timer: object | None = None
         self._ended: list[SessionLike] = []  # closed sessions whose threads may still flush
+        self._quit_when_sent = False  # the person chose to wait for the outbox, then close
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -127,6 +129,8 @@ class App:
                 logger.exception("error handling %r", type(event).__name__)
         if self.traffic is not None:
             self.traffic.renderer.refresh()
+        if self._quit_when_sent and self.unsent_count() == 0:
+            self.quit()
         if self.phase is not Phase.CLOSED:
             self._pump_timer = self.view.after(1 if handled >= PUMP_BATCH else PUMP_MS, self.pump)
 
@@ -175,6 +179,17 @@ class App:
     def unsent_count(self) -> int:
         return self.traffic.unsent_count() if self.traffic is not None else 0
 
+    def set_draft(self, key: str, text: str) -> None:
+        """The input box of conversation ``key`` now holds ``text``."""
+        if self.traffic is not None:
+            self.traffic.set_draft(key, text)
+
+    def quit_when_sent(self) -> None:
+        """Closing with messages unsent, and the person chose to wait: close once acked."""
+        self._quit_when_sent = True
+        count = self.unsent_count()
+        self.view.set_status(f"closing once {count} unsent message(s) are sent…", "busy")
+
     def login(self, address: str, username: str, password: str) -> None:
         """The Login button: check the form, pick the key, connect."""
         if self.phase is not Phase.LOGIN:
@@ -198,7 +213,13 @@ class App:
         self.keys.start(self._host, self._port)
 
     def logout(self) -> None:
-        """End the session cleanly and return to the login form."""
+        """End the session cleanly and return to the login form.
+
+        The person confirmed that unsent messages are given up; drafts are kept on disk.
+        """
+        if self.traffic is not None:
+            self.traffic.discard_unsent()
+        self._quit_when_sent = False
         self._end_session(logout=True)
         self.keys.cancel()
         self.traffic, self._password, self._token = None, None, None
@@ -206,10 +227,19 @@ class App:
         self.lifecycle.move("log out")
         self.view.show_login(self.address, self.username, "")
 
-    def quit(self) -> None:
-        """The window is closing: log out, stop the threads, stop pumping."""
+    def quit(self, unsent: Literal["keep", "discard"] = "keep") -> None:
+        """The window is closing: log out, stop the threads, stop pumping.
+
+        Unsent messages are kept in the stash file for the next login (``keep``), or given up
+        when the person chose so (``discard``); drafts are kept either way.
+        """
         if self.phase is Phase.CLOSED:
             return
+        if self.traffic is not None:
+            if unsent == "discard":
+                self.traffic.discard_unsent()
+            else:
+                self.traffic.save()
         self._end_session(logout=True)
         self.keys.cancel()
         self.lifecycle.move("quit")
@@ -352,10 +382,12 @@ class App:
             self.traffic = ChatTraffic(
                 model, Renderer(self.view, model, self.now_ms), self.link, self.view,
                 self.now_ms, self._schedule_reconnect, self._retry,
+                StashFile(self.store.directory, self._host, self._port, self.username),
             )
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
             self.view.set_status(self._status_online, "ok")
+            self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
             return
         self.view.set_status(self._status_online, "ok")

@@ -49,6 +49,32 @@ def safe_text(text: str, keep: frozenset[str] = _KEEP_IN_BODY) -> str:
     return cleaned
 
 
+_FENCE = re.compile(r"[ \t]*```[\w+#.-]*[ \t]*")
+
+
+def code_spans(text: str) -> list[tuple[str, bool]]:
+    """Split a body into ``(text, is_code)`` runs: lines between ```` ``` ```` fences are code.
+
+    A fence is a line of three backticks, optionally followed by a language name (ignored);
+    the fence lines themselves are not shown, and a line with more on it (```` ```x = 1``` ````)
+    is ordinary text. An unclosed fence
+    runs to the end of the message. Text keeps every character, so code keeps its indentation.
+    """
+    spans: list[tuple[str, bool]] = []
+    in_code = False
+    run: list[str] = []
+    for line in text.split("\n"):
+        if _FENCE.fullmatch(line):
+            if run:
+                spans.append(("\n".join(run), in_code))
+            run, in_code = [], not in_code
+            continue
+        run.append(line)
+    if run:
+        spans.append(("\n".join(run), in_code))
+    return spans
+
+
 def safe_name(name: str) -> str:
     """A nickname or username for a header or a list: one line, nothing invisible."""
     return safe_text(name, keep=frozenset())

@@ -74,6 +74,7 @@ class Conversation:
     more: bool = True  # older history may exist on the server
     history_inflight: bool = False
     opened: bool = False  # the first history page was requested
+    draft: str = ""  # what is typed in the input box for this conversation, not yet sent
     _sorted: bool = True
 
     def add(self, entry: Entry) -> Entry:
@@ -131,6 +132,14 @@ class Outbox:
     def requests(self) -> list[ChatRequest | DirectRequest]:
         """What to send again, oldest first."""
         return [request for request, _ in self._items.values()]
+
+    def entries(self) -> list[Entry]:
+        """The pending entries, oldest first (what the stash file keeps)."""
+        return [entry for _, entry in self._items.values()]
+
+    def clear(self) -> None:
+        """Give up on every unsent message (the person chose to discard them)."""
+        self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -327,10 +336,28 @@ class ChatModel:
 
     # --- outgoing ---------------------------------------------------------------------------
 
-    def compose(self, key: str, text: str, now_ms: int) -> ChatRequest | DirectRequest:
-        """A new own message: shown at once as pending and kept in the outbox until acked."""
+    def set_draft(self, key: str, text: str) -> bool:
+        """Keep what is typed in conversation ``key``; True if it changed."""
         conv = self.conversation(key)
-        cid = new_client_msg_id()
+        if conv.draft == text:
+            return False
+        conv.draft = text
+        return True
+
+    def drafts(self) -> dict[str, str]:
+        """Every non-empty draft, by conversation."""
+        return {key: conv.draft for key, conv in self.conversations.items() if conv.draft}
+
+    def compose(
+        self, key: str, text: str, now_ms: int, client_msg_id: str | None = None
+    ) -> ChatRequest | DirectRequest:
+        """A new own message: shown at once as pending and kept in the outbox until acked.
+
+        ``client_msg_id`` is given for a message restored from the stash file: it keeps the id
+        it was first sent with, so the server recognises a resend.
+        """
+        conv = self.conversation(key)
+        cid = client_msg_id or new_client_msg_id()
         request: ChatRequest | DirectRequest
         if key == LOBBY:
             request = ChatRequest(LOBBY, cid, text)

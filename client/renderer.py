@@ -59,6 +59,7 @@ class View(Protocol):
     def append_messages(self, lines: Sequence[Line]) -> None: ...
     def update_message(self, line: Line) -> None: ...
     def set_people(self, people: Sequence[Person]) -> None: ...
+    def show_draft(self, conversation: str, text: str) -> None: ...
     def ask_trust(
         self, server: str, fingerprint: str, on_answer: Callable[[bool], None]
     ) -> None: ...
@@ -86,6 +87,10 @@ class Renderer:
     def mark(self) -> None:
         """Something may have changed; the next ``refresh()`` looks."""
         self._dirty = True
+
+    def show_draft(self, key: str, text: str) -> None:
+        """Put conversation ``key``'s own draft in the input box (at once: the box is live)."""
+        self.view.show_draft(key, text)
 
     def conversation_items(self) -> tuple[ConversationItem, ...]:
         """The room first, then direct conversations in the order they began."""

@@ -9,13 +9,15 @@ thread only, and has no widgets.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
 from client.backoff import Backoff
 from client.formatting import MAX_TEXT, error_text
-from client.model import HISTORY_PAGE, ChatModel, Conversation, HistoryKind
+from client.model import HISTORY_PAGE, LOBBY, ChatModel, Conversation, HistoryKind
 from client.renderer import Renderer
+from client.stash import Stash, StashedMessage, StashFile
 from common.messages import (
     Ack,
     ChatDelivery,
@@ -29,8 +31,13 @@ from common.messages import (
     ServerMessage,
 )
 
+logger = logging.getLogger(__name__)
+
 RETRY_BASE = 2.0
 RETRY_CAP = 30.0
+DRAFT_SAVE_MS = 1000
+"""Drafts reach the stash file at most this long after the last keystroke (the outbox at
+once): one write per pause in typing, not one per key."""
 
 
 class Link(Protocol):
@@ -60,8 +67,11 @@ class ChatTraffic:
         now_ms: Callable[[], int],
         on_rejected: Callable[[str], None],
         retry: Backoff,
+        stash: StashFile | None = None,
     ) -> None:
         self.model, self.renderer = model, renderer
+        self.stash = stash  # None: nothing is kept on disk (no config directory)
+        self._draft_timer: object | None = None
         self._link, self._timers, self._now_ms = link, timers, now_ms
         self._on_rejected = on_rejected  # the server says we are not logged in: reconnect
         self._retry = retry  # delays for the outbox after "unavailable" / "rate_limited"
@@ -72,21 +82,34 @@ class ChatTraffic:
     # --- what the view calls ----------------------------------------------------------------
 
     def send_text(self, text: str) -> bool:
-        """Enter in the input box. True when the text was taken (the view clears the box)."""
-        text = text.strip()
-        if not text or len(text) > MAX_TEXT:
+        """Enter in the input box. True when the text was taken (the view clears the box).
+
+        The text goes exactly as typed: indentation and code keep their shape. Only trailing
+        newlines are dropped, and text of nothing but whitespace is not sent.
+        """
+        text = text.rstrip("\r\n")
+        if not text.strip() or len(text) > MAX_TEXT:
             return False
         request = self.model.compose(self.model.active, text, self._now_ms())
+        self.model.set_draft(self.model.active, "")
+        self.save()
         if self._link.online:
             self._link.send(request)
         self.refresh(now=True)
         return True
 
     def select_conversation(self, key: str) -> None:
+        """Show conversation ``key`` with its own draft in the input box."""
         conv = self.model.select(key)
         if not conv.opened:
             self._request_history(conv, None, "first")
+        self.renderer.show_draft(conv.key, conv.draft)
         self.refresh(now=True)
+
+    def set_draft(self, key: str, text: str) -> None:
+        """The input box of conversation ``key`` changed; saved to disk after a pause."""
+        if self.model.set_draft(key, text) and self._draft_timer is None:
+            self._draft_timer = self._timers.after(DRAFT_SAVE_MS, self._save_drafts)
 
     def open_direct(self, username: str) -> None:
         """Double-click on a person: their direct conversation (not one with oneself)."""
@@ -101,6 +124,59 @@ class ChatTraffic:
 
     def unsent_count(self) -> int:
         return len(self.model.outbox)
+
+    # --- the stash file ---------------------------------------------------------------------
+
+    def restore(self) -> int:
+        """At the first login: bring back the drafts and unsent messages of the last window.
+
+        Called before any history request, so the server answers the resends (acks, with the
+        original ``msg_id`` for one it already had) before it sends history pages. Returns how
+        many messages were restored.
+        """
+        if self.stash is None:
+            return 0
+        stash = self.stash.load()
+        for message in stash.messages:
+            if message.client_msg_id not in self.model.outbox:
+                self.model.compose(message.conversation, message.text, message.typed_ms,
+                                   message.client_msg_id)
+        for key, text in stash.drafts.items():
+            if key == LOBBY or key.startswith("@"):
+                self.model.set_draft(key, text)
+        if stash.messages:
+            self.model.system(LOBBY, f"{len(stash.messages)} unsent message(s) from last time "
+                              "are being sent again.", self._now_ms())
+        self._resend()
+        self.refresh()
+        return len(stash.messages)
+
+    def save(self) -> None:
+        """Write the outbox and drafts now (every outbox change, and when the window closes)."""
+        if self._draft_timer is not None:
+            self._timers.after_cancel(self._draft_timer)
+            self._draft_timer = None
+        if self.stash is None:
+            return
+        messages = [StashedMessage(e.conversation, e.client_msg_id or "", e.text, e.sent_ms)
+                    for e in self.model.outbox.entries()]
+        try:
+            self.stash.save(Stash(messages, self.model.drafts()))
+        except OSError:
+            logger.exception("cannot save the unsent messages to %s", self.stash.path)
+
+    def discard_unsent(self) -> int:
+        """The person chose to give up the unsent messages; drafts are still kept."""
+        count = len(self.model.outbox)
+        self.model.outbox.clear()
+        self.save()
+        if count:
+            logger.info("discarded %d unsent message(s) at the person's request", count)
+        return count
+
+    def _save_drafts(self) -> None:
+        self._draft_timer = None
+        self.save()
 
     # --- what the controller calls ----------------------------------------------------------
 
@@ -133,6 +209,7 @@ class ChatTraffic:
         elif isinstance(message, Ack):
             if model.ack(message) is not None:
                 self._retry.reset()
+                self.save()
         elif isinstance(message, PresenceEvent):
             model.presence(message.event, message.username, message.nickname, self._now_ms())
         elif isinstance(message, RosterUpdate):

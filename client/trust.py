@@ -94,7 +94,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` atomically with mode 0600: a crash never leaves half a trust file."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -161,7 +161,7 @@ class KnownServers:
         if recorded is not None and recorded != fp:
             raise ValueError(f"{name} already has a different key on record")
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _write_private(self._key_path(host, port), public_key.export_key(format="PEM"))
+        write_private(self._key_path(host, port), public_key.export_key(format="PEM"))
         if recorded is None:
             try:
                 old = self.path.read_bytes()
@@ -169,7 +169,7 @@ class KnownServers:
                 old = b"# servers this chat client trusts: host:port SHA256:<fingerprint>\n"
             if old and not old.endswith(b"\n"):
                 old += b"\n"
-            _write_private(self.path, old + f"{name} {fp}\n".encode())
+            write_private(self.path, old + f"{name} {fp}\n".encode())
         logger.info("recorded the key of %s as %s", name, fp)
 
     def load_key(self, host: str, port: int) -> RSA.RsaKey | None:

@@ -27,6 +27,7 @@ class ChatCallbacks:
     open_direct: Callable[[str], None]
     load_older: Callable[[], None]
     logout: Callable[[], None]
+    draft: Callable[[str, str], None]  # (conversation, what the input box holds now)
 
 
 class ChatFrame(ttk.Frame):
@@ -60,6 +61,7 @@ class ChatFrame(ttk.Frame):
         self._build_status(fonts)
         self._conversation_keys: list[str] = []
         self._updating = False
+        self.draft_key = ""  # whose draft the input box holds
 
     # --- construction -----------------------------------------------------------------------
 
@@ -153,6 +155,23 @@ class ChatFrame(ttk.Frame):
         if self.input.edit_modified():
             self.input.edit_modified(False)
             self.refresh_counter()
+            self.report_draft()
+
+    def report_draft(self) -> None:
+        """Tell the controller what the box holds for its conversation (before any switch:
+        ``<<Modified>>`` is queued, so a click may be handled before the last keystroke's)."""
+        if self.draft_key:
+            self.callbacks.draft(self.draft_key, self.input_text())
+
+    def show_draft(self, key: str, text: str) -> None:
+        """The box now belongs to conversation ``key``: show its draft, with a fresh undo."""
+        if key == self.draft_key and text == self.input_text():
+            return
+        self.draft_key = key
+        self.input.delete("1.0", "end")
+        self.input.insert("1.0", text)
+        self.input.edit_reset()
+        self.refresh_counter()
 
     def refresh_counter(self) -> None:
         """The live ``n/4000``; over the limit it turns red and Send is disabled."""
@@ -207,11 +226,13 @@ class ChatFrame(ttk.Frame):
             return
         selection = self.conversations.selection()
         if selection:
+            self.report_draft()
             self.callbacks.select(selection[0])
             self.input.focus_set()
 
     def _person_opened(self, _event: object = None) -> None:
         focus = self.people.focus() or (self.people.selection() or ("",))[0]
         if focus:
+            self.report_draft()
             self.callbacks.open_direct(focus)
             self.input.focus_set()

@@ -11,6 +11,7 @@ import contextlib
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import filedialog, ttk
+from typing import Literal
 
 from client.ui.theme import PALETTE
 
@@ -143,3 +144,51 @@ class KeyFileDialog(Dialog):
         self.grab_release()
         self.destroy()
         self._on_answer(path)
+
+
+CloseChoice = Literal["wait", "discard", "keep"]
+
+
+class UnsentDialog(Dialog):
+    """Closing the window with messages not yet acked: wait, quit anyway, or keep them.
+
+    Keeping them for the next login is the default and what Esc, Enter and the close box do:
+    it loses nothing whether or not the server comes back. Discarding is never the default.
+    """
+
+    def __init__(
+        self, master: tk.Misc, count: int, on_answer: Callable[[CloseChoice], None]
+    ) -> None:
+        noun = "message has" if count == 1 else "messages have"
+        super().__init__(
+            master, "Messages not sent yet", f"{count} {noun} not reached the server yet",
+            "Keep them: they are saved on this computer and sent the next time you log in to "
+            "this server with this account.\nWait: the window stays open and closes once they "
+            "are sent.\nQuit anyway: they are discarded and never sent.",
+        )
+        self._on_answer = on_answer
+        self.count = count
+        self.discard_button = self.add_button("Quit anyway (discard)",
+                                              lambda: self._answer("discard"))
+        self.wait_button = self.add_button("Wait until sent", lambda: self._answer("wait"))
+        self.keep_button = self.add_button("Keep for next time", lambda: self._answer("keep"),
+                                           accent=True)
+        self.keep_button.configure(default="active")
+        self.protocol("WM_DELETE_WINDOW", lambda: self._answer("keep"))
+        self.bind("<Escape>", lambda _e: self._answer("keep"))
+        self.bind("<Return>", self._enter)
+        self.present(self.keep_button)
+
+    def _enter(self, event: tk.Event[tk.Misc]) -> None:
+        """Enter presses the focused button, so discarding takes moving to it first."""
+        choice: CloseChoice = "keep"
+        if event.widget is self.discard_button:
+            choice = "discard"
+        elif event.widget is self.wait_button:
+            choice = "wait"
+        self._answer(choice)
+
+    def _answer(self, choice: CloseChoice) -> None:
+        self.grab_release()
+        self.destroy()
+        self._on_answer(choice)

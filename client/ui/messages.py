@@ -12,7 +12,7 @@ import tkinter as tk
 from collections.abc import Callable, Sequence
 from tkinter import ttk
 
-from client.formatting import Line
+from client.formatting import Line, code_spans
 from client.ui.theme import PALETTE, Fonts
 
 STATE_MARKS = {"pending": "  · sending…", "sent": "  ✓"}
@@ -54,6 +54,9 @@ class MessageView(ttk.Frame):
                         lmargincolor=p.sidebar, spacing3=2)
         t.tag_configure("own_body", background=p.own_band, lmargin1=BODY_INDENT,
                         lmargin2=BODY_INDENT, lmargincolor=p.accent_soft)
+        # after the body tags, so its background wins over the own-message band
+        t.tag_configure("code", font=fonts.mono, background=p.code_background,
+                        foreground=p.text, spacing1=1, spacing3=1)
         t.tag_configure("pending", foreground=p.muted)
         t.tag_raise("pending")
         for sequence in ("<MouseWheel>", "<Button-4>", "<Prior>"):
@@ -130,7 +133,9 @@ class MessageView(ttk.Frame):
                 tags.append("own_body")
             if line.state == "pending":
                 tags.append("pending")
-            t.insert("end", f"{line.text}\n", tuple(tags))
+            spans = code_spans(line.text) or [(line.text, False)]
+            for text, code in spans:  # each run is whole lines; a code run's newline is code
+                t.insert("end", f"{text}\n", (*tags, "code") if code else tuple(tags))
 
     # --- reading --------------------------------------------------------------------------
 

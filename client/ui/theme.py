@@ -24,6 +24,8 @@ from typing import Literal
 logger = logging.getLogger(__name__)
 
 UI_FAMILIES = ("Noto Sans", "DejaVu Sans", "Liberation Sans", "Nimbus Sans", "Helvetica")
+MONO_FAMILIES = ("DejaVu Sans Mono", "Noto Sans Mono", "Liberation Mono", "Nimbus Mono PS",
+                 "Courier New", "Courier")
 CJK_FAMILIES = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Droid Sans Fallback")
 
 
@@ -46,9 +48,27 @@ class Palette:
     busy: str = "#b45309"
     other_sender: str = "#0f766e"
     scroll_thumb: str = "#e3e6ea"
+    code_background: str = "#f6f8fa"  # code: ``text`` 14.8:1, ``muted`` (pending) 4.5:1
 
 
 PALETTE = Palette()
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.x relative luminance of a ``#rrggbb`` colour."""
+    channels = []
+    for i in (1, 3, 5):
+        c = int(colour[i:i + 2], 16) / 255
+        channels.append(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
+    r, g, b = channels
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG contrast ratio (1 to 21); body text needs 4.5 (AA), 7 for AAA."""
+    lighter, darker = sorted((relative_luminance(foreground), relative_luminance(background)),
+                             reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,7 @@ class Fonts:
     small: str = "ChatSmall"
     title: str = "ChatTitle"
     heading: str = "ChatHeading"
+    mono: str = "ChatMono"
     cjk_family: str | None = None
 
 
@@ -98,6 +119,9 @@ def setup_fonts(root: tk.Misc) -> Fonts:
     _named(root, "ChatSmall", family, 9)
     _named(root, "ChatTitle", family, 14, bold=True)
     _named(root, "ChatHeading", family, 9, bold=True)
+    mono = _first_family(root, MONO_FAMILIES) or tkfont.nametofont(
+        "TkFixedFont", root=root).actual("family")
+    _named(root, "ChatMono", mono, 10)
     return Fonts(cjk_family=cjk)
 
 

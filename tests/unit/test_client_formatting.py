@@ -154,3 +154,24 @@ def test_username_shown_beside_a_nickname_that_differs() -> None:
     assert person_label("wang_yuan", "user1") == "wang_yuan @user1"
     assert person_label("user1", "user1") == "user1"
     assert person_label("", "user1") == "user1"
+
+
+def test_code_fences_make_monospace_runs_and_keep_indentation() -> None:
+    from client.formatting import code_spans
+
+    text = "look:\n```python\ndef f():\n    return 1\n\n```\n  after"
+    assert code_spans(text) == [("look:", False), ("def f():\n    return 1\n", True),
+                                ("  after", False)]
+    assert code_spans("```\n  unclosed\n    runs to the end") == [
+        ("  unclosed\n    runs to the end", True)]
+    assert code_spans("inline ```x = 1``` stays text") == [("inline ```x = 1``` stays text",
+                                                            False)]
+    assert code_spans("```x=1```") == [("```x=1```", False)]
+
+
+def test_code_colours_meet_wcag_contrast() -> None:
+    from client.ui.theme import PALETTE, contrast_ratio
+
+    assert contrast_ratio("#000000", "#ffffff") == 21.0
+    assert contrast_ratio(PALETTE.text, PALETTE.code_background) >= 7.0  # AAA for code
+    assert contrast_ratio(PALETTE.muted, PALETTE.code_background) >= 4.5  # a pending message
