@@ -89,7 +89,7 @@ class Settings(ServerOptions):
             "handshake_rate", "msg_burst", "login_burst", "handshake_burst",
             "max_conns_per_addr", "history_limit", "resume_token_ttl",
             "login_failure_half_life", "login_hashes_per_address", "max_tokens_per_account",
-            "token_sweep_interval",
+            "token_sweep_interval", "max_messages_per_record",
             "handshake_workers", "max_conns_per_network", "handshake_network_rate",
             "handshake_network_burst", "max_pending_connections", "first_byte_timeout",
             "max_conns_per_account", "outbox_total_bytes", "write_stall_timeout",
