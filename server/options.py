@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from common.framing import MAX_FRAME
-from common.protocol import GCM_TAG, MAX_MESSAGES_PER_RECORD
+from common.protocol import GCM_TAG, MAX_MESSAGES_PER_RECORD, MAX_TEXT
 from common.record import SEQ_LIMIT
 
 CPUS = os.cpu_count() or 1
@@ -75,7 +75,7 @@ class ServerOptions:
     max_tokens_per_account: int = 10  # live resume tokens; the oldest go first
     token_sweep_interval: float = 300.0  # how often expired tokens are deleted
     # messages
-    max_text: int = 4_000
+    max_text: int = MAX_TEXT  # characters; the client's counter uses the same constant
     max_client_msg_id: int = 64
     max_username: int = 32
     max_password: int = 1_024
