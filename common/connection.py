@@ -124,13 +124,10 @@ class Connection:
         max_messages_per_record: int | None = None,
         send_messages_per_record: int | None = None,
     ) -> None:
-        """``max_messages_per_record`` caps the messages in one *received* record (more is the
-        peer's fatal error); None takes the role's default: ``MAX_MESSAGES_PER_RECORD`` on a
-        server, no cap on a client (a server legitimately packs a whole history page).
-        ``send_messages_per_record`` caps what this end packs into one sealed record; None: a
-        client never packs more than ``MAX_MESSAGES_PER_RECORD`` (what every server accepts by
-        default), a server packs as many as fit.
-        """
+        """``max_messages_per_record``: more in one received record is the peer's fatal error
+        (None: ``MAX_MESSAGES_PER_RECORD`` on a server; no cap on a client, as a server packs
+        whole history pages). ``send_messages_per_record``: the most this end seals into one
+        record (None: ``MAX_MESSAGES_PER_RECORD`` on a client, as many as fit on a server)."""
         self.role = role
         default_cap = MAX_MESSAGES_PER_RECORD if role is Role.SERVER else None
         client_cap = MAX_MESSAGES_PER_RECORD if role is Role.CLIENT else None

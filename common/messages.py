@@ -219,52 +219,24 @@ class ErrorReply:
 
 
 ClientMessage = (
-    LoginRequest
-    | ChatRequest
-    | DirectRequest
-    | HistoryRequest
-    | LogoutRequest
-    | PingRequest
+    LoginRequest | ChatRequest | DirectRequest | HistoryRequest | LogoutRequest | PingRequest
     | ResumeRequest
 )
 ServerMessage = (
-    LoginResult
-    | ChatDelivery
-    | DirectDelivery
-    | HistoryEnd
-    | PresenceEvent
-    | RosterUpdate
-    | Ack
-    | Pong
-    | ErrorReply
+    LoginResult | ChatDelivery | DirectDelivery | HistoryEnd | PresenceEvent | RosterUpdate | Ack
+    | Pong | ErrorReply
 )
 Message = ClientMessage | ServerMessage
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     cls.CODE: cls
-    for cls in (
-        LoginRequest,
-        ChatRequest,
-        DirectRequest,
-        HistoryRequest,
-        LogoutRequest,
-        PingRequest,
-        ResumeRequest,
-    )
+    for cls in (LoginRequest, ChatRequest, DirectRequest, HistoryRequest, LogoutRequest,
+                PingRequest, ResumeRequest)
 }
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     cls.CODE: cls
-    for cls in (
-        LoginResult,
-        ChatDelivery,
-        DirectDelivery,
-        HistoryEnd,
-        PresenceEvent,
-        RosterUpdate,
-        Ack,
-        Pong,
-        ErrorReply,
-    )
+    for cls in (LoginResult, ChatDelivery, DirectDelivery, HistoryEnd, PresenceEvent,
+                RosterUpdate, Ack, Pong, ErrorReply)
 }
 
 
