@@ -26,6 +26,10 @@ from Crypto.PublicKey import RSA
 from bench.loadspec import LoadSpec, WorkerResult
 from bench.procs import was_cut_off
 from bench.wire import ChatWire, PlainWire, bench_text
+from common.protocol import ErrorCode
+
+RETRYABLE = (ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.TOO_LONG)
+"""Refusals after which a worker gives up on the send and sends the next one."""
 
 now_ns = time.perf_counter_ns
 SEC = 1_000_000_000
@@ -199,7 +203,7 @@ class Worker:
             self._drop(c, "login_refused")
         elif kind == "error":
             self._count_error(str(event[1]))
-            if c.outstanding and event[1] in ("rate_limited", "unavailable", "too_long"):
+            if c.outstanding and event[1] in RETRYABLE:
                 c.outstanding.popleft()
                 self._send_more(c, t)
         elif kind == "closed":

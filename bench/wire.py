@@ -41,9 +41,10 @@ from common.messages import (
     PresenceEvent,
     ResumeRequest,
 )
+from common.protocol import LOBBY
 
 Event = tuple[object, ...]
-ROOM = "lobby"
+ROOM = LOBBY
 
 
 def bench_text(sender_index: int, seq: int, sent_ns: int, size: int) -> str:

@@ -28,7 +28,7 @@ from client.formatting import login_failure_text, online_status, reconnect_statu
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
 from client.lifecycle import Lifecycle, Phase
 from client.link import SessionFactory, SessionLike, SessionLink
-from client.model import LOBBY, ChatModel
+from client.model import ChatModel
 from client.renderer import Renderer, View
 from client.session import (
     Connected,
@@ -51,6 +51,7 @@ from common.messages import (
     ResumeRequest,
     ServerMessage,
 )
+from common.protocol import LOBBY, LoginRefusal
 
 logger = logging.getLogger(__name__)
 
@@ -273,12 +274,14 @@ class App:
         self.lifecycle.move("key ready")
         self._connect()
 
-    def _back_to_login(self, error: str) -> None:
+    def _back_to_login(self, error: str, refused: bool = False) -> None:
+        """The login form again, saying why; ``refused``: the server turned the login down, so
+        the password field is cleared (never append a retry to the refused password)."""
         self._end_session(logout=False)
         self.keys.cancel()
         self.lifecycle.move("back to login")
         self.view.set_login_busy(False, "")
-        self.view.show_login_error(error)
+        self.view.show_login_error(error, clear_password=refused)
 
     # --- the session ------------------------------------------------------------------------
 
@@ -371,7 +374,7 @@ class App:
         if self.phase is not Phase.AUTHENTICATING:
             return
         if not result.ok:
-            self._login_failed(result.detail)
+            self._login_failed(result)
             return
         self._token = result.detail
         self.username = result.username or self.username
@@ -394,15 +397,20 @@ class App:
         self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
         self.traffic.resumed()
 
-    def _login_failed(self, detail: str) -> None:
-        text = login_failure_text(detail)
-        if self._auth == "resume" and self._password:
-            self._token, self._auth = None, "password"  # tokens are single use: log in again
-            self.link.send(LoginRequest(self.username, self._password))
-            return
+    def _login_failed(self, result: LoginResult) -> None:
+        """Act on the refusal's code word (never its English): log in again with the password
+        after an expired resume, back to the form before the chat opened, offline for wrong
+        credentials inside it, otherwise reconnect later."""
+        refusal, text = result.refusal, login_failure_text(result)
+        if self._auth == "resume":
+            self._token = None  # single use, and a refused one is spent: next time, the password
+            if self._password and refusal in (LoginRefusal.SESSION_EXPIRED, None):
+                self._auth = "password"
+                self.link.send(LoginRequest(self.username, self._password))
+                return
         if not self.in_chat:
-            self._back_to_login(text)
-        elif "wrong username or password" in detail.lower():
+            self._back_to_login(text, refused=True)
+        elif refusal is LoginRefusal.WRONG_CREDENTIALS:
             self._go_offline(f"{text} Log out and log in again.")
         else:
             self._schedule_reconnect(text)

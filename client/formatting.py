@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal, Protocol
 
-MAX_TEXT = 4000
-"""The server's limit on one message, in characters (PROTOCOL.md §4); the input box enforces it."""
-
+from common.messages import LoginResult
+from common.protocol import MAX_TEXT, ErrorCode, LoginRefusal
 
 LineKind = Literal["day", "message", "system"]
 LineState = Literal["", "pending", "sent"]
@@ -232,33 +231,41 @@ def reconnect_status(seconds_left: float, reason: str = "") -> str:
     return f"{head} · {reason}" if reason else head
 
 
-LOGIN_FAILURES: dict[str, str] = {
-    "wrong username or password": "Wrong username or password.",
-    "too many attempts, try again later": (
-        "Too many failed attempts. Wait a minute, then try again."
-    ),
-    "service unavailable": (
+LOGIN_FAILURES: dict[LoginRefusal, str] = {
+    LoginRefusal.WRONG_CREDENTIALS: "Wrong username or password.",
+    LoginRefusal.TOO_MANY_ATTEMPTS: "Too many failed attempts. Try again in a moment.",
+    LoginRefusal.SERVICE_UNAVAILABLE: (
         "The server cannot reach its database right now. Try again in a moment."
     ),
-    "session expired, log in again": "Your session expired. Log in again.",
+    LoginRefusal.SESSION_EXPIRED: "Your session expired. Log in again.",
+    LoginRefusal.TOO_MANY_CONNECTIONS: (
+        "This account has as many windows open as it may. Close one, then log in again."
+    ),
 }
 
 
-def login_failure_text(detail: str) -> str:
-    """A server's generic ``1001`` reason in words for a person (unknown reasons pass through)."""
-    known = LOGIN_FAILURES.get(detail.strip().lower())
-    if known:
-        return known
+def login_failure_text(result: LoginResult) -> str:
+    """A refused ``1001`` in words for a person, chosen by its code word alone.
+
+    The server's English is shown only for a code word this client does not know (or none, from
+    an older server): wording may change on either side, the code word may not.
+    """
+    refusal = result.refusal
+    if refusal is not None:
+        return LOGIN_FAILURES[refusal]
+    detail = result.detail.strip()
     return (detail[:1].upper() + detail[1:]).rstrip(".") + "." if detail else "Login failed."
 
 
 ERROR_TEXTS: dict[str, str] = {
-    "too_long": "That message is longer than 4000 characters and was not sent.",
-    "rate_limited": "You are sending too fast; the message will be retried in a moment.",
-    "unavailable": "The server cannot store messages right now; they will be sent when it can.",
-    "no_such_user": "There is no such user.",
-    "not_logged_in": "The server says this window is not logged in; reconnecting.",
-    "forbidden": "The server refused that request.",
+    ErrorCode.TOO_LONG: f"That message is longer than {MAX_TEXT} characters and was not sent.",
+    ErrorCode.RATE_LIMITED: "You are sending too fast; the message will be retried in a moment.",
+    ErrorCode.UNAVAILABLE: (
+        "The server cannot store messages right now; they will be sent when it can."
+    ),
+    ErrorCode.NO_SUCH_USER: "There is no such user.",
+    ErrorCode.NOT_LOGGED_IN: "The server says this window is not logged in; reconnecting.",
+    ErrorCode.FORBIDDEN: "The server refused that request.",
 }
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, DirectRequest
+from common.protocol import LOBBY
 
 EntryKind = Literal["message", "system"]
 EntryState = Literal["", "pending", "sent"]  # own messages: "pending" until acked, then "sent"
 HistoryKind = Literal["first", "older", "refresh"]
 
-LOBBY = "lobby"
 HISTORY_PAGE = 50
 
 _seq = itertools.count(1)

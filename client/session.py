@@ -29,7 +29,7 @@ from common.connection import (
     ConnectionClosed,
     HandshakeComplete,
 )
-from common.errors import ChatError, RemoteProtocolError
+from common.errors import ChatError, LocalProtocolError, RemoteProtocolError
 from common.framing import FrameDecoder, encode_frame
 from common.handshake import KEY_REQUEST, parse_key_response
 from common.messages import Message, PingRequest, ServerMessage
@@ -310,8 +310,12 @@ class Session:
                         logger.warning("ignoring a malformed message: %s", event.error)
                         continue
                     self._events.put(Received(self.id, event))  # type: ignore[arg-type]
-        except RemoteProtocolError as exc:
-            logger.warning("protocol error from %s:%d: %s", self.host, self.port, exc)
+        except ChatError as exc:  # nothing may escape the thread as a traceback
+            if isinstance(exc, LocalProtocolError) and conn.refused_for_earlier_failure(exc):
+                # the writer failed the connection first (its write broke): an ordinary loss
+                self._finish(Disconnected(self.id, f"connection lost ({conn.failure})"))
+                return
+            logger.warning("protocol error with %s:%d: %s", self.host, self.port, exc)
             self._finish(Disconnected(self.id, f"protocol error: {exc}"))
         except OSError as exc:
             self._finish(Disconnected(self.id, f"connection lost ({exc.strerror or exc})"))
@@ -338,6 +342,8 @@ class Session:
                 if messages:
                     sock.sendall(conn.send(messages))  # type: ignore[arg-type]
             except (OSError, ChatError) as exc:
+                if isinstance(exc, OSError):
+                    conn.send_failed()  # a record may be half written: the reader stops too
                 self._finish(Disconnected(self.id, f"connection lost ({exc})"))
                 _shutdown(sock)
                 return

@@ -20,9 +20,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from client.model import LOBBY
 from client.trust import server_id, write_private
 from common.messages import ChatRequest, DirectRequest
+from common.protocol import LOBBY
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from client.backoff import Backoff
-from client.formatting import MAX_TEXT, error_text
-from client.model import HISTORY_PAGE, LOBBY, ChatModel, Conversation, HistoryKind
+from client.formatting import error_text
+from client.model import HISTORY_PAGE, ChatModel, Conversation, HistoryKind
 from client.renderer import Renderer
 from client.stash import Stash, StashedMessage, StashFile
 from common.messages import (
@@ -30,6 +30,7 @@ from common.messages import (
     RosterUpdate,
     ServerMessage,
 )
+from common.protocol import LOBBY, MAX_TEXT, ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -232,17 +233,17 @@ class ChatTraffic:
         self.model.history_end(end.conversation, end.oldest_msg_id, end.more, added, kind)
 
     def _error(self, error: ErrorReply) -> None:
-        retry = error.code_word in ("unavailable", "rate_limited") and len(self.model.outbox)
+        code = error.code_word  # what to do is chosen by the code word; the text is for people
+        retry = code in (ErrorCode.UNAVAILABLE, ErrorCode.RATE_LIMITED) and len(self.model.outbox)
         if retry and self._retry_timer is None:
             delay = self._retry.next_delay()
             self._retry_timer = self._timers.after(int(delay * 1000), self._retry_outbox)
-        if error.code_word in ("unavailable", "bad_request"):
+        if code in (ErrorCode.UNAVAILABLE, ErrorCode.BAD_REQUEST):
             for conv in self.model.conversations.values():
                 conv.history_inflight = False  # a history request may have failed: allow again
-        if error.code_word == "not_logged_in":
-            self._on_rejected(error_text(error.code_word, error.text))
-        self.model.system(self.model.active, error_text(error.code_word, error.text),
-                          self._now_ms())
+        if code == ErrorCode.NOT_LOGGED_IN:
+            self._on_rejected(error_text(code, error.text))
+        self.model.system(self.model.active, error_text(code, error.text), self._now_ms())
 
     def _retry_outbox(self) -> None:
         self._retry_timer = None

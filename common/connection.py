@@ -43,6 +43,12 @@ from common.messages import (
     decode_message,
     encode_message,
 )
+from common.protocol import (
+    MAX_MESSAGES_PER_RECORD,
+    RECORD_SEPARATOR,
+    join_record,
+    split_record,
+)
 from common.record import SEQ_LIMIT, RecordOpener, RecordSealer
 
 
@@ -95,6 +101,14 @@ class ConnectionClosed:
 Event = HandshakeComplete | KeyRequested | BadMessage | ConnectionClosed | Message | _NeedData
 
 
+def _cap(given: int | None, default: int | None) -> int | None:
+    """A messages-per-record cap: ``given``, or ``default`` when None; never below 1."""
+    cap = default if given is None else given
+    if cap is not None and cap < 1:
+        raise LocalProtocolError(f"a record holds at least one message, not {cap}")
+    return cap
+
+
 class Connection:
     """A client or server end; build one with ``Connection.client`` or ``Connection.server``."""
 
@@ -107,8 +121,18 @@ class Connection:
         max_frame: int = MAX_FRAME,
         seq_limit: int = SEQ_LIMIT,
         randfunc: crypto.RandFunc | None = None,
+        max_messages_per_record: int | None = None,
+        send_messages_per_record: int | None = None,
     ) -> None:
+        """``max_messages_per_record``: more in one received record is the peer's fatal error
+        (None: ``MAX_MESSAGES_PER_RECORD`` on a server; no cap on a client, as a server packs
+        whole history pages). ``send_messages_per_record``: the most this end seals into one
+        record (None: ``MAX_MESSAGES_PER_RECORD`` on a client, as many as fit on a server)."""
         self.role = role
+        default_cap = MAX_MESSAGES_PER_RECORD if role is Role.SERVER else None
+        client_cap = MAX_MESSAGES_PER_RECORD if role is Role.CLIENT else None
+        self._receive_cap = _cap(max_messages_per_record, default_cap)
+        self._send_cap = _cap(send_messages_per_record, client_cap)
         self._max_frame = max_frame
         self._seq_limit = seq_limit
         self._decoder = FrameDecoder(max_frame)
@@ -172,6 +196,18 @@ class Connection:
         return self._failure is not None
 
     @property
+    def failure(self) -> str | None:
+        """Why the connection failed (the first cause), or None while it is usable."""
+        return self._failure
+
+    def refused_for_earlier_failure(self, exc: LocalProtocolError) -> bool:
+        """True when ``exc`` is only this connection refusing a call because something else
+        failed it first (a peer error, another thread's send, ``send_failed``): an ordinary
+        end, not a bug of the caller's."""
+        failure = self._failure
+        return failure is not None and failure != f"{type(exc).__name__}: {exc}"
+
+    @property
     def send_exhausted(self) -> bool:
         """True when the record counter is used up: close and reconnect."""
         return self._sealer is not None and self._sealer.exhausted
@@ -224,8 +260,13 @@ class Connection:
             if not self.established:
                 return self._handshake(body)
             assert self._opener is not None
-            plaintext = self._opener.open(body)
-            self._lines.extend(plaintext.split(b"\n"))
+            lines = split_record(self._opener.open(body))
+            if self._receive_cap is not None and len(lines) > self._receive_cap:
+                raise RemoteProtocolError(
+                    f"a record holds {len(lines)} messages, more than the "
+                    f"{self._receive_cap} allowed"
+                )
+            self._lines.extend(lines)
             return self._decode_line(self._lines.popleft())
         if self._error is not None:
             raise self._error
@@ -335,23 +376,23 @@ class Connection:
         sealer = self._sealer
         if sealer is None:
             raise LocalProtocolError("cannot send records before the handshake completes")
-        limit = sealer.max_plaintext
+        limit, cap = sealer.max_plaintext, self._send_cap
         plaintexts: list[bytes] = []
         batch: list[bytes] = []
         size = 0
         for index, line in enumerate(lines):
-            if not line or len(line) > limit or b"\n" in line:
+            if not line or len(line) > limit or RECORD_SEPARATOR in line:
                 raise LocalProtocolError(
                     f"message {index + 1} ({len(line)} bytes) cannot be sent: "
                     f"empty, over {limit} bytes, or containing a newline"
                 )
-            if batch and size + 1 + len(line) > limit:
-                plaintexts.append(b"\n".join(batch))
+            if batch and (size + 1 + len(line) > limit or len(batch) == cap):
+                plaintexts.append(join_record(batch))
                 batch, size = [], 0
             size += len(line) + (1 if batch else 0)
             batch.append(line)
         if batch:
-            plaintexts.append(b"\n".join(batch))
+            plaintexts.append(join_record(batch))
         if len(plaintexts) > sealer.remaining:
             raise LocalProtocolError(
                 f"{len(plaintexts)} records needed, {sealer.remaining} left before the record "

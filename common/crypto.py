@@ -27,10 +27,12 @@ from Crypto.Signature.pss import MGF1
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from common.protocol import GCM_TAG
+
 RandFunc = Callable[[int], bytes]
 RSA_BITS = 3072
 PSS_SALT_BYTES = 32
-TAG_BYTES = 16
+TAG_BYTES = GCM_TAG  # the record layer's tag, defined with the protocol's other constants
 NONCE_BYTES = 12
 X25519_BYTES = 32
 

@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from common.errors import LocalProtocolError, RemoteProtocolError
+from common.protocol import (
+    LOGIN_REFUSAL_CODES,
+    LoginRefusal,
+    join_record,
+    split_record,
+)
 
 # --- client -> server -------------------------------------------------------------------------
 
@@ -97,9 +103,12 @@ class ResumeRequest:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """``1001``: ``ok|nickname|username|detail``; detail is the resume token or a reason.
+    """``1001``: ``1|nickname|username|resume_token`` or ``0|code_word||reason``.
 
-    On failure nickname and username are empty and detail is a generic reason for a person.
+    On failure ``detail`` is the reason for a person and ``code_word`` says which refusal it is
+    (``common.protocol.LoginRefusal``; empty from an older server). The code word travels in the
+    nickname's place, which is empty on failure, so a reader that takes the reason from the
+    last field (every older client) still works. Build refusals with ``LoginResult.refused``.
     """
 
     CODE: ClassVar[str] = "1001"
@@ -107,10 +116,22 @@ class LoginResult:
     nickname: str
     username: str
     detail: str
+    code_word: str = ""
+
+    @classmethod
+    def refused(cls, refusal: LoginRefusal) -> LoginResult:
+        """The failure answer for ``refusal``: its code word and its text."""
+        return cls(False, "", "", refusal.value, refusal.code_word)
+
+    @property
+    def refusal(self) -> LoginRefusal | None:
+        """The known refusal this failure names by its code word (None: success or unknown)."""
+        return None if self.ok else LOGIN_REFUSAL_CODES.get(self.code_word)
 
     def __repr__(self) -> str:
         detail = "<token>" if self.ok else repr(self.detail)
-        return f"LoginResult(ok={self.ok}, username={self.username!r}, detail={detail})"
+        return (f"LoginResult(ok={self.ok}, username={self.username!r}, detail={detail}, "
+                f"code_word={self.code_word!r})")
 
 
 @dataclass(frozen=True)
@@ -187,7 +208,10 @@ class Pong:
 
 @dataclass(frozen=True)
 class ErrorReply:
-    """``1009``: ``code_word|text``; code words are listed in ``ERROR_CODES``."""
+    """``1009``: ``code_word|text``; code words are ``common.protocol.ErrorCode``.
+
+    A client chooses what to do and show from ``code_word`` alone; ``text`` is for a person,
+    shown only for a code word the client does not know."""
 
     CODE: ClassVar[str] = "1009"
     code_word: str
@@ -195,63 +219,26 @@ class ErrorReply:
 
 
 ClientMessage = (
-    LoginRequest
-    | ChatRequest
-    | DirectRequest
-    | HistoryRequest
-    | LogoutRequest
-    | PingRequest
+    LoginRequest | ChatRequest | DirectRequest | HistoryRequest | LogoutRequest | PingRequest
     | ResumeRequest
 )
 ServerMessage = (
-    LoginResult
-    | ChatDelivery
-    | DirectDelivery
-    | HistoryEnd
-    | PresenceEvent
-    | RosterUpdate
-    | Ack
-    | Pong
-    | ErrorReply
+    LoginResult | ChatDelivery | DirectDelivery | HistoryEnd | PresenceEvent | RosterUpdate | Ack
+    | Pong | ErrorReply
 )
 Message = ClientMessage | ServerMessage
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     cls.CODE: cls
-    for cls in (
-        LoginRequest,
-        ChatRequest,
-        DirectRequest,
-        HistoryRequest,
-        LogoutRequest,
-        PingRequest,
-        ResumeRequest,
-    )
+    for cls in (LoginRequest, ChatRequest, DirectRequest, HistoryRequest, LogoutRequest,
+                PingRequest, ResumeRequest)
 }
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     cls.CODE: cls
-    for cls in (
-        LoginResult,
-        ChatDelivery,
-        DirectDelivery,
-        HistoryEnd,
-        PresenceEvent,
-        RosterUpdate,
-        Ack,
-        Pong,
-        ErrorReply,
-    )
+    for cls in (LoginResult, ChatDelivery, DirectDelivery, HistoryEnd, PresenceEvent,
+                RosterUpdate, Ack, Pong, ErrorReply)
 }
 
-ERROR_CODES = (
-    "bad_request",
-    "too_long",
-    "rate_limited",
-    "unavailable",
-    "not_logged_in",
-    "no_such_user",
-    "forbidden",
-)
 
 # --- field codec ------------------------------------------------------------------------------
 
@@ -324,18 +311,44 @@ def encode_message(message: Message) -> str:
     """One message as a line (no trailing newline)."""
     if isinstance(message, RosterUpdate):
         parts = [escape_field(item) for pair in message.users for item in pair]
+    elif isinstance(message, LoginResult):
+        parts = _login_result_fields(message)
     else:
         kinds = _KINDS[type(message)]
         parts = [_encode_value(kind, getattr(message, name)) for name, kind in kinds]
     return "|".join((message.CODE, *parts))
 
 
+def _login_result_fields(result: LoginResult) -> list[str]:
+    """``1|nickname|username|token`` or ``0|code_word||reason`` (PROTOCOL.md "Login refusals")."""
+    if result.ok:
+        if result.code_word:
+            raise LocalProtocolError("a successful login result carries no code word")
+        fields = ["1", result.nickname, result.username, result.detail]
+    else:
+        if result.nickname or result.username:
+            raise LocalProtocolError("a refused login names no nickname or username")
+        fields = ["0", result.code_word, "", result.detail]
+    return [fields[0], *(escape_field(field) for field in fields[1:])]
+
+
+def _decode_login_result(raw_fields: list[bytes]) -> LoginResult:
+    """Every form a server has sent: success, ``0|code_word||reason``, the older ``0|||reason``
+    (no code word) and the short ``0|reason``. The reason is always the last field."""
+    if len(raw_fields) == 2 and raw_fields[0] == b"0":
+        return LoginResult(False, "", "", unescape_field(raw_fields[1]))
+    if len(raw_fields) != 4:
+        raise RemoteProtocolError(f"1001 takes 4 fields, got {len(raw_fields)}", fatal=False)
+    ok = _decode_value("bool", raw_fields[0])
+    first, second, last = (unescape_field(raw) for raw in raw_fields[1:])
+    if ok:
+        return LoginResult(True, first, second, last)
+    return LoginResult(False, "", "", last, first)  # the username's place is unused on failure
+
+
 def encode_batch(messages: Iterable[Message]) -> bytes:
-    """Several messages as one record plaintext, joined by ``\\n``."""
-    data = "\n".join(encode_message(m) for m in messages).encode("utf-8")
-    if not data:
-        raise LocalProtocolError("a record must hold at least one message")
-    return data
+    """Several messages as one record plaintext (``common.protocol.join_record``)."""
+    return join_record([encode_message(m).encode("utf-8") for m in messages])
 
 
 def decode_message(line: bytes, table: Mapping[str, type[Message]]) -> Message:
@@ -357,8 +370,8 @@ def decode_message(line: bytes, table: Mapping[str, type[Message]]) -> Message:
             raise RemoteProtocolError("roster needs username/nickname pairs", fatal=False)
         names = [unescape_field(raw) for raw in raw_fields]
         return RosterUpdate(tuple(zip(names[::2], names[1::2], strict=True)))
-    if cls is LoginResult and len(raw_fields) == 2 and raw_fields[0] == b"0":
-        return LoginResult(False, "", "", unescape_field(raw_fields[1]))  # short failure form
+    if cls is LoginResult:
+        return _decode_login_result(raw_fields)
     if cls is LogoutRequest and raw_fields == [b""]:
         raw_fields = []  # tolerate "0005|"
     kinds = _KINDS[cls]
@@ -373,7 +386,7 @@ def decode_message(line: bytes, table: Mapping[str, type[Message]]) -> Message:
 
 def split_batch(plaintext: bytes) -> list[bytes]:
     """Split a record plaintext into message lines; an empty line is the peer's fault."""
-    lines = plaintext.split(b"\n")
+    lines = split_record(plaintext)
     if any(not line for line in lines):
         raise RemoteProtocolError("empty message in record", fatal=False)
     return lines

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from common.protocol import LoginRefusal
 from server.limits import KeyedBuckets
 from server.names import is_username
 from server.options import ServerOptions
@@ -42,10 +43,11 @@ from server.store import DelayPolicy, StoreUnavailable, UserRecord
 
 log = logging.getLogger(__name__)
 
-WRONG_CREDENTIALS = "wrong username or password"
-TOO_MANY_ATTEMPTS = "too many attempts, try again later"
-SERVICE_UNAVAILABLE = "service unavailable"
-RESUME_FAILED = "session expired, log in again"
+# the refusals (a code word and its text, ``common.protocol.LoginRefusal``; they are strs)
+WRONG_CREDENTIALS = LoginRefusal.WRONG_CREDENTIALS
+TOO_MANY_ATTEMPTS = LoginRefusal.TOO_MANY_ATTEMPTS
+SERVICE_UNAVAILABLE = LoginRefusal.SERVICE_UNAVAILABLE
+RESUME_FAILED = LoginRefusal.SESSION_EXPIRED
 TOKEN_BYTES = 32
 FORGET_AFTER_HALF_LIVES = 8  # an idle pair's count has decayed to 1/256: the row can go
 

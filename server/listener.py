@@ -62,6 +62,7 @@ class _Peer:
             server.private_key,
             max_frame=self._options.max_frame,
             seq_limit=self._options.record_limit,
+            max_messages_per_record=self._options.max_messages_per_record,
         )
         self._outbox = Outbox(
             sock,
@@ -128,12 +129,23 @@ class _Peer:
             log.info("closing %s: %s", self.peer, reason)
         except OSError as exc:
             reason = self._abort_reason or f"socket error ({exc.__class__.__name__})"
+        except LocalProtocolError as exc:
+            if self.conn.refused_for_earlier_failure(exc):
+                # the writer (or the peer) failed the connection first: an ordinary end
+                reason = self._abort_reason or f"connection failed ({self.conn.failure})"
+                log.info("closing %s: %s", self.peer, reason)
+            else:
+                reason = self._internal_error()
         except Exception:  # a bug must not take the server down with it
-            log.exception("internal error on %s", self.peer)
-            reason = "internal error"
-            self.abort(reason)
+            reason = self._internal_error()
         finally:
             self._finish(self._abort_reason or reason)
+
+    def _internal_error(self) -> str:
+        """A bug on this connection's reader: log it with its traceback and drop the peer."""
+        log.exception("internal error on %s", self.peer)
+        self.abort("internal error")
+        return "internal error"
 
     def _read_loop(self) -> str:
         opts, conn, service, state = self._options, self.conn, self._service, self.state
@@ -235,8 +247,10 @@ class _Peer:
         try:
             self._outbox.run_writer()
         except TimeoutError as exc:  # the client took nothing for write_stall_timeout
+            self.conn.send_failed()  # a record may be half written: nothing more may follow
             self.abort(str(exc))
         except OSError as exc:  # the peer went away: ordinary, not a warning
+            self.conn.send_failed()
             self.abort(f"write failed ({exc.__class__.__name__})", logging.INFO)
         except LocalProtocolError as exc:
             self.abort(f"cannot seal: {exc}")

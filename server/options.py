@@ -13,9 +13,9 @@ import os
 from dataclasses import dataclass
 
 from common.framing import MAX_FRAME
+from common.protocol import GCM_TAG, MAX_MESSAGES_PER_RECORD, MAX_TEXT
 from common.record import SEQ_LIMIT
 
-GCM_TAG = 16  # bytes of AES-GCM tag in every record
 CPUS = os.cpu_count() or 1
 
 
@@ -35,6 +35,7 @@ class ServerOptions:
     max_conns_per_addr: int = 200
     max_connections: int = 10_000
     max_bad_messages: int = 5  # malformed messages tolerated on one connection
+    max_messages_per_record: int = MAX_MESSAGES_PER_RECORD  # more in one record closes it
     listen_backlog: int = 1_024
     send_buffer: int = 0  # SO_SNDBUF of each client socket in bytes; 0 keeps the OS default
     thread_stack_size: int = 512 * 1024  # 1,000 clients = 2,000 threads; keep RSS small
@@ -74,7 +75,7 @@ class ServerOptions:
     max_tokens_per_account: int = 10  # live resume tokens; the oldest go first
     token_sweep_interval: float = 300.0  # how often expired tokens are deleted
     # messages
-    max_text: int = 4_000
+    max_text: int = MAX_TEXT  # characters; the client's counter uses the same constant
     max_client_msg_id: int = 64
     max_username: int = 32
     max_password: int = 1_024

@@ -61,6 +61,7 @@ from common.messages import (
     encode_message,
     escape_field,
 )
+from common.protocol import LOBBY, LoginRefusal
 from server.accounts import Accounts, Identity
 from server.commit import Committed
 from server.connection_state import ConnectionState
@@ -72,8 +73,6 @@ from server.ports import ChatStore, Committer, PasswordHasher
 from server.store import NewMessage, StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-LOBBY = "lobby"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +91,7 @@ def line_of(message: ServerMessage) -> bytes:
 
 NOT_STORED = line_of(ErrorReply("unavailable", "the message was not stored; it will be resent"))
 
-TOO_MANY_CONNECTIONS = "too many connections for this account"
+TOO_MANY_CONNECTIONS = LoginRefusal.TOO_MANY_CONNECTIONS
 
 
 def dm_conversation(a: str, b: str) -> str:
@@ -228,11 +227,11 @@ class ChatService:
     def _admit(self, conn: ConnectionState, outcome: Identity | str, how: str) -> bool:
         """Answer ``1001``; on success join the roster (roster to it, ``join`` to the others)."""
         if isinstance(outcome, str):
-            conn.send(LoginResult(False, "", "", outcome))
+            conn.send(LoginResult.refused(LoginRefusal(outcome)))
             return True
         if not self._claim_account_slot(outcome.username):
             log.warning("%s: too many connections for %s", conn.peer, outcome.username)
-            conn.send(LoginResult(False, "", "", TOO_MANY_CONNECTIONS))
+            conn.send(LoginResult.refused(TOO_MANY_CONNECTIONS))
             return True
         conn.username, conn.nickname = outcome.username, outcome.nickname
         conn.token_hash = outcome.token_hash

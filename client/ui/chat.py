@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from tkinter import ttk
 
-from client.formatting import MAX_TEXT, Line, counter_text
+from client.formatting import Line, counter_text
 from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.messages import MessageView
 from client.ui.theme import PALETTE, Fonts
+from common.protocol import MAX_TEXT
 
 STATUS_COLOURS = {"ok": PALETTE.ok, "busy": PALETTE.busy, "error": PALETTE.danger}
 

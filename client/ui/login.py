@@ -98,11 +98,12 @@ class LoginFrame(ttk.Frame):
             self.progress.stop()
             self.progress.grid_remove()
 
-    def set_error(self, text: str) -> None:
-        """Show why the login did not work; the password is cleared for a retry."""
+    def set_error(self, text: str, clear_password: bool = False) -> None:
+        """Show why the login did not work; ``clear_password`` (any refusal by the server)
+        empties the password field, so a retry is typed afresh, never appended to the old one."""
         self.set_busy(False, "")
         self._show_error(text)
-        if text and "password" in text.lower():
+        if clear_password:
             self._put("password", "")
         self.focus_first_empty()
 

@@ -92,9 +92,9 @@ class TkView:
         if self.login is not None:
             self.login.set_busy(busy, note)
 
-    def show_login_error(self, text: str) -> None:
+    def show_login_error(self, text: str, clear_password: bool = False) -> None:
         if self.login is not None:
-            self.login.set_error(text)
+            self.login.set_error(text, clear_password)
 
     def show_chat(self, title: str) -> None:
         if self.login is not None:

@@ -178,3 +178,21 @@ def test_bad_hellos_are_closed_without_a_record(wire, live_server, hello: str) -
         bad.sock.sendall(b"\xff\xff\xff\xff" + b"\x00" * 16)
     assert bad.closed_by_server()
     chat_round_trip(alice, bob, f"still chatting after {hello}")
+
+
+def test_a_refusal_reads_as_protocol_md_writes_it(wire) -> None:
+    """PROTOCOL.md "Login refusals": ``1001|0|<code_word>||<reason>``, reason in the last field."""
+    line = wire().login("user1", "not-the-password")
+    assert line == "1001|0|wrong_credentials||wrong username or password"
+    assert line.split("|")[-1] == "wrong username or password"  # how an older reader reads it
+
+
+def test_a_record_past_the_message_cap_is_closed_from_the_contract_alone(wire) -> None:
+    """PROTOCOL.md §4: more than 64 messages in one record closes the connection."""
+    attacker, bystander = wire(), wire()
+    attacker.login("user1")
+    bystander.login("user2")
+    attacker.send_line("\n".join(f"0006|{i}" for i in range(65)))
+    assert attacker.closed_by_server()
+    bystander.send_line("0006|still-here")
+    assert bystander.wait_for("1008|") == "1008|still-here"

@@ -42,6 +42,7 @@ class FakeView:
         self._ids = itertools.count(1)
         self.screen = ""
         self.login_error = ""
+        self.password_cleared = False
         self.busy = ""
         self.status: tuple[str, str] = ("", "")
         self.conversations: Sequence[ConversationItem] = ()
@@ -74,8 +75,9 @@ class FakeView:
     def set_login_busy(self, busy: bool, note: str) -> None:
         self.busy = note if busy else ""
 
-    def show_login_error(self, text: str) -> None:
+    def show_login_error(self, text: str, clear_password: bool = False) -> None:
         self.login_error, self.busy = text, ""
+        self.password_cleared = clear_password
 
     def show_chat(self, title: str) -> None:
         self.screen, self.title = "chat", title

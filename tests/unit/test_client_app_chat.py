@@ -4,6 +4,8 @@ pages and the outbox retried after "unavailable". Fakes: ``client_fakes``.
 
 from __future__ import annotations
 
+import pytest
+
 from common.messages import (
     Ack,
     ChatDelivery,
@@ -76,6 +78,38 @@ def test_unavailable_keeps_the_message_and_retries(h: Harness) -> None:
     assert len(session.of(ChatRequest)) == 2
     assert session.of(ChatRequest)[0] == session.of(ChatRequest)[1]
     assert any("cannot store" in ln.text for ln in h.view.lines if ln.kind == "system")
+
+
+@pytest.mark.parametrize(("code_word", "shown"), [
+    ("too_long", "longer than 4000 characters"),
+    ("rate_limited", "sending too fast"),
+    ("unavailable", "cannot store messages"),
+    ("no_such_user", "no such user"),
+    ("forbidden", "refused that request"),
+])
+def test_errors_are_shown_by_their_code_word(h: Harness, code_word: str, shown: str) -> None:
+    session = h.online()
+    session.deliver(ErrorReply(code_word, "ganz andere Worte"))  # the English may change
+    h.pump()
+    system = [ln.text for ln in h.view.lines if ln.kind == "system"]
+    assert any(shown in text for text in system), system
+    assert not any("ganz andere Worte" in text for text in system)
+
+
+def test_an_unknown_error_code_word_shows_the_servers_text(h: Harness) -> None:
+    session = h.online()
+    session.deliver(ErrorReply("quota_exceeded", "your quota is used up"))
+    h.pump()
+    assert "your quota is used up" in [ln.text for ln in h.view.lines if ln.kind == "system"]
+
+
+def test_unavailable_in_other_words_still_retries(h: Harness) -> None:
+    session = h.online()
+    h.app.send_text("retry me")
+    session.deliver(ErrorReply("unavailable", "Datenbank weg"))
+    h.pump()
+    h.advance(4.5)
+    assert len(session.of(ChatRequest)) == 2  # the code word decides, not the text
 
 
 def test_history_older_pages_and_scroll(h: Harness) -> None:

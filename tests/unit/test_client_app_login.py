@@ -13,11 +13,14 @@ from client.session import ConnectFailed, KeyFetched
 from client.trust import parse_address
 from common.crypto import fingerprint
 from common.messages import (
+    SERVER_MESSAGES,
     HistoryRequest,
     LoginRequest,
     LoginResult,
     LogoutRequest,
+    decode_message,
 )
+from common.protocol import LoginRefusal
 from tests.unit.client_fakes import CIPHER, Harness
 
 
@@ -33,17 +36,48 @@ def test_login_success_opens_the_chat(h: Harness) -> None:
     assert session.of(HistoryRequest) == [HistoryRequest("lobby", None, 50)]
 
 
-@pytest.mark.parametrize(("detail", "shown"), [
-    ("wrong username or password", "Wrong username or password."),
-    ("too many attempts, try again later", "Too many failed attempts. Wait a minute"),
-    ("service unavailable", "The server cannot reach its database right now."),
+@pytest.mark.parametrize(("refusal", "shown"), [
+    (LoginRefusal.WRONG_CREDENTIALS, "Wrong username or password."),
+    (LoginRefusal.TOO_MANY_ATTEMPTS, "Too many failed attempts. Try again in a moment."),
+    (LoginRefusal.SERVICE_UNAVAILABLE, "The server cannot reach its database right now."),
+    (LoginRefusal.SESSION_EXPIRED, "Your session expired."),
+    (LoginRefusal.TOO_MANY_CONNECTIONS, "This account has as many windows open as it may."),
 ])
-def test_login_failure_is_explained(h: Harness, detail: str, shown: str) -> None:
+def test_login_failure_is_explained_by_its_code_word(
+    h: Harness, refusal: LoginRefusal, shown: str
+) -> None:
     session = h.login("nope")
-    session.deliver(LoginResult(False, "", "", detail))
+    # the server's English differs from every text the client knows: only the code word counts
+    session.deliver(LoginResult(False, "", "", "das hat nicht geklappt", refusal.code_word))
     h.pump()
     assert h.view.login_error.startswith(shown) and h.view.screen == "login"
     assert session.closed and h.app.phase == "login"
+    assert h.view.password_cleared  # every refusal: the next attempt is typed afresh
+
+
+@pytest.mark.parametrize("result", [
+    LoginResult(False, "", "", "you are banned", "banned"),  # a code word from a newer server
+    LoginResult(False, "", "", "you are banned"),  # an older server's 1001|0|||reason
+])
+def test_an_unknown_refusal_shows_the_servers_text(h: Harness, result: LoginResult) -> None:
+    session = h.login("nope")
+    session.deliver(result)
+    h.pump()
+    assert h.view.login_error == "You are banned." and h.view.screen == "login"
+    assert h.view.password_cleared
+
+
+def test_a_refusal_on_the_wire_in_the_old_form_still_works(h: Harness) -> None:
+    session = h.login("nope")
+    old = decode_message(b"1001|0|||wrong username or password", SERVER_MESSAGES)
+    session.deliver(old)  # type: ignore[arg-type]
+    h.pump()
+    assert h.view.login_error == "Wrong username or password." and h.view.password_cleared
+
+
+def test_form_errors_keep_the_password(h: Harness) -> None:
+    h.app.login("127.0.0.1", "", "secret")
+    assert h.view.login_error == "Enter your username." and not h.view.password_cleared
 
 
 def test_form_is_checked_before_connecting(h: Harness) -> None:

@@ -14,6 +14,7 @@ from common.messages import (
     LoginResult,
     ResumeRequest,
 )
+from common.protocol import LoginRefusal
 from tests.unit.client_fakes import Harness
 
 
@@ -71,12 +72,44 @@ def test_failed_resume_falls_back_to_the_password(h: Harness) -> None:
     session = h.session
     session.handshake()
     h.pump()
-    session.deliver(LoginResult(False, "", "", "session expired, log in again"))
+    session.deliver(LoginResult.refused(LoginRefusal.SESSION_EXPIRED))
     h.pump()
     assert session.of(LoginRequest) == [LoginRequest("user1", "111111")]
     session.deliver(LoginResult(True, "wang_yuan", "user1", "token-9"))
     h.pump()
     assert h.app.phase == "online"
+
+
+def test_too_many_windows_on_resume_waits_and_then_uses_the_password(h: Harness) -> None:
+    h.online().drop()
+    h.advance(1.1)
+    session = h.session
+    session.handshake()
+    h.pump()
+    assert session.of(ResumeRequest)
+    session.deliver(LoginResult(False, "", "", "voll", "too_many_connections"))
+    h.pump()
+    assert session.of(LoginRequest) == []  # not at once: the account is still full
+    assert h.app.phase == "waiting" and "windows" in h.view.status[0]
+    while h.app.phase == "waiting":
+        h.advance(0.5)
+    h.session.handshake()
+    h.pump()
+    assert h.session.of(LoginRequest) == [LoginRequest("user1", "111111")]  # the token was spent
+    assert h.session.of(ResumeRequest) == []
+
+
+def test_wrong_credentials_inside_the_chat_go_offline(h: Harness) -> None:
+    h.online().drop()
+    h.advance(1.1)
+    session = h.session
+    session.handshake()
+    h.pump()
+    session.deliver(LoginResult(False, "", "", "weg", "session_expired"))
+    h.pump()
+    session.deliver(LoginResult(False, "", "", "falsch", "wrong_credentials"))
+    h.pump()
+    assert h.app.phase == "offline" and "Wrong username or password." in h.view.status[0]
 
 
 def test_backoff_grows_and_resets(h: Harness) -> None:

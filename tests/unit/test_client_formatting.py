@@ -20,6 +20,7 @@ from client.formatting import (
     safe_text,
     to_lines,
 )
+from common.messages import LoginResult
 
 CST = timezone(timedelta(hours=8))
 
@@ -101,11 +102,20 @@ def test_titles_and_status() -> None:
 
 
 def test_login_failures_in_words() -> None:
-    assert login_failure_text("wrong username or password") == "Wrong username or password."
-    assert "Wait a minute" in login_failure_text("too many attempts, try again later")
-    assert "database" in login_failure_text("service unavailable")
-    assert login_failure_text("something new") == "Something new."
-    assert login_failure_text("") == "Login failed."
+    def refused(text: str, code_word: str = "") -> LoginResult:
+        return LoginResult(False, "", "", text, code_word)
+
+    # chosen by the code word, whatever the English says
+    assert login_failure_text(refused("nope", "wrong_credentials")) == "Wrong username or password."
+    assert "in a moment" in login_failure_text(refused("slow down", "too_many_attempts"))
+    assert "database" in login_failure_text(refused("db gone", "service_unavailable"))
+    assert "expired" in login_failure_text(refused("bye", "session_expired"))
+    assert "windows" in login_failure_text(refused("full", "too_many_connections"))
+    # an unknown code word, or none (an older server): the server's text
+    assert login_failure_text(refused("something new", "banned")) == "Something new."
+    assert login_failure_text(refused("wrong username or password")) == (
+        "Wrong username or password.")  # the older server's text, passed through
+    assert login_failure_text(refused("")) == "Login failed."
 
 
 def test_error_texts() -> None:

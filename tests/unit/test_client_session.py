@@ -202,3 +202,43 @@ def test_fetch_server_key(server: TinyServer, server_key: RSA.RsaKey) -> None:
     start_key_fetch("127.0.0.1", server.port, events).join(10)
     failed = events.get_nowait()
     assert failed.key is None and not failed.reachable
+
+
+def _established(server_key: RSA.RsaKey) -> tuple[Connection, Connection]:
+    client, server = Connection.client(server_key.public_key()), Connection.server(server_key)
+    server.receive_data(client.initiate())
+    assert isinstance(server.next_event(), HandshakeComplete)
+    client.receive_data(server.data_to_send())
+    assert isinstance(client.next_event(), HandshakeComplete)
+    return client, server
+
+
+def test_a_reader_whose_connection_the_writer_failed_ends_quietly(server_key: RSA.RsaKey) -> None:
+    """The writer's socket write broke (``send_failed``); the reader then finds the connection
+    failed (a LocalProtocolError from ``next_event``) and reports a loss, no traceback."""
+    events: queue.Queue[Any] = queue.Queue()
+    session = Session("127.0.0.1", 9, server_key.public_key(), events)
+    client, server = _established(server_key)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        client.next_event()  # NEED_DATA: nothing yet
+        client.send_failed()  # what the writer does when sendall raises
+        theirs.sendall(server.send(Pong("1")))
+        session._read(ours, client)  # must return, not raise
+    gone = events.get_nowait()
+    assert isinstance(gone, Disconnected)
+    assert gone.reason == "connection lost (the caller's write failed)"
+
+
+def test_a_peer_error_in_the_reader_is_a_disconnect(server_key: RSA.RsaKey) -> None:
+    events: queue.Queue[Any] = queue.Queue()
+    session = Session("127.0.0.1", 9, server_key.public_key(), events)
+    client, server = _established(server_key)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        record = bytearray(server.send(Pong("1")))
+        record[-1] ^= 1  # tampered
+        theirs.sendall(bytes(record))
+        session._read(ours, client)
+    gone = events.get_nowait()
+    assert isinstance(gone, Disconnected) and "record failed authentication" in gone.reason

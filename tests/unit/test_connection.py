@@ -30,6 +30,7 @@ from common.messages import (
     Pong,
     encode_message,
 )
+from common.protocol import MAX_MESSAGES_PER_RECORD
 from tests.unit.conftest import deterministic_rand
 from tests.unit.spec_peer import SpecClient, unframe
 
@@ -351,3 +352,79 @@ def test_send_failed_ends_both_directions(server_key: RSA.RsaKey) -> None:
     with pytest.raises(LocalProtocolError, match="write failed"):
         client.next_event()
     assert events(server) == [PingRequest("a")]  # the other end is untouched
+
+
+def test_refusals_after_a_failure_are_told_apart_from_the_failure(server_key: RSA.RsaKey) -> None:
+    """A reader that finds its connection failed by another thread ends quietly; its own
+    local error (a bug) is still one."""
+    client = Connection.client(server_key.public_key())
+    client.receive_data(encode_frame(b"\x02" * 80))
+    with pytest.raises(LocalProtocolError) as first:
+        client.next_event()
+    assert not client.refused_for_earlier_failure(first.value)  # the bug itself
+    with pytest.raises(LocalProtocolError) as later:
+        client.next_event()
+    assert client.refused_for_earlier_failure(later.value)
+    other, _ = pair(server_key)
+    other.send_failed()
+    with pytest.raises(LocalProtocolError) as refused:
+        other.send(PingRequest("x"))
+    assert other.refused_for_earlier_failure(refused.value)
+    assert other.failure == "the caller's write failed"
+
+
+# --- messages per record ----------------------------------------------------------------------
+
+
+def _packed(client: Connection, count: int) -> bytes:
+    """``count`` pings in ONE record, as an attacker packs them (past the client's own cap)."""
+    client._send_cap = None
+    wire = client.send([PingRequest(str(i)) for i in range(count)])
+    assert len(FrameDecoder().feed(wire)) == 1
+    return wire
+
+
+def test_a_record_with_too_many_messages_is_fatal(server_key: RSA.RsaKey) -> None:
+    client, server = pair(server_key)
+    server.receive_data(_packed(client, MAX_MESSAGES_PER_RECORD + 1))
+    with pytest.raises(RemoteProtocolError, match="65 messages, more than the 64 allowed"):
+        server.next_event()  # before a single one of them is handled
+    assert server.failed
+
+
+def test_a_record_at_the_limit_is_accepted(server_key: RSA.RsaKey) -> None:
+    client, server = pair(server_key)
+    server.receive_data(_packed(client, MAX_MESSAGES_PER_RECORD))
+    assert events(server) == [PingRequest(str(i)) for i in range(MAX_MESSAGES_PER_RECORD)]
+
+
+def test_the_server_limit_is_a_constructor_argument(server_key: RSA.RsaKey) -> None:
+    client = Connection.client(server_key.public_key(), send_messages_per_record=10_000)
+    server = Connection.server(server_key, max_messages_per_record=3)
+    server.receive_data(client.initiate())
+    events(server)
+    client.receive_data(server.data_to_send())
+    events(client)
+    server.receive_data(client.send([PingRequest(str(i)) for i in range(4)]))
+    with pytest.raises(RemoteProtocolError, match="more than the 3 allowed"):
+        server.next_event()
+    with pytest.raises(LocalProtocolError):
+        Connection.server(server_key, max_messages_per_record=0)
+
+
+def test_a_client_splits_its_batches_at_the_limit(server_key: RSA.RsaKey) -> None:
+    client, server = pair(server_key)
+    pings = [PingRequest(str(i)) for i in range(2 * MAX_MESSAGES_PER_RECORD + 1)]
+    wire = client.send(pings)
+    assert len(FrameDecoder().feed(wire)) == 3
+    server.receive_data(wire)
+    assert events(server) == pings
+
+
+def test_a_client_takes_a_server_record_of_any_count(server_key: RSA.RsaKey) -> None:
+    client, server = pair(server_key)
+    acks = [Ack(f"id{i}", i, 1) for i in range(1_000)]  # a history page, acks of a burst
+    wire = server.send(acks)
+    assert len(FrameDecoder().feed(wire)) == 1
+    client.receive_data(wire)
+    assert events(client) == acks

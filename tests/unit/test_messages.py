@@ -31,6 +31,7 @@ from common.messages import (
     escape_field,
     unescape_field,
 )
+from common.protocol import LoginRefusal
 
 SLOW_OK = [HealthCheck.too_slow]  # a loaded CI machine must not turn slowness into failure
 
@@ -51,6 +52,10 @@ def strategy_for(kind: str) -> st.SearchStrategy[object]:
 def message_strategy(cls: type) -> st.SearchStrategy[Message]:
     if cls is RosterUpdate:
         return st.builds(RosterUpdate, st.lists(st.tuples(text, text), max_size=6).map(tuple))
+    if cls is LoginResult:  # a success carries no code word, a refusal no names
+        return st.builds(LoginResult, st.just(True), text, text, text) | st.builds(
+            LoginResult, st.just(False), st.just(""), st.just(""), text, text
+        )
     fields = {f.name: strategy_for(str(f.type)) for f in dataclasses.fields(cls)}
     return st.builds(cls, **fields)
 
@@ -66,6 +71,8 @@ def other_table(cls: type) -> dict[str, type[Message]]:
 def sample(cls: type) -> Message:
     if cls is RosterUpdate:
         return RosterUpdate((("user1", "wang_yuan"),))
+    if cls is LoginResult:
+        return LoginResult(True, "x", "x", "x")
     values = {"str": "x", "int": 7, "bool": True, "int | None": None}
     return cls(*(values[str(f.type)] for f in dataclasses.fields(cls)))  # type: ignore
 
@@ -81,7 +88,9 @@ def test_every_message_round_trips(cls: type, data: st.DataObject) -> None:
     line = encode_message(message).encode("utf-8")
     assert line.startswith(cls.CODE.encode())
     assert b"\n" not in line and b"\r" not in line
-    if cls is not RosterUpdate:
+    if cls is LoginResult:
+        assert line.count(b"|") == 4  # the code word rides in the refusal's empty nickname
+    elif cls is not RosterUpdate:
         assert line.count(b"|") == len(dataclasses.fields(cls))  # separators only, never text
     assert decode_message(line, table_of(cls)) == message
 
@@ -161,8 +170,8 @@ def test_code_spaces_follow_the_contract() -> None:
               "1009": 2}  # fmt: skip
     for code, cls in ALL.items():
         assert code == cls.CODE
-        if code != "1006":
-            assert len(dataclasses.fields(cls)) == counts[code], code
+        if code != "1006":  # fields on the wire (LoginResult's code word shares a place)
+            assert encode_message(sample(cls)).count("|") == counts[code], code
 
 
 # --- field escaping ---------------------------------------------------------------------------
@@ -295,6 +304,10 @@ def test_short_failure_form_of_login_result() -> None:
         (b"0005", LogoutRequest()),
         (b"1001|0|||wrong username or password",
          LoginResult(False, "", "", "wrong username or password")),
+        (b"1001|0|wrong_credentials||wrong username or password",
+         LoginResult(False, "", "", "wrong username or password", "wrong_credentials")),
+        (b"1001|0|too_many_attempts||too many attempts, try again later",
+         LoginResult.refused(LoginRefusal.TOO_MANY_ATTEMPTS)),
         (b"1001|1|wang_yuan|user1|q0Zp", LoginResult(True, "wang_yuan", "user1", "q0Zp")),
         (b"1002|41|lobby|user1|wang_yuan|1763830000000|hello",
          ChatDelivery(41, "lobby", "user1", "wang_yuan", 1763830000000, "hello")),
@@ -325,6 +338,38 @@ def test_secrets_are_hidden_from_repr(message: Message, secret: str) -> None:
         assert "user1" in shown  # still useful in a log
     escaped_secret = escape_field(secret)
     assert escaped_secret in encode_message(message)  # hidden from logs, not from the wire
+
+
+@pytest.mark.parametrize("refusal", list(LoginRefusal))
+def test_every_refusal_has_a_code_word_on_the_wire(refusal: LoginRefusal) -> None:
+    line = encode_message(LoginResult.refused(refusal)).encode()
+    assert line == b"1001|0|" + refusal.code_word.encode() + b"||" + escape_field(
+        refusal.value).encode()
+    decoded = decode_message(line, SERVER_MESSAGES)
+    assert isinstance(decoded, LoginResult) and decoded.refusal is refusal
+    assert decoded.detail == refusal.value  # an older reader's last field is still the reason
+
+
+def test_older_refusal_forms_decode_without_a_code_word() -> None:
+    for line in (b"1001|0|||service unavailable", b"1001|0|service unavailable"):
+        decoded = decode_message(line, SERVER_MESSAGES)
+        assert decoded == LoginResult(False, "", "", "service unavailable")
+        assert isinstance(decoded, LoginResult) and decoded.refusal is None
+
+
+def test_an_unknown_code_word_decodes_with_its_text() -> None:
+    decoded = decode_message(b"1001|0|banned||you are banned", SERVER_MESSAGES)
+    assert decoded == LoginResult(False, "", "", "you are banned", "banned")
+    assert isinstance(decoded, LoginResult) and decoded.refusal is None
+
+
+@pytest.mark.parametrize("result", [
+    LoginResult(True, "n", "u", "tok", "wrong_credentials"),
+    LoginResult(False, "n", "", "reason", "wrong_credentials"),
+])
+def test_inconsistent_login_results_are_refused_locally(result: LoginResult) -> None:
+    with pytest.raises(LocalProtocolError):
+        encode_message(result)
 
 
 def test_a_failed_login_shows_its_reason() -> None:

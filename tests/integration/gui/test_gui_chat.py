@@ -76,6 +76,26 @@ def test_wrong_password_is_explained(windows: Any) -> None:
     assert alice.app.phase == "login" and alice.view.chat is None
 
 
+def test_every_refusal_clears_the_password_even_a_lockout(windows: Any) -> None:
+    """Typing the right password after a lockout must not append it to the refused one
+    ("bad5" + "111111"): the field is empty after any refusal, whatever its wording."""
+    ghost = windows("gui_lockout_probe")  # a possible name: delayed like an account
+    seen: list[str] = []
+    for attempt in range(12):  # the delays double: a refusal comes within a few tries
+        login = ghost.view.login
+        assert login is not None
+        login.entries["password"].focus_force()
+        login.entries["password"].insert("end", f"bad{attempt}")  # typed, not replaced
+        ghost.root.update()
+        login.entries["password"].event_generate("<Return>")
+        ghost.wait(lambda: ghost.login_error and ghost.app.phase == "login", "a refusal")
+        seen.append(ghost.login_error)
+        assert ghost.view.login is not None and ghost.view.login.value("password") == ""
+        if ghost.login_error != "Wrong username or password.":
+            break
+    assert seen[-1] == "Too many failed attempts. Try again in a moment."
+
+
 def test_changed_server_key_is_refused(windows: Any, chat_server: Any, tmp_path: Any) -> None:
     config = tmp_path / "seen-before"
     KnownServers(config).remember("127.0.0.1", chat_server.port, RSA.generate(2048).public_key())
