@@ -47,11 +47,6 @@ class TokenBucket:
         """Tokens available now."""
         return self._refill()
 
-    @property
-    def full(self) -> bool:
-        """True when the bucket has refilled completely (indistinguishable from a new one)."""
-        return self._refill() >= self.burst
-
     def allows(self, cost: float = 1.0) -> bool:
         """Would ``take(cost)`` succeed? Takes nothing."""
         return self._refill() >= cost
@@ -159,8 +154,7 @@ class HandshakeGate:
         self._cond = threading.Condition()
         self._running = 0
         self._waiting = 0
-        self.peak = 0  # most handshakes ever running at once (for tests and logs)
-        self.refused = 0
+        self.peak = 0  # most handshakes ever running at once
 
     @property
     def waiting(self) -> int:
@@ -173,14 +167,12 @@ class HandshakeGate:
         with self._cond:
             if self._running >= self._workers:
                 if self._waiting >= self._queue:
-                    self.refused += 1
                     return False
                 self._waiting += 1
                 try:
                     if not self._cond.wait_for(
                         lambda: self._running < self._workers, max(0.0, timeout)
                     ):
-                        self.refused += 1
                         return False
                 finally:
                     self._waiting -= 1
@@ -259,11 +251,6 @@ class ConnectionCounts:
         self._pending = 0
         self._by_address: dict[str, int] = {}
         self._by_network: dict[str, int] = {}
-
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return self._pending
 
     def admit(self, address: str) -> str:
         """Count a new (pending) connection; or the reason to refuse it (nothing counted)."""
