@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from server.connection_state import ConnectionState
-from server.limits import KeyedBuckets, RequestLimiter, network_key
+from server.limits import KeyedBuckets, RequestLimiter, count_down, network_key
 from server.options import ServerOptions
 
 log = logging.getLogger(__name__)
@@ -70,11 +70,7 @@ class Admission:
 
     def release_account_slot(self, username: str) -> None:
         with self._account_lock:
-            left = self._account_conns.get(username, 1) - 1
-            if left > 0:
-                self._account_conns[username] = left
-            else:
-                self._account_conns.pop(username, None)
+            count_down(self._account_conns, username)
 
     # --- history rows per account --------------------------------------------------------
 

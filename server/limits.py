@@ -121,6 +121,15 @@ class KeyedBuckets:
             if bucket is not None:
                 bucket.charge(-min(cost, bucket.burst - bucket.tokens))
 
+def count_down(counts: dict[str, int], key: str) -> None:
+    """One fewer of ``key`` in ``counts``; a key that reaches zero is dropped (takes no memory)."""
+    left = counts.get(key, 1) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+
+
 def network_key(address: str) -> str:
     """The network an address aggregates into: its /24 (IPv4) or /64 (IPv6).
 
@@ -282,12 +291,8 @@ class ConnectionCounts:
             self._total -= 1
             if pending:
                 self._pending -= 1
-            for counts, key in ((self._by_address, address), (self._by_network, network)):
-                left = counts.get(key, 1) - 1
-                if left > 0:
-                    counts[key] = left
-                else:
-                    counts.pop(key, None)
+            count_down(self._by_address, address)
+            count_down(self._by_network, network)
 
 
 def raise_descriptor_limit() -> int:

@@ -83,6 +83,14 @@ def broadcast(hub: InProcessHub, line: bytes) -> None:
         sink.put(line)
 
 
+def watched_hub() -> tuple[InProcessHub, Box]:
+    """A hub that flushes only when told (or on chat), and a watcher whose join is out."""
+    hub, watcher = InProcessHub(presence_interval=NEVER), Box()
+    hub.attach("w", "W", watcher)
+    hub.flush()
+    return hub, watcher
+
+
 def test_a_login_storm_is_one_item_per_outbox_per_flush() -> None:
     hub = InProcessHub(presence_interval=NEVER)
     watchers = [Box() for _ in range(3)]
@@ -125,10 +133,8 @@ def test_the_flusher_thread_batches_and_stops_with_close() -> None:
 
 
 def test_a_newcomer_gets_no_line_its_roster_already_covers() -> None:
-    hub = InProcessHub(presence_interval=NEVER)
-    w, a, b, c = Box(), Box(), Box(), Box()
-    hub.attach("w", "W", w)
-    hub.flush()
+    hub, w = watched_hub()
+    a, b, c = Box(), Box(), Box()
     hub.attach("a", "A", a)
     hub.attach("b", "B", b)  # its roster has a (and itself), whose joins are still pending
     assert b.messages() == [RosterUpdate((("a", "A"), ("b", "B"), ("w", "W")))]
@@ -146,10 +152,8 @@ def test_a_newcomer_gets_no_line_its_roster_already_covers() -> None:
 
 
 def test_second_window_and_quick_rejoin_keep_the_order() -> None:
-    hub = InProcessHub(presence_interval=NEVER)
-    w, first, second, again = Box(), Box(), Box(), Box()
-    hub.attach("w", "W", w)
-    hub.flush()
+    hub, w = watched_hub()
+    first, second, again = Box(), Box(), Box()
     hub.attach("amy", "A", first)
     hub.attach("amy", "A", second)  # a second window: no second join
     hub.flush()
@@ -163,10 +167,7 @@ def test_second_window_and_quick_rejoin_keep_the_order() -> None:
 
 
 def test_an_account_cycling_within_one_flush_sends_nothing() -> None:
-    hub = InProcessHub(presence_interval=NEVER)
-    w = Box()
-    hub.attach("w", "W", w)
-    hub.flush()
+    hub, w = watched_hub()
     before = len(w.items)
     for _ in range(93):  # the storm: connect, disconnect, again and again
         window = Box()
@@ -202,10 +203,8 @@ def test_a_leave_and_join_cancel_only_when_nothing_changed() -> None:
 
 
 def test_a_newcomer_still_gets_the_leave_of_someone_its_roster_lists() -> None:
-    hub = InProcessHub(presence_interval=NEVER)
-    w, brief, newcomer = Box(), Box(), Box()
-    hub.attach("w", "W", w)
-    hub.flush()
+    hub, w = watched_hub()
+    brief, newcomer = Box(), Box()
     hub.attach("brief", "B", brief)
     hub.attach("new", "N", newcomer)  # its roster lists brief, whose join is still pending
     hub.detach("brief", brief)
@@ -216,10 +215,8 @@ def test_a_newcomer_still_gets_the_leave_of_someone_its_roster_lists() -> None:
 
 
 def test_chat_after_a_cancelled_cycle_still_follows_the_join() -> None:
-    hub = InProcessHub(presence_interval=NEVER)
-    w, gone, stays = Box(), Box(), Box()
-    hub.attach("w", "W", w)
-    hub.flush()
+    hub, w = watched_hub()
+    gone, stays = Box(), Box()
     hub.attach("new", "N", gone)
     hub.detach("new", gone)
     hub.attach("new", "N", stays)
