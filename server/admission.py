@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from server.connection_state import ConnectionState
 from server.limits import KeyedBuckets, RequestLimiter, count_down, network_key
+from server.names import is_username
 from server.options import ServerOptions
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,10 @@ class Admission:
         174 presence lines a second. The bucket is per (account, network), not per account, so
         someone who merely knows the name can only drain the buckets of their own networks and
         never keeps the owner out from anywhere else (SECURITY.md, "Login and accounts").
+        A name that cannot be an account gets no bucket (``server.accounts`` refuses it at no
+        cost), so a flood of 64 KB names cannot fill the map.
         """
-        if self._logins.take(f"{username}\n{network_key(address)}"):
+        if not is_username(username) or self._logins.take(f"{username}\n{network_key(address)}"):
             return True
         log.warning("logins of %s from %s refused: too many", username, network_key(address))
         return False

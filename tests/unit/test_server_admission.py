@@ -62,3 +62,10 @@ def test_account_slots_are_counted_and_given_back() -> None:
     assert admission.claim_account_slot("bob")
     admission.release_account_slot("alice")
     assert admission.claim_account_slot("alice")
+
+
+def test_names_that_cannot_be_accounts_get_no_bucket() -> None:
+    admission = Admission(replace(OPTIONS, account_login_rate=0.0, account_login_burst=1))
+    huge = "x" * 65_536
+    assert all(admission.may_log_in(huge, "10.0.0.1") for _ in range(3))  # accounts refuses it
+    assert len(admission._logins) == 0
