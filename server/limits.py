@@ -69,6 +69,8 @@ class KeyedBuckets:
     def __init__(
         self, rate: float, burst: float, max_keys: int = 100_000, clock: Clock = time.monotonic
     ) -> None:
+        if rate < 0 or burst < 1:  # refused at start, not by the first request's thread
+            raise ValueError("a bucket needs rate >= 0 and burst >= 1")
         self._rate, self._burst, self._clock = rate, burst, clock
         self._max_keys = max(1, max_keys)
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from common.messages import LoginRequest, LoginResult
 from server.accounts import TOO_MANY_ATTEMPTS
 from server.admission import Admission
@@ -69,3 +71,8 @@ def test_names_that_cannot_be_accounts_get_no_bucket() -> None:
     huge = "x" * 65_536
     assert all(admission.may_log_in(huge, "10.0.0.1") for _ in range(3))  # accounts refuses it
     assert len(admission._logins) == 0
+
+
+def test_a_login_burst_below_one_is_refused_when_the_service_is_built() -> None:
+    with pytest.raises(ValueError, match="burst"):
+        Admission(replace(OPTIONS, account_login_burst=0))
