@@ -93,7 +93,7 @@ class Settings(ServerOptions):
             "max_conns_per_addr", "history_limit", "resume_token_ttl",
             "login_failure_half_life", "login_hashes_per_address", "max_tokens_per_account",
             "token_sweep_interval", "connect_deadline", "key_fetch_deadline",
-            "max_messages_per_record",
+            "max_messages_per_record", "account_login_rate", "account_login_burst",
             "handshake_workers", "max_conns_per_network", "handshake_network_rate",
             "handshake_network_burst", "max_pending_connections", "first_byte_timeout",
             "max_conns_per_account", "outbox_total_bytes", "write_stall_timeout",

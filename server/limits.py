@@ -47,11 +47,6 @@ class TokenBucket:
         """Tokens available now."""
         return self._refill()
 
-    @property
-    def full(self) -> bool:
-        """True when the bucket has refilled completely (indistinguishable from a new one)."""
-        return self._refill() >= self.burst
-
     def allows(self, cost: float = 1.0) -> bool:
         """Would ``take(cost)`` succeed? Takes nothing."""
         return self._refill() >= cost
@@ -74,6 +69,8 @@ class KeyedBuckets:
     def __init__(
         self, rate: float, burst: float, max_keys: int = 100_000, clock: Clock = time.monotonic
     ) -> None:
+        if rate < 0 or burst < 1:  # refused at start, not by the first request's thread
+            raise ValueError("a bucket needs rate >= 0 and burst >= 1")
         self._rate, self._burst, self._clock = rate, burst, clock
         self._max_keys = max(1, max_keys)
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
@@ -126,6 +123,15 @@ class KeyedBuckets:
             if bucket is not None:
                 bucket.charge(-min(cost, bucket.burst - bucket.tokens))
 
+def count_down(counts: dict[str, int], key: str) -> None:
+    """One fewer of ``key`` in ``counts``; a key that reaches zero is dropped (takes no memory)."""
+    left = counts.get(key, 1) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+
+
 def network_key(address: str) -> str:
     """The network an address aggregates into: its /24 (IPv4) or /64 (IPv6).
 
@@ -159,8 +165,7 @@ class HandshakeGate:
         self._cond = threading.Condition()
         self._running = 0
         self._waiting = 0
-        self.peak = 0  # most handshakes ever running at once (for tests and logs)
-        self.refused = 0
+        self.peak = 0  # most handshakes ever running at once
 
     @property
     def waiting(self) -> int:
@@ -173,14 +178,12 @@ class HandshakeGate:
         with self._cond:
             if self._running >= self._workers:
                 if self._waiting >= self._queue:
-                    self.refused += 1
                     return False
                 self._waiting += 1
                 try:
                     if not self._cond.wait_for(
                         lambda: self._running < self._workers, max(0.0, timeout)
                     ):
-                        self.refused += 1
                         return False
                 finally:
                     self._waiting -= 1
@@ -260,11 +263,6 @@ class ConnectionCounts:
         self._by_address: dict[str, int] = {}
         self._by_network: dict[str, int] = {}
 
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return self._pending
-
     def admit(self, address: str) -> str:
         """Count a new (pending) connection; or the reason to refuse it (nothing counted)."""
         network = network_key(address)
@@ -295,12 +293,8 @@ class ConnectionCounts:
             self._total -= 1
             if pending:
                 self._pending -= 1
-            for counts, key in ((self._by_address, address), (self._by_network, network)):
-                left = counts.get(key, 1) - 1
-                if left > 0:
-                    counts[key] = left
-                else:
-                    counts.pop(key, None)
+            count_down(self._by_address, address)
+            count_down(self._by_network, network)
 
 
 def raise_descriptor_limit() -> int:

@@ -56,6 +56,8 @@ class ServerOptions:
     history_rows_burst: int = 2_000
     request_rate: float = 10.0  # pings and refused sends per second per connection
     request_burst: int = 100  # also: refusals in a row before the connection is cut
+    account_login_rate: float = 1.0  # logins + resumes per second per (account, network)
+    account_login_burst: int = 10
     # rate limits (token buckets: rate per second, burst)
     handshake_rate: float = 50.0  # per address
     handshake_burst: int = 200

@@ -30,11 +30,6 @@ class CommitPipeline:
         self._futures: deque[Future[Any]] = deque()
         self._lock = threading.Lock()  # the reader adds; the listener may settle on close
 
-    def __len__(self) -> int:
-        with self._lock:
-            self._prune()
-            return len(self._futures)
-
     def add(self, future: Future[Any]) -> None:
         with self._lock:
             self._prune()

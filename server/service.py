@@ -26,16 +26,17 @@ Rules worth knowing when reading the code:
   service only answers ``1001`` and puts the connection on the roster.
 - A message is committed before its ``1007`` ack and before anyone sees it; a resend with the
   same ``client_msg_id`` gets the first ack and is not relayed again.
-- Direct messages are handled in one place (``_direct`` / ``_direct_line``) so that end-to-end
-  encryption can replace that part alone.
+- Direct messages are handled in one place (``_direct`` here, the rest in ``server.direct``)
+  so that end-to-end encryption can replace that part alone.
+- What an account or a connection may cost (connections, logins, history rows, cheap
+  requests) is counted by ``server.admission``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -46,7 +47,6 @@ from common.messages import (
     ChatDelivery,
     ChatRequest,
     ClientMessage,
-    DirectDelivery,
     DirectRequest,
     ErrorReply,
     HistoryEnd,
@@ -57,17 +57,16 @@ from common.messages import (
     PingRequest,
     Pong,
     ResumeRequest,
-    ServerMessage,
-    encode_message,
     escape_field,
 )
 from common.protocol import LOBBY, LoginRefusal
-from server.accounts import Accounts, Identity
+from server.accounts import TOO_MANY_ATTEMPTS, Accounts, Identity
+from server.admission import Admission
 from server.commit import Committed
 from server.connection_state import ConnectionState
+from server.direct import DirectMessages, dm_conversation, line_of
 from server.hub import Hub, LineSink
-from server.limits import KeyedBuckets, RequestLimiter
-from server.names import is_username
+from server.limits import KeyedBuckets
 from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
 from server.store import NewMessage, StoredMessage, StoreUnavailable
@@ -84,20 +83,9 @@ class PendingSend:
     answered: Future[None]
 
 
-def line_of(message: ServerMessage) -> bytes:
-    """One encoded line, as outboxes take it."""
-    return encode_message(message).encode()
-
-
 NOT_STORED = line_of(ErrorReply("unavailable", "the message was not stored; it will be resent"))
 
 TOO_MANY_CONNECTIONS = LoginRefusal.TOO_MANY_CONNECTIONS
-
-
-def dm_conversation(a: str, b: str) -> str:
-    """The stored key of the direct conversation between ``a`` and ``b`` (order-free)."""
-    low, high = sorted((a, b))
-    return f"dm:{low}:{high}"
 
 
 class ChatService:
@@ -120,14 +108,8 @@ class ChatService:
         self._accounts = Accounts(store, hasher, options, wall_clock=wall_clock, clock=clock)
         keys = options.rate_limit_keys
         self._message_rate = KeyedBuckets(options.msg_rate, options.msg_burst, keys, clock)
-        self._known_users: OrderedDict[str, None] = OrderedDict()  # cache of existing accounts
-        self._known_lock = threading.Lock()
-        self._account_conns: dict[str, int] = {}  # logged-in connections per account
-        self._account_lock = threading.Lock()
-        self._history_rows = KeyedBuckets(
-            options.history_rows_rate, options.history_rows_burst, keys, clock
-        )
-        self._requests = RequestLimiter(options.request_rate, options.request_burst, clock)
+        self._direct_messages = DirectMessages(store, hub, keys)
+        self._admission = Admission(options, clock)
         # room for a delivery's other fields (ids, names, time) inside one record
         self._max_text_bytes = options.max_line - 512
 
@@ -190,9 +172,9 @@ class ChatService:
             return
         self._wait_for_earlier_sends(conn)  # their acks go out before the connection closes
         conn.closed = True
-        self._requests.forget(conn)
+        self._admission.forget(conn)
         if conn.username is not None:
-            self._release_account_slot(conn.username)
+            self._admission.release_account_slot(conn.username)
             self._hub.detach(conn.username, conn.outbox)
             log.info("%s (%s) disconnected: %s", conn.peer, conn.username, reason)
         else:
@@ -213,12 +195,16 @@ class ChatService:
     # --- login and resume (the checks live in server.accounts) --------------------------------
 
     def _login(self, conn: ConnectionState, request: LoginRequest) -> bool:
+        if not self._admission.may_log_in(request.username, conn.address):
+            return self._admit(conn, TOO_MANY_ATTEMPTS, "password")
         outcome = self._accounts.login(
             conn.address, conn.peer, request.username, request.password
         )
         return self._admit(conn, outcome, "password")
 
     def _resume(self, conn: ConnectionState, request: ResumeRequest) -> bool:
+        if not self._admission.may_log_in(request.username, conn.address):
+            return self._admit(conn, TOO_MANY_ATTEMPTS, "resume token")
         outcome = self._accounts.resume(
             conn.address, conn.peer, request.username, request.resume_token
         )
@@ -229,13 +215,14 @@ class ChatService:
         if isinstance(outcome, str):
             conn.send(LoginResult.refused(LoginRefusal(outcome)))
             return True
-        if not self._claim_account_slot(outcome.username):
+        if not self._admission.claim_account_slot(outcome.username):
             log.warning("%s: too many connections for %s", conn.peer, outcome.username)
+            self._accounts.logout(outcome.token_hash)  # never sent: it must not crowd the cap
             conn.send(LoginResult.refused(TOO_MANY_CONNECTIONS))
             return True
         conn.username, conn.nickname = outcome.username, outcome.nickname
         conn.token_hash = outcome.token_hash
-        self._remember_user(outcome.username)
+        self._direct_messages.remember_user(outcome.username)
         conn.send(LoginResult(True, outcome.nickname, outcome.username, outcome.resume_token))
         self._hub.attach(outcome.username, outcome.nickname, conn.outbox)
         log.info("%s logged in as %s (%s)", conn.peer, outcome.username, how)
@@ -248,7 +235,7 @@ class ChatService:
             conn.error("bad_request", "the only room is lobby")
             return True
         if not self._acceptable(conn, request.client_msg_id, request.text):
-            return self._count_request(conn)
+            return self._admission.count_request(conn)
         assert conn.username is not None
         message = NewMessage(
             LOBBY, conn.username, None, request.client_msg_id, request.text, self.now_ms()
@@ -273,9 +260,9 @@ class ChatService:
     def _direct(self, conn: ConnectionState, request: DirectRequest) -> bool:
         recipient = request.to_username
         if not self._acceptable(conn, request.client_msg_id, request.text):
-            return self._count_request(conn)
+            return self._admission.count_request(conn)
         try:
-            exists = self._user_exists(recipient)
+            exists = self._direct_messages.user_exists(recipient)
         except StoreUnavailable:
             conn.error("unavailable", "the database is unavailable; try again")
             return True
@@ -293,46 +280,6 @@ class ChatService:
         )
         self._queue_send(conn, message)
         return True
-
-    def _direct_line(self, stored: StoredMessage) -> bytes:
-        return line_of(
-            DirectDelivery(
-                stored.msg_id,
-                stored.sender,
-                stored.sender_nickname,
-                stored.recipient or "",
-                stored.created_ms,
-                stored.text,
-            )
-        )
-
-    def _direct_audience(self, stored: StoredMessage, origin: LineSink) -> list[LineSink]:
-        """The recipient's windows and the sender's other windows (the sending one has the ack)."""
-        recipients = {stored.recipient or stored.sender, stored.sender}
-        return self._hub.connections_of(recipients, exclude=origin)
-
-    def _direct_history_key(self, username: str, conversation: str) -> str | None:
-        peer = conversation[1:]
-        if not is_username(peer):  # 'user2 ' would name user2's rows under another key
-            return None
-        return dm_conversation(username, peer)
-
-    def _user_exists(self, username: str) -> bool:
-        if not is_username(username):  # the database would match 'user2 ' to user2
-            return False
-        with self._known_lock:
-            if username in self._known_users:
-                return True
-        exists = self._store.user_exists(username)
-        if exists:
-            self._remember_user(username)
-        return exists
-
-    def _remember_user(self, username: str) -> None:
-        with self._known_lock:
-            self._known_users[username] = None
-            if len(self._known_users) > self._options.rate_limit_keys:
-                self._known_users.popitem(last=False)
 
     # --- shared by room and direct ---------------------------------------------------------
 
@@ -401,8 +348,8 @@ class ChatService:
                 if stored.recipient is None:
                     line, audience = self._room_line(stored), self._hub.everyone()
                 else:
-                    line = self._direct_line(stored)
-                    audience = self._direct_audience(stored, outbox)
+                    line = self._direct_messages.line(stored)
+                    audience = self._direct_messages.audience(stored, outbox)
                 for recipient in audience:
                     lines[recipient].append(line)
             for recipient, queued in lines.items():
@@ -419,70 +366,31 @@ class ChatService:
         if conversation == LOBBY:
             key: str | None = LOBBY
         elif conversation.startswith("@"):
-            key = self._direct_history_key(conn.username, conversation)
+            key = self._direct_messages.history_key(conn.username, conversation)
         else:
             key = None
         if key is None:
             conn.error("bad_request", "conversation is lobby or @username")
             return True
         limit = min(max(request.limit, 1), self._options.history_limit)
-        if not self._history_rows.take(conn.username, limit):
+        if not self._admission.take_history_rows(conn.username, limit):
             conn.error("rate_limited", "too much history at once; slow down")
-            return self._count_request(conn)
+            return self._admission.count_request(conn)
         try:
             rows, more = self._store.history(key, request.before_msg_id, limit)
         except StoreUnavailable:
             conn.error("unavailable", "history is unavailable; try again")
             return True
-        page = [self._direct_line(row) if row.recipient else self._room_line(row) for row in rows]
+        direct_line = self._direct_messages.line
+        page = [direct_line(row) if row.recipient else self._room_line(row) for row in rows]
         oldest = rows[0].msg_id if rows else None
         page.append(line_of(HistoryEnd(conversation, oldest, more)))
         conn.outbox.put_lines(tuple(page))
         return True
 
     def _ping(self, conn: ConnectionState, request: PingRequest) -> bool:
-        verdict = self._requests.check(conn)
+        verdict = self._admission.check_request(conn)
         if verdict == "ok":
             conn.send(Pong(request.nonce))
             return True
-        return self._refuse_request(conn, verdict)
-
-    # --- connections per account -----------------------------------------------------------
-
-    def _claim_account_slot(self, username: str) -> bool:
-        """Count one more connection of ``username``; False past ``max_conns_per_account``.
-
-        Each connection may hold megabytes of queued replies and two threads; without this
-        bound one password multiplied by many sockets is a memory attack.
-        """
-        with self._account_lock:
-            count = self._account_conns.get(username, 0)
-            if count >= self._options.max_conns_per_account:
-                return False
-            self._account_conns[username] = count + 1
-            return True
-
-    def _release_account_slot(self, username: str) -> None:
-        with self._account_lock:
-            left = self._account_conns.get(username, 1) - 1
-            if left > 0:
-                self._account_conns[username] = left
-            else:
-                self._account_conns.pop(username, None)
-
-    # --- cheap requests per connection -----------------------------------------------------
-
-    def _count_request(self, conn: ConnectionState) -> bool:
-        """A refused send or history page still cost a decode and a reply: count it against
-        the connection's request bucket (False: close the connection)."""
-        if self._requests.check(conn) == "cut":
-            return self._refuse_request(conn, "cut")
-        return True
-
-    def _refuse_request(self, conn: ConnectionState, verdict: str) -> bool:
-        """Past the bucket: ``rate_limited``; past ``request_burst`` refusals in a row: close."""
-        if verdict == "cut":
-            log.warning("closing %s: requests go on while rate limited", conn.peer)
-            return False
-        conn.error("rate_limited", "too many requests; slow down")
-        return True
+        return self._admission.refuse_request(conn, verdict)

@@ -4,11 +4,19 @@ Every statement is parameterised (values never meet an f-string). Connections co
 bounded DBUtils pool that pings before reuse, so a restarted database heals by itself; every
 query has connect/read/write timeouts. Any failure to reach the database surfaces as
 ``StoreUnavailable`` so the service can answer "unavailable" and keep serving.
+
+Waiting for a pooled connection is bounded too (``DbParams.timeout``): DBUtils' own blocking
+pool waits without limit, so a flood of history pages or logins, each holding a connection,
+could park every reader thread of the server behind it. A caller that gets no connection in
+time is answered as if the database were down. The group commit does not share that pool: it
+has a connection of its own (``insert_messages``), so such a flood never delays the commit
+of chat messages.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,8 +48,8 @@ class DbParams:
     host: str = ""
     port: int = 3306
     unix_socket: str = ""
-    pool_size: int = 8
-    timeout: float = 5.0
+    pool_size: int = 8  # all connections, the group commit's own one included
+    timeout: float = 5.0  # connect, read, write, and waiting for a pooled connection
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``pymysql.connect``."""
@@ -124,42 +132,75 @@ def _key_params(items: Sequence[NewMessage]) -> list[str]:
     return [value for m in items for value in (m.sender, m.client_msg_id)]
 
 
-class Store(LoginRows):
-    """Pooled, parameterised access to users and messages; login rows come from ``LoginRows``."""
+class _Pool:
+    """A DBUtils pool of ``size`` connections whose callers wait at most ``wait`` seconds.
 
-    def __init__(self, params: DbParams) -> None:
-        self._params = params
+    The semaphore admits at most ``size`` callers, so the pool itself (non-blocking) always has
+    a connection for an admitted one.
+    """
+
+    def __init__(self, params: DbParams, size: int, name: str) -> None:
+        self.name = name
+        self._wait = max(0.0, params.timeout)
+        self._turns = threading.BoundedSemaphore(size)
         self._pool = PooledDB(
             creator=pymysql,
             mincached=0,
-            maxcached=params.pool_size,
-            maxconnections=params.pool_size,
-            blocking=True,
+            maxcached=size,
+            maxconnections=size,
+            blocking=False,
             ping=1,  # check a connection whenever it is taken from the pool
             **params.connect_kwargs(),
         )
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
+    def connection(self) -> Iterator[Any]:
+        """A connection for the ``with`` block; ``StoreUnavailable`` if none frees up in time."""
+        if not self._turns.acquire(timeout=self._wait):
+            log.warning("no %s database connection free within %.1f s", self.name, self._wait)
+            raise StoreUnavailable(f"every {self.name} database connection is busy")
         try:
-            conn = self._pool.connection()
-        except _CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(f"database unreachable: {exc.__class__.__name__}") from exc
-        try:
-            with conn.cursor() as cursor:
-                yield cursor
-            conn.commit()
-        except _CONNECTION_ERRORS as exc:
-            self._rollback_quietly(conn)
-            raise StoreUnavailable(f"database error: {exc.__class__.__name__}") from exc
-        except BaseException:
-            self._rollback_quietly(conn)
-            raise
-        finally:
             try:
-                conn.close()  # back to the pool
-            except Exception:  # pragma: no cover - the pool discards broken connections
-                pass
+                conn = self._pool.connection()
+            except _CONNECTION_ERRORS as exc:
+                raise StoreUnavailable(
+                    f"database unreachable: {exc.__class__.__name__}"
+                ) from exc
+            try:
+                yield conn
+            finally:
+                try:
+                    conn.close()  # back to the pool
+                except Exception:  # pragma: no cover - the pool discards broken connections
+                    pass
+        finally:
+            self._turns.release()
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class Store(LoginRows):
+    """Pooled, parameterised access to users and messages; login rows come from ``LoginRows``."""
+
+    def __init__(self, params: DbParams) -> None:
+        self._params = params
+        self._pool = _Pool(params, max(1, params.pool_size - 1), "shared")
+        self._commit_pool = _Pool(params, 1, "group-commit")  # insert_messages alone
+
+    @contextmanager
+    def _transaction(self, pool: _Pool | None = None) -> Iterator[Any]:
+        with (pool or self._pool).connection() as conn:
+            try:
+                with conn.cursor() as cursor:
+                    yield cursor
+                conn.commit()
+            except _CONNECTION_ERRORS as exc:
+                self._rollback_quietly(conn)
+                raise StoreUnavailable(f"database error: {exc.__class__.__name__}") from exc
+            except BaseException:
+                self._rollback_quietly(conn)
+                raise
 
     @staticmethod
     def _rollback_quietly(conn: Any) -> None:
@@ -241,7 +282,7 @@ class Store(LoginRows):
     ) -> tuple[dict[tuple[str, str], StoredMessage], set[tuple[str, str]]]:
         """Insert ``items`` (distinct keys) in one transaction: rows by key, and the new keys."""
         rows: dict[tuple[str, str], StoredMessage] = {}
-        with self._transaction() as cur:
+        with self._transaction(self._commit_pool) as cur:
             if look_first:
                 cur.execute(
                     f"SELECT {_MESSAGE_COLUMNS} FROM messages m "
@@ -310,3 +351,4 @@ class Store(LoginRows):
 
     def close(self) -> None:
         self._pool.close()
+        self._commit_pool.close()

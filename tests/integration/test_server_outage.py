@@ -6,6 +6,9 @@ that history returns once the database is back.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+
 import pytest
 
 from common.messages import (
@@ -76,3 +79,30 @@ def test_acks_never_precede_the_commit(chat) -> None:
         ack = alice.recv_until(lambda m: isinstance(m, Ack))
         rows, _ = chat.store.history("lobby", ack.msg_id + 1, 1)
         assert rows and rows[-1].msg_id == ack.msg_id
+
+
+def test_a_busy_pool_answers_unavailable_and_never_holds_up_the_group_commit(
+    demo_db, live_server_key
+) -> None:
+    """Every shared connection is taken (as by a flood of slow history pages): a history
+    request is answered ``unavailable`` once the wait for a connection times out, and a chat
+    message is still committed, on the group commit's own connection, and acked."""
+    from tests.integration.conftest_server import TEST_OPTIONS, start_live_server
+
+    db = dataclasses.replace(demo_db, pool_size=3, timeout=1.0)  # 2 shared + the commit's
+    live = start_live_server(db, live_server_key, TEST_OPTIONS)
+    try:
+        alice = live.login("user1")
+        with contextlib.ExitStack() as held:
+            for _ in range(2):
+                held.enter_context(live.store._transaction())
+            alice.send(HistoryRequest("lobby", None, 10))
+            error = alice.recv_until(lambda m: isinstance(m, ErrorReply), timeout=15)
+            assert error.code_word == "unavailable"
+            ack = alice.chat_acked("committed while the pool is busy")
+        alice.send(HistoryRequest("lobby", None, 10))
+        alice.recv_until(lambda m: isinstance(m, HistoryEnd))
+        stored, _ = live.store.history("lobby", None, 10)
+        assert ack.msg_id in {row.msg_id for row in stored}
+    finally:
+        live.stop()

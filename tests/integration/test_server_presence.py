@@ -14,6 +14,7 @@ import threading
 import pytest
 
 from common.messages import ChatDelivery, LoginResult, PresenceEvent, RosterUpdate
+from server.options import ServerOptions
 from server.store import Store
 from tests.support.chat_client import ChatClient
 
@@ -120,3 +121,65 @@ def test_the_presence_flusher_stops_with_the_server(make_server) -> None:
     live.close_clients()
     live.server.stop()
     assert not any(t.is_alive() for t in flushers)
+
+
+STORM_CYCLES = 30
+
+
+def storm(live, username: str = "user1") -> list[LoginResult]:
+    """One account connecting, logging in (or resuming with its last token) and dropping the
+    connection, again and again, as fast as the server answers."""
+    results: list[LoginResult] = []
+    token = ""
+    for _ in range(STORM_CYCLES):
+        client = live.client()
+        result = client.resume(username, token) if token else client.login(username)
+        results.append(result)
+        if result.ok:
+            token = result.detail
+        client.close()
+    return results
+
+
+def presence_before_chat(observer: ChatClient, marker: ChatClient) -> list[PresenceEvent]:
+    """The presence lines the observer got before the marker's chat (which flushes them)."""
+    marker.chat("after the storm")
+    observer.recv_until(lambda m: isinstance(m, ChatDelivery) and m.sender == marker_name(marker))
+    return [m for m in observer.inbox if isinstance(m, PresenceEvent)]
+
+
+def marker_name(client: ChatClient) -> str:
+    assert client.login_result is not None and client.login_result.ok
+    return client.login_result.username
+
+
+def test_a_login_storm_of_one_account_reaches_nobody(make_server) -> None:
+    live = make_server(
+        presence_interval=3_600.0,  # one flush, made by the marker's chat: no timing involved
+        account_login_rate=0.0,
+        account_login_burst=10,
+        max_conns_per_account=100,  # dropped connections may linger a moment
+    )
+    observer = live.login("user2")
+    results = storm(live)
+    assert sum(r.ok for r in results) == 10
+    assert {r.detail for r in results if not r.ok} == {"too many attempts, try again later"}
+    marker = live.login("user3")
+    seen = presence_before_chat(observer, marker)
+    assert [(m.event, m.username) for m in seen] == [("join", "user3")]
+
+
+def test_a_login_storm_at_the_default_limits_is_a_few_lines(make_server) -> None:
+    defaults = ServerOptions()
+    live = make_server(
+        account_login_rate=defaults.account_login_rate,
+        account_login_burst=defaults.account_login_burst,
+        max_conns_per_account=100,
+    )
+    observer = live.login("user2")
+    results = storm(live)
+    assert sum(r.ok for r in results) < STORM_CYCLES  # the account's bucket ran dry
+    marker = live.login("user3")
+    seen = presence_before_chat(observer, marker)
+    storm_lines = [m for m in seen if m.username == "user1"]
+    assert len(storm_lines) <= 2 * sum(r.ok for r in results)

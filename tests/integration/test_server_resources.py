@@ -155,9 +155,12 @@ def test_a_hello_that_finds_the_queue_full_is_closed_at_once(make_server, monkey
 def test_one_account_cannot_open_more_than_its_connections(make_server) -> None:
     live = make_server(max_conns_per_account=2)
     first, second = live.login("user3"), live.login("user3")
+    tokens_before = live.store.count_resume_tokens("user3")
     extra = live.client()
     result = extra.login("user3")
     assert not result.ok and result.detail == "too many connections for this account"
+    # the token made for the refused login was never sent: it must not crowd the account's cap
+    assert live.store.count_resume_tokens("user3") == tokens_before
     assert live.login("user2")  # another account is not affected
     first.close()
     assert eventually(lambda: live.client().login("user3").ok)
