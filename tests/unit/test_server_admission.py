@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from common.messages import LoginRequest, LoginResult
-from server.accounts import TOO_MANY_ATTEMPTS
+from common.protocol import LoginRefusal
 from server.admission import Admission
 from server.connection_state import ConnectionState
 from tests.unit.test_server_service import OPTIONS, PASSWORD, Sink, World
@@ -32,7 +32,7 @@ def test_an_account_cycling_logins_is_refused_past_its_burst() -> None:
     world = World(replace(OPTIONS, account_login_rate=0.0, account_login_burst=3))
     results = [log_in(world, "10.0.0.1") for _ in range(5)]
     assert [r.ok for r in results] == [True, True, True, False, False]
-    assert results[-1] == LoginResult(False, "", "", TOO_MANY_ATTEMPTS)
+    assert results[-1] == LoginResult.refused(LoginRefusal.TOO_MANY_ATTEMPTS)
     assert log_in(world, "10.0.0.1", "bob").ok  # another account from the same network
 
 
