@@ -245,11 +245,15 @@ class MessageView(ttk.Frame):
     # --- searching --------------------------------------------------------------------------
 
     def find(self, pattern: str) -> int:
-        """Highlight every case-insensitive occurrence of ``pattern``; how many there are."""
+        """Highlight every case-insensitive occurrence of ``pattern``; how many there are.
+        Long messages that contain it are unfolded, so every match can be shown."""
         t = self.text
         self.clear_search()
         if not pattern:
             return 0
+        for eid, line in list(self._long.items()):  # a match in a folded part unfolds it
+            if eid not in self._expanded and pattern.casefold() in line.text.casefold():
+                self.toggle(eid)
         count, index = 0, "1.0"
         length = tk.IntVar(self)
         while True:

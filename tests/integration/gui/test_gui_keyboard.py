@@ -195,6 +195,10 @@ def test_consecutive_messages_share_a_header_and_long_ones_fold(view: TkView) ->
     chat.messages.toggle("d")
     shown = chat.messages.plain_text().splitlines()
     assert "row 40" in shown and "Show less" in shown and shown.count("row 1") == 1
+    chat.messages.toggle("d")
+    assert "row 40" not in chat.messages.plain_text().splitlines()
+    assert chat.messages.find("ROW 40") == 1  # searching finds what the fold hid
+    assert "row 40" in chat.messages.plain_text().splitlines()
 
 
 def test_the_dark_theme_applies_and_is_remembered(view: TkView, xdg: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import stat
 import tkinter as tk
+import tkinter.font as tkfont
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from client.formatting import Line
 from client.prefs import PREFS_FILE, PrefsFile
 from client.renderer import ConversationItem, Person
 from client.trust import config_dir
+from client.ui.dialogs import TrustDialog
 from client.ui.messages import MAX_COLUMN_CHARS
 from client.ui.theme import BASE_SCALING, char_width, linespace, setup_fonts
 from client.ui.window import CHAT_MIN, TkView
@@ -202,3 +204,14 @@ def test_window_size_and_place_survive_logout_and_restart(make_view: object, xdg
     open_chat(restarted)
     settle(restarted.window)
     assert str(restarted.window.wm_geometry()) == "1010x655+33+21"
+
+
+def test_the_trust_dialog_shows_the_whole_fingerprint(make_view: object, scale: float) -> None:
+    view = make_view()  # type: ignore[operator]
+    view.show_login("127.0.0.1:8090", "user1", "")
+    dialog = TrustDialog(view.window, "127.0.0.1:8090", FINGERPRINT, lambda _ok: None)
+    settle(dialog)
+    assert unclipped(dialog) == []
+    shown = tkfont.nametofont("ChatBody", root=dialog).measure(FINGERPRINT)
+    assert dialog.field.winfo_width() > shown
+    dialog.destroy()
