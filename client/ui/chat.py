@@ -11,14 +11,16 @@ Shift+Enter: previous, Esc: close). Every control that takes focus shows it.
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font as tkfont
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from tkinter import ttk
 
 from client.formatting import Line, counter_text
 from client.renderer import ConversationItem, Person, StatusLevel
+from client.ui.keys import focus_next, focus_previous, select_all_entry
 from client.ui.messages import MessageView
-from client.ui.theme import Fonts, Palette, linespace, palette_of, px
+from client.ui.theme import Fonts, Palette, char_width, linespace, palette_of, px
 from common.protocol import MAX_TEXT
 
 HINT = "Enter to send · Shift+Enter for a new line · Ctrl+K next conversation · Ctrl+F search"
@@ -54,6 +56,7 @@ class ChatFrame(ttk.Frame):
         self._build_header()
         panes = ttk.PanedWindow(self, orient="horizontal")
         panes.grid(row=1, column=0, sticky="nsew")
+        self.panes = panes
         left, self.conversations = self._sidebar(panes, "CONVERSATIONS", self._conversation_picked)
         centre = ttk.Frame(panes, style="Surface.TFrame")
         right, self.people = self._sidebar(panes, "PEOPLE ONLINE", None)
@@ -144,7 +147,7 @@ class ChatFrame(ttk.Frame):
         e.bind("<KP_Enter>", lambda _e: self._search_step(True))
         e.bind("<Shift-Return>", lambda _e: self._search_step(False))
         e.bind("<Escape>", lambda _e: self.close_search())
-        e.bind("<Control-a>", _select_all_entry)
+        e.bind("<Control-a>", select_all_entry)
 
     def _build_input(self, parent: ttk.Frame) -> None:
         s = px
@@ -170,9 +173,9 @@ class ChatFrame(ttk.Frame):
         self.input.bind("<Return>", self._send)
         self.input.bind("<KP_Enter>", self._send)
         self.input.bind("<Shift-Return>", self._newline)
-        self.input.bind("<Tab>", _focus_next)
-        self.input.bind("<Shift-Tab>", _focus_previous)
-        self.input.bind("<ISO_Left_Tab>", _focus_previous)
+        self.input.bind("<Tab>", focus_next)
+        self.input.bind("<Shift-Tab>", focus_previous)
+        self.input.bind("<ISO_Left_Tab>", focus_previous)
         self.input.bind("<Control-a>", self._select_all)
         self.input.bind("<<Modified>>", self._edited)
         # the Text class binds Ctrl+K (delete to the line's end) before the window does
@@ -335,6 +338,25 @@ class ChatFrame(ttk.Frame):
             label = f"  {person.label}" + ("  (you)" if person.me else "")
             tree.insert("", "end", iid=person.username, text=label,
                         values=("",), tags=("me",) if person.me else ())
+        self._fit_people([f"{person.label}  (you)" for person in people])
+
+    def _fit_people(self, labels: list[str]) -> None:
+        """Widen the people list to its longest name (a bigger font, a long nickname), taking
+        the room from the transcript but leaving it at least 40 characters."""
+        font = tkfont.nametofont("ChatBody", root=self)
+        needed = max((font.measure(label) for label in labels), default=0) + px(self, 30)
+        if needed <= int(self.people.column("#0", "width")):
+            return
+        total = self.panes.winfo_width()
+        if total <= 1:
+            return  # not laid out yet: the next change of the list fits it
+        self.people.column("#0", width=needed)
+        left_edge = int(self.tk.call(str(self.panes), "sashpos", 0))
+        frame_padding = px(self, 12)
+        position = total - needed - frame_padding
+        least = left_edge + char_width(self, "ChatBody") * 40
+        current = int(self.tk.call(str(self.panes), "sashpos", 1))
+        self.tk.call(str(self.panes), "sashpos", 1, max(least, min(current, position)))
 
     def set_status(self, text: str, level: StatusLevel) -> None:
         self._level = level
@@ -369,25 +391,3 @@ class ChatFrame(ttk.Frame):
             self.callbacks.open_direct(focus)
             self.input.focus_set()
 
-
-def _focus_next(event: tk.Event[tk.Misc]) -> str:
-    """Tab leaves the input box (Tk's Text would insert a tab character)."""
-    following = event.widget.tk_focusNext()
-    if following is not None:
-        following.focus_set()
-    return "break"
-
-
-def _focus_previous(event: tk.Event[tk.Misc]) -> str:
-    previous = event.widget.tk_focusPrev()
-    if previous is not None:
-        previous.focus_set()
-    return "break"
-
-
-def _select_all_entry(event: tk.Event[tk.Misc]) -> str:
-    entry = event.widget
-    if isinstance(entry, ttk.Entry):
-        entry.select_range(0, "end")
-        entry.icursor("end")
-    return "break"

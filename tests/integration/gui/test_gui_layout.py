@@ -215,3 +215,16 @@ def test_the_trust_dialog_shows_the_whole_fingerprint(make_view: object, scale: 
     shown = tkfont.nametofont("ChatBody", root=dialog).measure(FINGERPRINT)
     assert dialog.field.winfo_width() > shown
     dialog.destroy()
+
+
+def test_the_people_list_fits_its_longest_name(make_view: object, scale: float) -> None:
+    view = make_view()  # type: ignore[operator]
+    open_chat(view)
+    settle(view.window)
+    chat = view.chat
+    assert chat is not None
+    chat.set_people([Person("user1", "wang_yuan", me=True), Person("user9", "a_rather_long_name")])
+    settle(view.window)
+    font = tkfont.nametofont("ChatBody", root=chat)
+    for label in ("  wang_yuan @user1  (you)", "  a_rather_long_name @user9"):
+        assert chat.people.winfo_width() > font.measure(label), f"{label!r} is cut"
