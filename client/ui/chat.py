@@ -57,6 +57,8 @@ class ChatFrame(ttk.Frame):
         panes = ttk.PanedWindow(self, orient="horizontal")
         panes.grid(row=1, column=0, sticky="nsew")
         self.panes = panes
+        self._people_labels: list[str] = []
+        panes.bind("<Configure>", lambda _e: self._fit_people(self._people_labels), add=True)
         left, self.conversations = self._sidebar(panes, "CONVERSATIONS", self._conversation_picked)
         centre = ttk.Frame(panes, style="Surface.TFrame")
         right, self.people = self._sidebar(panes, "PEOPLE ONLINE", None)
@@ -210,7 +212,7 @@ class ChatFrame(ttk.Frame):
 
     def _wrap_hint(self, event: tk.Event[tk.Misc]) -> None:
         """Wrap the hint beside the counter rather than run under it in a narrow window."""
-        room = event.width - self.counter.winfo_reqwidth() - px(self, 12)
+        room = event.width - self.counter.winfo_reqwidth() - px(self, 12) - px(self, 4)
         self.hint.configure(wraplength=max(px(self, 80), room))
 
     def _wrap_status(self, event: tk.Event[tk.Misc]) -> None:
@@ -338,18 +340,19 @@ class ChatFrame(ttk.Frame):
             label = f"  {person.label}" + ("  (you)" if person.me else "")
             tree.insert("", "end", iid=person.username, text=label,
                         values=("",), tags=("me",) if person.me else ())
-        self._fit_people([f"{person.label}  (you)" for person in people])
+        self._people_labels = [f"{person.label}  (you)" for person in people]
+        self._fit_people(self._people_labels)
 
     def _fit_people(self, labels: list[str]) -> None:
         """Widen the people list to its longest name (a bigger font, a long nickname), taking
         the room from the transcript but leaving it at least 40 characters."""
         font = tkfont.nametofont("ChatBody", root=self)
-        needed = max((font.measure(label) for label in labels), default=0) + px(self, 30)
+        needed = max((font.measure(label) for label in labels), default=0) + px(self, 50)
         if needed <= int(self.people.column("#0", "width")):
             return
         total = self.panes.winfo_width()
         if total <= 1:
-            return  # not laid out yet: the next change of the list fits it
+            return  # not laid out yet: its first <Configure> fits it
         self.people.column("#0", width=needed)
         left_edge = int(self.tk.call(str(self.panes), "sashpos", 0))
         frame_padding = px(self, 12)
