@@ -20,14 +20,19 @@ from client.formatting import Line, counter_text
 from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.keys import focus_next, focus_previous, select_all_entry
 from client.ui.messages import MessageView
-from client.ui.theme import Fonts, Palette, char_width, linespace, palette_of, px
+from client.ui.theme import PALETTE, Fonts, Palette, char_width, linespace, palette_of, px
 from common.protocol import MAX_TEXT
 
 HINT = "Enter to send · Shift+Enter for a new line · Ctrl+K next conversation · Ctrl+F search"
 
 
 def status_colour(p: Palette, level: str) -> str:
+    """The status dot's colour for ``level`` in palette ``p``."""
     return {"ok": p.ok, "busy": p.busy, "error": p.danger}.get(level, p.muted)
+
+
+STATUS_COLOURS = {level: status_colour(PALETTE, level) for level in ("ok", "busy", "error")}
+"""The light theme's status colours (``status_colour`` follows the theme in use)."""
 
 
 @dataclass(frozen=True)
