@@ -24,6 +24,7 @@ import tkinter as tk
 from pathlib import Path
 
 from client.app import App
+from client.prefs import PrefsFile
 from client.session import CONNECT_DEADLINE, KEY_FETCH_DEADLINE, Session, start_key_fetch
 from client.trust import KnownServers, config_dir
 from client.ui.window import TkView
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except tk.TclError as exc:
         sys.stderr.write(f"cannot open a window ({exc}); is DISPLAY set?\n")
         return 1
-    view = TkView(root)
+    view = TkView(root, PrefsFile(config_dir()))
     app = App(
         view, KnownServers(config_dir()), address=f"{args.host}:{args.port}",
         username=args.user, explicit_key=explicit,

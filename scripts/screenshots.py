@@ -1,12 +1,14 @@
-"""Render docs/screenshots/login.png and chat.png from a real session under Xvfb.
+"""Render docs/screenshots/*.png (login, chat, chat-dark, chat-2x) from a real session under Xvfb.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
 Everything is real and private to this run: the project's MariaDB (started if needed) with a
 throw-away database and the demo accounts, a fresh server key pair, ``python -m server serve``
 on a free port, a private Xvfb display, and three client windows in one Tk process that log in
-and chat. The database is dropped and every process this script started is stopped by PID at
-the end, so the person's own chat history is never touched.
+and chat; the chat is captured in the light and the dark theme, then a fourth window logs in
+at Tk scaling 2x (a HiDPI screen) and is captured at its minimum size. The database is
+dropped and every process this script started is stopped by PID at the end, so the person's
+own chat history is never touched.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tkinter as tk
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,8 +39,8 @@ from tests.integration.gui.harness import (  # noqa: E402
 
 log = logging.getLogger("screenshots")
 
-LOGIN_SIZE = (460, 560)
 CHAT_SIZE = (960, 640)
+HIDPI = 2.0
 SCRIPT = (
     ("user1", "Morning all! Is the new build up?"),
     ("user2", "Yes, deployed ten minutes ago. 早上好 👋"),
@@ -65,10 +68,12 @@ def setup_database(name: str) -> bool:
 
 
 def capture(path: Path, size: tuple[int, int], display: str) -> None:
-    """Grab the top-left ``size`` of the screen, where the window was placed."""
+    """Grab the top-left ``size`` of the screen, where the window was placed (a palette PNG:
+    a flat UI needs few colours, and the files stay small)."""
     width, height = size
     subprocess.run(["import", "-display", display, "-window", "root", "-crop",
-                    f"{width}x{height}+0+0", "+repage", str(path)], check=True)
+                    f"{width}x{height}+0+0", "+repage", "-strip", "-dither", "None",
+                    "-colors", "128", f"png8:{path}"], check=True)
     log.info("wrote %s", path)
 
 
@@ -78,8 +83,6 @@ def settle(window: ClientWindow, seconds: float = 0.6) -> None:
 
 
 def stage(out: Path, port: int, key: Path, config: Path, display: str) -> None:
-    import tkinter as tk
-
     root = tk.Tk()
     root.withdraw()
     windows = {u: ClientWindow(root, port, config, u, project_key=key)
@@ -93,7 +96,7 @@ def stage(out: Path, port: int, key: Path, config: Path, display: str) -> None:
     assert login is not None
     login.entries["password"].insert(0, "111111")
     settle(me)
-    capture(out / "login.png", LOGIN_SIZE, display)
+    capture(out / "login.png", (me.top.winfo_width(), me.top.winfo_height()), display)
 
     def say(user: str, text: str, lobby: bool = True) -> None:
         window = windows[user]
@@ -128,9 +131,33 @@ def stage(out: Path, port: int, key: Path, config: Path, display: str) -> None:
     me.top.geometry("{}x{}+0+0".format(*CHAT_SIZE))
     settle(me, 1.0)
     capture(out / "chat.png", CHAT_SIZE, display)
+    me.view.toggle_theme()
+    settle(me, 0.5)
+    capture(out / "chat-dark.png", CHAT_SIZE, display)
+    me.view.toggle_theme()
+    me.top.withdraw()
+    hidpi(root, out, port, key, config, display)
     for window in windows.values():
         window.close()
     root.destroy()
+
+
+def hidpi(root: tk.Tk, out: Path, port: int, key: Path, config: Path, display: str) -> None:
+    """user1 again in a new window at Tk scaling 2x, at the chat's minimum size there."""
+    from client.ui.theme import BASE_SCALING, setup_fonts
+    from client.ui.window import CHAT_MIN
+
+    root.tk.call("tk", "scaling", BASE_SCALING * HIDPI)
+    setup_fonts(root)
+    big = ClientWindow(root, port, config, "user1", project_key=key)
+    big.top.geometry("+0+0")
+    big.log_in_and_wait()
+    big.wait(lambda: "周末愉快" in big.transcript(), "the history at 2x")
+    size = (round(CHAT_MIN[0] * HIDPI), round(CHAT_MIN[1] * HIDPI))
+    big.top.geometry("{}x{}+0+0".format(*size))
+    settle(big, 1.0)
+    capture(out / "chat-2x.png", size, display)
+    big.close()
 
 
 def main() -> int:
@@ -141,7 +168,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     settings = Settings.from_env()
     db_name = f"chat_screens_{os.getpid()}"
-    xvfb = Xvfb("1280x800x24")
+    xvfb = Xvfb("1600x1000x24")
     with tempfile.TemporaryDirectory(prefix="chat-screens-") as tmp:
         tmp_path = Path(tmp)
         server: ServerProcess | None = None

@@ -13,29 +13,31 @@ from collections.abc import Callable
 from tkinter import filedialog, ttk
 from typing import Literal
 
-from client.ui.theme import PALETTE
+from client.ui.theme import palette_of, px
 
 
 class Dialog(tk.Toplevel):
     """A transient, locally grabbed window with a message and buttons."""
 
     def __init__(self, master: tk.Misc, title: str, heading: str, body: str) -> None:
-        super().__init__(master, background=PALETTE.surface)
+        super().__init__(master, background=palette_of(master).surface)
         self.withdraw()
         self.title(title)
         self.transient(master.winfo_toplevel())
         self.resizable(False, False)
-        frame = ttk.Frame(self, style="Surface.TFrame", padding=(22, 18))
+        wrap = px(self, 480)
+        self.wrap = wrap
+        frame = ttk.Frame(self, style="Surface.TFrame", padding=(px(self, 22), px(self, 18)))
         frame.pack(fill="both", expand=True)
         frame.columnconfigure(0, weight=1)
-        ttk.Label(frame, text=heading, style="CardTitle.TLabel", wraplength=480).grid(
+        ttk.Label(frame, text=heading, style="CardTitle.TLabel", wraplength=wrap).grid(
             row=0, column=0, sticky="w", pady=(0, 8))
-        self.body = ttk.Label(frame, text=body, style="Surface.TLabel", wraplength=480,
+        self.body = ttk.Label(frame, text=body, style="Surface.TLabel", wraplength=wrap,
                               justify="left")
         self.body.grid(row=1, column=0, sticky="we")
         self.content = frame
         self.buttons = ttk.Frame(frame, style="Surface.TFrame")
-        self.buttons.grid(row=9, column=0, sticky="e", pady=(16, 0))
+        self.buttons.grid(row=9, column=0, sticky="e", pady=(px(self, 16), 0))
         self.result_text = body
 
     def add_button(
@@ -43,7 +45,7 @@ class Dialog(tk.Toplevel):
     ) -> ttk.Button:
         button = ttk.Button(self.buttons, text=text, command=command,
                             style="Accent.TButton" if accent else "TButton")
-        button.pack(side="left", padx=(8, 0))
+        button.pack(side="left", padx=(px(self, 8), 0))
         return button
 
     def present(self, default: ttk.Button) -> None:
@@ -75,8 +77,9 @@ class TrustDialog(Dialog):
         field = ttk.Entry(self.content, width=len(fingerprint) + 2, font="ChatBody")
         field.insert(0, fingerprint)
         field.state(["readonly"])
-        field.grid(row=2, column=0, sticky="we", pady=(8, 8))
-        ttk.Label(self.content, style="SurfaceMuted.TLabel", wraplength=480, justify="left",
+        field.grid(row=2, column=0, sticky="we", pady=(px(self, 8), px(self, 8)))
+        self.field = field
+        ttk.Label(self.content, style="SurfaceMuted.TLabel", wraplength=self.wrap, justify="left",
                   text="Compare it with the fingerprint the server's administrator gave you "
                        "(`python -m server keygen` prints it). Trust it only if they match: the "
                        "key is then remembered, and a different key later is refused.").grid(
@@ -131,6 +134,7 @@ class KeyFileDialog(Dialog):
         self.add_button("Cancel", lambda: self._done(None))
         default = self.add_button("Choose file…", self._choose, accent=True)
         self.protocol("WM_DELETE_WINDOW", lambda: self._done(None))
+        self.bind("<Escape>", lambda _e: self._done(None))
         self.present(default)
 
     def _choose(self) -> None:
@@ -192,3 +196,30 @@ class UnsentDialog(Dialog):
         self.grab_release()
         self.destroy()
         self._on_answer(choice)
+
+
+class ConfirmDialog(Dialog):
+    """A yes-or-no question whose safe answer (Cancel) is the default: Esc, the close box and
+    a reflexive Enter all cancel; only Enter on the other button, or a click, confirms."""
+
+    def __init__(
+        self, master: tk.Misc, title: str, heading: str, body: str, confirm: str,
+        on_answer: Callable[[bool], None],
+    ) -> None:
+        super().__init__(master, title, heading, body)
+        self._on_answer = on_answer
+        self.confirm_button = self.add_button(confirm, lambda: self._answer(True))
+        self.cancel_button = self.add_button("Cancel", lambda: self._answer(False), accent=True)
+        self.cancel_button.configure(default="active")
+        self.protocol("WM_DELETE_WINDOW", lambda: self._answer(False))
+        self.bind("<Escape>", lambda _e: self._answer(False))
+        self.bind("<Return>", self._enter)
+        self.present(self.cancel_button)
+
+    def _enter(self, event: tk.Event[tk.Misc]) -> None:
+        self._answer(event.widget is self.confirm_button)
+
+    def _answer(self, confirmed: bool) -> None:
+        self.grab_release()
+        self.destroy()
+        self._on_answer(confirmed)

@@ -11,24 +11,27 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from client.ui.theme import PALETTE
+from client.ui.theme import char_width, palette_of, px
 
 
 class LoginFrame(ttk.Frame):
     """A centred card with the three fields; ``on_submit(address, username, password)``."""
 
     def __init__(self, master: tk.Misc, on_submit: Callable[[str, str, str], None]) -> None:
-        super().__init__(master, padding=24)
+        super().__init__(master, padding=px(master, 24))
+        s = px
         self._on_submit = on_submit
         self.columnconfigure(0, weight=1)
         self.rowconfigure(0, weight=1)
         self.rowconfigure(2, weight=1)
-        card = ttk.Frame(self, style="Card.TFrame", padding=(28, 24))
+        card = ttk.Frame(self, style="Card.TFrame", padding=(s(self, 28), s(self, 24)))
         card.grid(row=1, column=0)
-        card.columnconfigure(0, weight=1, minsize=300)
+        self.column = char_width(self, "TkDefaultFont") * 34
+        card.columnconfigure(0, weight=1, minsize=self.column)
+        self.card = card
         ttk.Label(card, text="Chat", style="CardTitle.TLabel").grid(row=0, column=0, sticky="w")
         ttk.Label(card, text="AES-256-GCM encrypted · pinned server key",
-                  style="CardMuted.TLabel").grid(row=1, column=0, sticky="w", pady=(0, 14))
+                  style="CardMuted.TLabel").grid(row=1, column=0, sticky="w", pady=(0, s(self, 14)))
         self.entries: dict[str, ttk.Entry] = {}
         row = 2
         for name, label, show in (
@@ -36,19 +39,20 @@ class LoginFrame(ttk.Frame):
         ):
             ttk.Label(card, text=label, style="Card.TLabel").grid(row=row, column=0, sticky="w")
             entry = ttk.Entry(card, show=show, width=32)  # no StringVar: see value()
-            entry.grid(row=row + 1, column=0, sticky="we", pady=(2, 10))
+            entry.grid(row=row + 1, column=0, sticky="we", pady=(s(self, 2), s(self, 10)))
             entry.bind("<Return>", self._submit)
             entry.bind("<KP_Enter>", self._submit)
             self.entries[name] = entry
             row += 2
         self.button = ttk.Button(card, text="Log in", style="Accent.TButton", command=self._submit)
-        self.button.grid(row=row, column=0, sticky="we", pady=(4, 0), ipady=2)
-        self.progress = ttk.Progressbar(card, mode="indeterminate", length=120)
+        self.button.grid(row=row, column=0, sticky="we", pady=(s(self, 4), 0), ipady=s(self, 2))
+        self.progress = ttk.Progressbar(card, mode="indeterminate", length=s(self, 120))
         self.note = ttk.Label(card, text="", style="CardMuted.TLabel")
-        self.error = ttk.Label(card, text="", style="Error.TLabel", wraplength=300, justify="left")
-        self.progress.grid(row=row + 1, column=0, sticky="we", pady=(12, 0))
-        self.note.grid(row=row + 2, column=0, sticky="w", pady=(4, 0))
-        self.error.grid(row=row + 3, column=0, sticky="we", pady=(10, 0))
+        self.error = ttk.Label(card, text="", style="Error.TLabel", wraplength=self.column,
+                               justify="left")
+        self.progress.grid(row=row + 1, column=0, sticky="we", pady=(s(self, 12), 0))
+        self.note.grid(row=row + 2, column=0, sticky="w", pady=(s(self, 4), 0))
+        self.error.grid(row=row + 3, column=0, sticky="we", pady=(s(self, 10), 0))
         for widget in (self.progress, self.note, self.error):
             widget.grid_remove()  # shown only when they have something to say
         self._busy = False
@@ -108,7 +112,7 @@ class LoginFrame(ttk.Frame):
         self.focus_first_empty()
 
     def _show_error(self, text: str) -> None:
-        self.error.configure(text=text, foreground=PALETTE.danger)
+        self.error.configure(text=text, foreground=palette_of(self).danger)
         _show(self.error, bool(text))
 
     def _submit(self, _event: object = None) -> str:

@@ -1,4 +1,4 @@
-"""The look: ttk's built-in ``clam`` theme recoloured, and fonts that exist on Linux.
+"""The look: ttk's built-in ``clam`` theme recoloured, two palettes, and sizes from the fonts.
 
 Why ``clam`` and not ``sv-ttk``: clam ships with Tk, draws flat widgets that take colours from
 ``ttk.Style`` (so the palette below is all it takes to look current), and costs no dependency.
@@ -10,6 +10,15 @@ anyway, and it adds a package and ~50 KB of sprites to pin and audit for a cosme
 Fonts: Tk on X11 draws through Xft/fontconfig, which falls back per character to a font that
 has the glyph, so DejaVu/Noto Sans for Latin text plus ``fonts-wqy-microhei`` installed is
 enough for Chinese, and ``fonts-noto-color-emoji`` for emoji.
+
+Sizes: fonts are given in points, so Tk scales them with ``tk scaling`` (the screen's DPI, or
+what the person set); every other size (paddings, row heights, window sizes) is derived from
+the fonts' metrics or multiplied by ``ui_scale``, never a fixed pixel count, so a HiDPI screen
+gets a window that fits its text instead of clipped labels and overlapping rows.
+
+Colours: both palettes meet WCAG 2.x, 4.5:1 for text and 3:1 for the parts of a control that
+identify it (borders, the selected row, the focus ring, the scrollbar thumb);
+``tests/unit/test_client_theme.py`` computes every pair with ``contrast_ratio``.
 """
 
 from __future__ import annotations
@@ -28,30 +37,67 @@ MONO_FAMILIES = ("DejaVu Sans Mono", "Noto Sans Mono", "Liberation Mono", "Nimbu
                  "Courier New", "Courier")
 CJK_FAMILIES = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Droid Sans Fallback")
 
+ThemeName = Literal["light", "dark"]
+
 
 @dataclass(frozen=True)
 class Palette:
-    """Colours used by both ttk styles and the ``tk.Text`` widgets."""
+    """Colours used by both ttk styles and the ``tk.Text`` widgets.
 
+    ``border`` only separates areas (decoration, no contrast needed); ``control_border`` outlines
+    something one can type in or drag, so it must stand out 3:1 from what surrounds it.
+    """
+
+    name: ThemeName = "light"
     window: str = "#f3f4f6"
     surface: str = "#ffffff"
     sidebar: str = "#eceff3"
     border: str = "#d4d8de"
+    control_border: str = "#7b8491"
     text: str = "#1f2328"
-    muted: str = "#6b7280"
+    muted: str = "#525a66"
     accent: str = "#2563eb"
     accent_active: str = "#1d4ed8"
-    accent_soft: str = "#dbe6fd"
+    on_accent: str = "#ffffff"
+    selection: str = "#bcd0fb"
+    selected_row: str = "#2563eb"
+    selected_text: str = "#ffffff"
     own_band: str = "#eef3fe"
+    own_stripe: str = "#2563eb"
+    other_stripe: str = "#7b8491"
     danger: str = "#b91c1c"
     ok: str = "#15803d"
-    busy: str = "#b45309"
+    busy: str = "#9a4a06"
     other_sender: str = "#0f766e"
-    scroll_thumb: str = "#e3e6ea"
-    code_background: str = "#f6f8fa"  # code: ``text`` 14.8:1, ``muted`` (pending) 4.5:1
+    scroll_thumb: str = "#7b8491"
+    code_background: str = "#f6f8fa"
+    focus: str = "#2563eb"
+    match: str = "#fde68a"
+    match_current: str = "#f59e0b"
 
 
-PALETTE = Palette()
+LIGHT = Palette()
+DARK = Palette(
+    name="dark", window="#1b1f24", surface="#111418", sidebar="#22272e", border="#353b44",
+    control_border="#7d8794", text="#e6e9ee", muted="#a3acb9", accent="#6ea8fe",
+    accent_active="#8fbcff", on_accent="#0b1220", selection="#264f8f", selected_row="#6ea8fe",
+    selected_text="#0b1220", own_band="#18212e", own_stripe="#6ea8fe", other_stripe="#7d8794",
+    danger="#ff8a8a", ok="#4ade80", busy="#fbbf24", other_sender="#2dd4bf",
+    scroll_thumb="#7d8794", code_background="#1f242b", focus="#6ea8fe", match="#7a5c00",
+    match_current="#9a3412",
+)
+PALETTES: dict[str, Palette] = {"light": LIGHT, "dark": DARK}
+PALETTE = LIGHT
+"""The light palette (what a fresh install shows); widgets take the current one from
+``palette_of``."""
+
+
+def palette_of(widget: tk.Misc) -> Palette:
+    """The palette the widget's window was last styled with (``setup_style``)."""
+    return _CURRENT.get(str(widget.tk), LIGHT)
+
+
+_CURRENT: dict[str, Palette] = {}
 
 
 def relative_luminance(colour: str) -> float:
@@ -106,7 +152,10 @@ def _named(root: tk.Misc, name: str, family: str, size: int, bold: bool = False)
 
 
 def setup_fonts(root: tk.Misc) -> Fonts:
-    """Create the named fonts once per Tk interpreter (several windows share them)."""
+    """Create the named fonts once per Tk interpreter (several windows share them).
+
+    Configuring them again after a change of ``tk scaling`` re-measures them at the new size.
+    """
     default = tkfont.nametofont("TkDefaultFont", root=root).actual("family")
     family = _first_family(root, UI_FAMILIES) or default
     cjk = _first_family(root, CJK_FAMILIES)
@@ -125,16 +174,47 @@ def setup_fonts(root: tk.Misc) -> Fonts:
     return Fonts(cjk_family=cjk)
 
 
-def setup_style(root: tk.Misc, palette: Palette = PALETTE) -> ttk.Style:
-    """Switch to ``clam`` and recolour it. Safe to call again for a second window."""
+BASE_SCALING = 96 / 72
+"""``tk scaling`` (pixels per point) of a 96 DPI screen: the size every pixel count below is for."""
+
+
+def ui_scale(widget: tk.Misc) -> float:
+    """How much bigger than a 96 DPI screen this one draws (``tk scaling`` / 96 DPI's)."""
+    scaling = float(widget.tk.call("tk", "scaling"))
+    return max(0.75, scaling / BASE_SCALING)
+
+
+def px(widget: tk.Misc, pixels: float) -> int:
+    """``pixels`` at 96 DPI, in this screen's pixels."""
+    return max(0, round(pixels * ui_scale(widget)))
+
+
+def linespace(widget: tk.Misc, font: str = "ChatBody") -> int:
+    """The height of one line of ``font``: rows and boxes are sized from it."""
+    return int(tkfont.nametofont(font, root=widget).metrics("linespace"))
+
+
+def char_width(widget: tk.Misc, font: str = "ChatBody") -> int:
+    """The width of one average character of ``font`` (the ``0`` digit, as CSS's ``ch``)."""
+    return int(tkfont.nametofont(font, root=widget).measure("0"))
+
+
+def setup_style(root: tk.Misc, palette: Palette = LIGHT) -> ttk.Style:
+    """Switch to ``clam`` and recolour it. Safe to call again (a second window, a theme
+    switch, a change of ``tk scaling``): ttk restyles every widget that uses the styles."""
+    _CURRENT[str(root.tk)] = palette
     style = ttk.Style(root)
     style.theme_use("clam")
     p = palette
+
+    def s(pixels: float) -> int:
+        return px(root, pixels)
+
     style.configure(
-        ".", background=p.window, foreground=p.text, bordercolor=p.border, lightcolor=p.window,
-        darkcolor=p.window, troughcolor=p.window, focuscolor=p.accent,
-        selectbackground=p.accent_soft, selectforeground=p.text, insertcolor=p.text,
-        font="TkDefaultFont",
+        ".", background=p.window, foreground=p.text, bordercolor=p.control_border,
+        lightcolor=p.window, darkcolor=p.window, troughcolor=p.window, focuscolor=p.focus,
+        selectbackground=p.selection, selectforeground=p.text, insertcolor=p.text,
+        fieldbackground=p.surface, font="TkDefaultFont",
     )
     style.configure("TFrame", background=p.window)
     style.configure("Surface.TFrame", background=p.surface)
@@ -153,38 +233,54 @@ def setup_style(root: tk.Misc, palette: Palette = PALETTE) -> ttk.Style:
     style.configure("Status.TLabel", background=p.window, foreground=p.muted, font="ChatSmall")
     style.configure("Counter.TLabel", background=p.window, foreground=p.muted, font="ChatSmall")
     style.configure("Over.Counter.TLabel", foreground=p.danger)
-    style.configure("TButton", padding=(12, 5), background=p.surface, bordercolor=p.border,
-                    lightcolor=p.surface, darkcolor=p.surface)
-    style.map("TButton", background=[("pressed", p.sidebar), ("active", p.sidebar)])
-    style.configure("Accent.TButton", background=p.accent, foreground="#ffffff",
+    style.configure("TButton", padding=(s(12), s(5)), background=p.surface, foreground=p.text,
+                    bordercolor=p.control_border, lightcolor=p.surface, darkcolor=p.surface,
+                    focuscolor=p.focus, focusthickness=max(1, s(2)))
+    style.map("TButton", background=[("pressed", p.sidebar), ("active", p.sidebar)],
+              bordercolor=[("focus", p.focus)])
+    style.configure("Accent.TButton", background=p.accent, foreground=p.on_accent,
                     bordercolor=p.accent, lightcolor=p.accent, darkcolor=p.accent,
-                    font="ChatBold")
+                    focuscolor=p.on_accent, font="ChatBold")
     style.map("Accent.TButton",
               background=[("disabled", p.border), ("pressed", p.accent_active),
                           ("active", p.accent_active)],
               foreground=[("disabled", p.muted)],
-              bordercolor=[("disabled", p.border)],
+              bordercolor=[("disabled", p.border), ("focus", p.text)],
               lightcolor=[("disabled", p.border), ("active", p.accent_active)],
               darkcolor=[("disabled", p.border), ("active", p.accent_active)])
-    style.configure("TEntry", padding=(8, 5), fieldbackground=p.surface, bordercolor=p.border,
-                    lightcolor=p.surface, darkcolor=p.surface)
-    style.map("TEntry", bordercolor=[("focus", p.accent)], lightcolor=[("focus", p.accent)])
+    style.configure("TEntry", padding=(s(8), s(5)), fieldbackground=p.surface, foreground=p.text,
+                    bordercolor=p.control_border, lightcolor=p.surface, darkcolor=p.surface)
+    style.map("TEntry", bordercolor=[("focus", p.focus)], lightcolor=[("focus", p.focus)],
+              darkcolor=[("focus", p.focus)], fieldbackground=[("readonly", p.surface)])
+    style.configure("TCheckbutton", background=p.window, foreground=p.text,
+                    indicatorbackground=p.surface, indicatorforeground=p.text,
+                    focuscolor=p.focus, upperbordercolor=p.control_border,
+                    lowerbordercolor=p.control_border)
+    style.map("TCheckbutton", background=[("active", p.window)])
+    row = linespace(root) + s(10)
     style.configure("Treeview", background=p.sidebar, fieldbackground=p.sidebar,
-                    foreground=p.text, borderwidth=0, rowheight=28, font="ChatBody")
-    style.map("Treeview", background=[("selected", p.accent_soft)],
-              foreground=[("selected", p.text)])
-    style.layout("Treeview", [("Treeview.treearea", {"sticky": "nswe"})])
+                    foreground=p.text, bordercolor=p.sidebar, lightcolor=p.sidebar,
+                    darkcolor=p.sidebar, borderwidth=max(1, s(2)), rowheight=row,
+                    font="ChatBody")
+    style.map("Treeview", background=[("selected", p.selected_row)],
+              foreground=[("selected", p.selected_text)],
+              bordercolor=[("focus", p.focus)], lightcolor=[("focus", p.focus)],
+              darkcolor=[("focus", p.focus)])
+    # a field around the rows: its border turns to the focus colour when the list has focus
+    style.layout("Treeview", [("Treeview.field", {"sticky": "nswe", "border": "1", "children": [
+        ("Treeview.padding", {"sticky": "nswe", "children": [
+            ("Treeview.treearea", {"sticky": "nswe"})]})]})])  # type: ignore[list-item]
     style.configure("TPanedwindow", background=p.border)
-    style.configure("Sash", sashthickness=3, gripcount=0, background=p.border,
+    style.configure("Sash", sashthickness=max(3, s(3)), gripcount=0, background=p.border,
                     lightcolor=p.border, bordercolor=p.border)
     thumb = ("Vertical.Scrollbar.thumb", {"expand": "1", "sticky": "nswe"})
     trough = ("Vertical.Scrollbar.trough", {"sticky": "ns", "children": [thumb]})
     style.layout("Vertical.TScrollbar", [trough])  # type: ignore[list-item]  # no arrows
     style.configure("Vertical.TScrollbar", background=p.scroll_thumb, troughcolor=p.surface,
                     bordercolor=p.surface, lightcolor=p.scroll_thumb, darkcolor=p.scroll_thumb,
-                    gripcount=0, arrowsize=9)
-    style.map("Vertical.TScrollbar", background=[("active", p.border)],
-              lightcolor=[("active", p.border)], darkcolor=[("active", p.border)])
+                    gripcount=0, arrowsize=max(9, s(10)))
+    style.map("Vertical.TScrollbar", background=[("active", p.control_border)],
+              lightcolor=[("active", p.control_border)], darkcolor=[("active", p.control_border)])
     style.configure("Horizontal.TProgressbar", background=p.accent, troughcolor=p.sidebar,
                     bordercolor=p.sidebar, lightcolor=p.accent, darkcolor=p.accent)
     return style

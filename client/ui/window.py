@@ -3,6 +3,10 @@
 One window per user: it shows the login form, then the chat in the same window (resized), and
 the login form again after logging out. The window is either the ``Tk`` root (the app) or a
 ``Toplevel`` (tests run several users in one Tk process).
+
+Window sizes follow the screen: the defaults below are for a 96 DPI screen and are multiplied
+by ``ui_scale``, never smaller than what the widgets ask for, never larger than the screen. The
+chat window's size and place, and the theme, are remembered in the preferences file.
 """
 
 from __future__ import annotations
@@ -11,21 +15,30 @@ import contextlib
 import logging
 import tkinter as tk
 from collections.abc import Callable, Sequence
-from tkinter import messagebox
 from typing import Literal, Protocol
 
 from client.formatting import Line
+from client.prefs import GEOMETRY, PrefsFile
 from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.chat import ChatCallbacks, ChatFrame
-from client.ui.dialogs import CloseChoice, KeyFileDialog, NoticeDialog, TrustDialog, UnsentDialog
+from client.ui.dialogs import (
+    CloseChoice,
+    ConfirmDialog,
+    KeyFileDialog,
+    NoticeDialog,
+    TrustDialog,
+    UnsentDialog,
+)
 from client.ui.login import LoginFrame
-from client.ui.theme import Fonts, setup_fonts, setup_style
+from client.ui.theme import PALETTES, Fonts, setup_fonts, setup_style, ui_scale
 
 logger = logging.getLogger(__name__)
 
 LOGIN_SIZE = (460, 560)
+LOGIN_MIN = (380, 460)
 CHAT_SIZE = (960, 640)
 CHAT_MIN = (720, 480)
+"""At 96 DPI; ``TkView._size`` scales them to the screen."""
 
 
 class Controller(Protocol):
@@ -46,11 +59,13 @@ class Controller(Protocol):
 class TkView:
     """Implements ``client.renderer.View`` with Tk widgets in ``window``."""
 
-    def __init__(self, window: tk.Tk | tk.Toplevel) -> None:
+    def __init__(self, window: tk.Tk | tk.Toplevel, prefs: PrefsFile | None = None) -> None:
         self.window = window
+        self.prefs = prefs if prefs is not None else PrefsFile(None)
         self.fonts: Fonts = setup_fonts(window)
-        setup_style(window)
-        window.configure(background="#f3f4f6")
+        self.palette = PALETTES[self.prefs.current.theme]
+        setup_style(window, self.palette)
+        window.configure(background=self.palette.window)
         self.controller: Controller | None = None
         self.login: LoginFrame | None = None
         self.chat: ChatFrame | None = None
@@ -73,20 +88,61 @@ class TkView:
 
     # --- screens ----------------------------------------------------------------------------
 
+    def _size(self, wanted: tuple[int, int], least: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+        """``wanted`` (96 DPI pixels) on this screen: scaled, at least ``least`` (what the
+        widgets ask for), at most the screen."""
+        scale = ui_scale(self.window)
+        screen = (self.window.winfo_screenwidth(), self.window.winfo_screenheight())
+        return (min(screen[0], max(round(wanted[0] * scale), least[0])),
+                min(screen[1], max(round(wanted[1] * scale), least[1])))
+
+    def _fit_login(self) -> None:
+        """Grow the login window to what its card asks for (an error below it, a big font)."""
+        self.window.update_idletasks()
+        asks = (self.window.winfo_reqwidth(), self.window.winfo_reqheight())
+        self.window.minsize(*self._size(LOGIN_MIN, asks))
+        now = (self.window.winfo_width(), self.window.winfo_height())
+        if now[0] < asks[0] or now[1] < asks[1]:
+            self.window.geometry("{}x{}".format(*self._size((0, 0), (max(now[0], asks[0]),
+                                                                      max(now[1], asks[1])))))
+
+    def remember_geometry(self) -> None:
+        """Keep the chat window's size and place for the next login and the next start."""
+        geometry = str(self.window.wm_geometry())
+        if self.chat is not None and GEOMETRY.match(geometry):
+            self.prefs.update(chat_geometry=geometry)
+
+    def _chat_geometry(self) -> str:
+        """The remembered size and place if they still fit this screen, else the default."""
+        least = self._size(CHAT_MIN)
+        match = GEOMETRY.match(self.prefs.current.chat_geometry)
+        if match:
+            width, height = int(match[1]), int(match[2])
+            x, y = int(match[3].lstrip("+")), int(match[4].lstrip("+"))
+            screen = (self.window.winfo_screenwidth(), self.window.winfo_screenheight())
+            if (least[0] <= width <= screen[0] and least[1] <= height <= screen[1]
+                    and -width // 2 < x < screen[0] - 40 and 0 <= y < screen[1] - 40):
+                return self.prefs.current.chat_geometry
+        return "{}x{}".format(*self._size(CHAT_SIZE))
+
     def show_login(self, address: str, username: str, error: str) -> None:
         if self.chat is not None:
+            self.remember_geometry()
             self.chat.destroy()
             self.chat = None
         if self.login is None:
             self.login = LoginFrame(self.window, self._submit)
             self.login.pack(fill="both", expand=True)
         self.window.title("Chat — log in")
-        self.window.minsize(380, 460)
-        self.window.geometry("{}x{}".format(*LOGIN_SIZE))
+        self.window.update_idletasks()
+        asks = (self.window.winfo_reqwidth(), self.window.winfo_reqheight())
+        self.window.minsize(*self._size(LOGIN_MIN, asks))
+        self.window.geometry("{}x{}".format(*self._size(LOGIN_SIZE, asks)))
         self.login.set_values(address, username)
         self.login.set_busy(False, "")
         if error:
             self.login.set_error(error)
+            self._fit_login()
 
     def set_login_busy(self, busy: bool, note: str) -> None:
         if self.login is not None:
@@ -95,6 +151,7 @@ class TkView:
     def show_login_error(self, text: str, clear_password: bool = False) -> None:
         if self.login is not None:
             self.login.set_error(text, clear_password)
+            self._fit_login()
 
     def show_chat(self, title: str) -> None:
         if self.login is not None:
@@ -105,13 +162,23 @@ class TkView:
         self.chat = ChatFrame(self.window, self.fonts, ChatCallbacks(
             send=c.send_text, select=c.select_conversation, open_direct=c.open_direct,
             load_older=c.load_older, logout=self._logout_requested, draft=c.set_draft,
+            toggle_theme=self.toggle_theme,
         ))
         self.chat.pack(fill="both", expand=True)
         self.chat.title.configure(text=title.split(" — ")[0])
         self.window.title(title)
-        self.window.minsize(*CHAT_MIN)
-        self.window.geometry("{}x{}".format(*CHAT_SIZE))
+        self.window.minsize(*self._size(CHAT_MIN))
+        self.window.geometry(self._chat_geometry())
         self.chat.input.focus_set()
+
+    def toggle_theme(self) -> None:
+        """Switch between the light and dark palettes, and remember the choice."""
+        self.palette = PALETTES["light" if self.palette.name == "dark" else "dark"]
+        self.prefs.update(theme=self.palette.name)
+        setup_style(self.window, self.palette)
+        self.window.configure(background=self.palette.window)
+        if self.chat is not None:
+            self.chat.apply_palette(self.palette)
 
     # --- chat -------------------------------------------------------------------------------
 
@@ -174,13 +241,21 @@ class TkView:
             self.controller.login(address, username, password)
 
     def _logout_requested(self) -> None:
+        """Log out; with messages unsent, ask first (our own dialog, Cancel by default)."""
+        if self.chat is not None:
+            self.chat.report_draft()
         unsent = self.controller.unsent_count() if self.controller else 0
-        if unsent and not messagebox.askyesno(
-            "Log out?", f"{unsent} message(s) have not reached the server yet and will be lost "
-            "if you log out now. Log out anyway?", parent=self.window,
-        ):
-            return
-        if self.controller is not None:
+        if not unsent:
+            self._logout_answered(True)
+        elif not any(isinstance(d, ConfirmDialog) and d.winfo_exists() for d in self.dialogs):
+            noun = "message has" if unsent == 1 else "messages have"
+            self.dialogs.append(ConfirmDialog(
+                self.window, "Log out?", f"{unsent} {noun} not reached the server yet",
+                "They will be lost if you log out now. Your drafts are kept.",
+                "Log out anyway", self._logout_answered))
+
+    def _logout_answered(self, confirmed: bool) -> None:
+        if confirmed and self.controller is not None and not self.closed:
             self.controller.logout()
 
     def _close_requested(self) -> None:
@@ -209,4 +284,5 @@ class TkView:
             return
         self.closed = True
         with contextlib.suppress(tk.TclError):
+            self.remember_geometry()
             self.window.destroy()

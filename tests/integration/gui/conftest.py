@@ -32,7 +32,7 @@ def xvfb() -> Iterator[str]:
     """A private X display for the whole session; DISPLAY points at it while it runs."""
     if shutil.which("Xvfb") is None:
         pytest.fail("Xvfb is not installed (apt-get install xvfb): the GUI tests need it")
-    server = Xvfb().start()
+    server = Xvfb("1920x1200x24").start()  # room for a 2x window
     previous = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = server.display
     try:

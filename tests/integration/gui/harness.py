@@ -23,6 +23,7 @@ from typing import Any
 from Crypto.PublicKey import RSA
 
 from client.app import App
+from client.prefs import PrefsFile
 from client.trust import KnownServers
 from client.ui.window import TkView
 
@@ -202,7 +203,7 @@ class ClientWindow:
     ) -> None:
         self.root = root
         self.top = tk.Toplevel(root)
-        self.view = TkView(self.top)
+        self.view = TkView(self.top, PrefsFile(config))
         self.app = App(self.view, KnownServers(config), address=f"127.0.0.1:{port}",
                        username=username, explicit_key=explicit_key, project_key=project_key)
         self.view.attach(self.app)
@@ -280,6 +281,11 @@ class ClientWindow:
 
     def close(self) -> None:
         """Close the window as the window manager would."""
+        if not self.view.closed and self.app.session is not None:
+            # a message sent just before the end may still await its ack: let it arrive, so
+            # the close box closes rather than asks (the question has tests of its own)
+            with contextlib.suppress(AssertionError):
+                self.wait(lambda: self.app.unsent_count() == 0, "the last acks", 10)
         session = self.app.session
         if not self.view.closed:
             self.view._close_requested()
