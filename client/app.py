@@ -28,6 +28,7 @@ from client.formatting import login_failure_text, online_status, reconnect_statu
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
 from client.lifecycle import Lifecycle, Phase
 from client.link import SessionFactory, SessionLike, SessionLink
+from client.liveness import Liveness, LivenessTimes
 from client.model import ChatModel
 from client.renderer import Renderer, View
 from client.session import (
@@ -48,6 +49,7 @@ from common.messages import (
     LoginRequest,
     LoginResult,
     LogoutRequest,
+    PingRequest,
     ResumeRequest,
     ServerMessage,
 )
@@ -57,7 +59,11 @@ logger = logging.getLogger(__name__)
 
 PUMP_MS = 50
 PUMP_BATCH = 500
-
+ACTIVE_WINDOW = 60.0
+"""Seconds after the person's last keystroke or send during which they count as active."""
+ACTIVE_RECONNECT_CAP = 5.0
+"""The longest reconnect wait while the person is active (the back-off's cap is 30 s)."""
+NOT_RESPONDING = "not responding · the server has not answered for a few seconds"
 
 
 class App:
@@ -78,6 +84,7 @@ class App:
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        liveness: LivenessTimes | None = None,
     ) -> None:
         self.view = view
         self.store = store
@@ -93,6 +100,13 @@ class App:
             self.backoff, view.after, view.after_cancel, monotonic,
             lambda left, why: view.set_status(reconnect_status(left, why), "busy"),
             self._reconnect,
+        )
+        self._monotonic = monotonic
+        self._last_input: float | None = None  # monotonic time of the last keystroke or send
+        self.liveness = Liveness(
+            view.after, view.after_cancel, monotonic,
+            lambda nonce: self.link.send(PingRequest(nonce)), self._stalled,
+            lambda: self._schedule_reconnect("the server stopped answering"), liveness,
         )
         self.lifecycle = Lifecycle()
         self.link = SessionLink(self.lifecycle)
@@ -161,8 +175,37 @@ class App:
     # --- what the view calls ----------------------------------------------------------------
 
     def send_text(self, text: str) -> bool:
-        """Enter in the input box. True when the text was taken (the view clears the box)."""
-        return self.traffic.send_text(text) if self.traffic is not None else False
+        """Enter in the input box. True when the text was taken (the view clears the box).
+
+        While the window waits to reconnect, a send is the person saying "now": it reconnects
+        at once instead of waiting out the back-off.
+        """
+        if self.traffic is None:
+            return False
+        self._note_input()
+        taken = self.traffic.send_text(text)
+        if taken and self.link.online:
+            self.liveness.sent()
+        elif taken and self.phase is Phase.WAITING:
+            self.reconnect_now()
+        return taken
+
+    def reconnect_now(self) -> None:
+        """"Reconnect now" (the status area's button, Ctrl+R): skip the rest of the wait."""
+        if self.phase is not Phase.WAITING:
+            return
+        logger.info("reconnecting now at the person's request")
+        self.reconnect.cancel()
+        self._reconnect()
+
+    def _note_input(self) -> None:
+        """The person typed or sent: reconnect waits are capped lower while they are active."""
+        self._last_input = self._monotonic()
+        self.reconnect.shorten(ACTIVE_RECONNECT_CAP)
+
+    def _active(self) -> bool:
+        last = self._last_input
+        return last is not None and self._monotonic() - last < ACTIVE_WINDOW
 
     def select_conversation(self, key: str) -> None:
         if self.traffic is not None:
@@ -183,6 +226,7 @@ class App:
     def set_draft(self, key: str, text: str) -> None:
         """The input box of conversation ``key`` now holds ``text``."""
         if self.traffic is not None:
+            self._note_input()
             self.traffic.set_draft(key, text)
 
     def quit_when_sent(self) -> None:
@@ -257,6 +301,8 @@ class App:
 
     def _end_session(self, logout: bool) -> None:
         self.reconnect.cancel()
+        self.liveness.stop()
+        self.view.offer_reconnect(False)
         if self.traffic is not None:
             self.traffic.stop()
         session = self.link.session
@@ -286,6 +332,7 @@ class App:
     # --- the session ------------------------------------------------------------------------
 
     def _reconnect(self) -> None:
+        self.view.offer_reconnect(False)
         self.lifecycle.move("reconnect")
         self._connect()
 
@@ -359,7 +406,8 @@ class App:
     def _schedule_reconnect(self, reason: str) -> None:
         self._end_session(logout=False)
         self.lifecycle.move("wait to reconnect")
-        delay = self.reconnect.schedule(reason)
+        delay = self.reconnect.schedule(reason, ACTIVE_RECONNECT_CAP if self._active() else None)
+        self.view.offer_reconnect(True)
         logger.info("reconnecting in %.1f s after: %s", delay, reason)
 
     # --- messages from the server -----------------------------------------------------------
@@ -369,6 +417,16 @@ class App:
             self._login_result(message)
         elif self.traffic is not None:
             self.traffic.received(message)
+            if self.liveness.running:
+                self.liveness.heard(settled=self.traffic.unsent_count() == 0)
+
+    def _stalled(self, stalled: bool) -> None:
+        """The watchdog's verdict: "not responding" while a ping goes unanswered."""
+        if self.phase is Phase.ONLINE:
+            if stalled:
+                self.view.set_status(NOT_RESPONDING, "stalled")
+            else:
+                self.view.set_status(self._status_online, "ok")
 
     def _login_result(self, result: LoginResult) -> None:
         if self.phase is not Phase.AUTHENTICATING:
@@ -392,10 +450,13 @@ class App:
             self.view.set_status(self._status_online, "ok")
             self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
-            return
-        self.view.set_status(self._status_online, "ok")
-        self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
-        self.traffic.resumed()
+        else:
+            self.view.set_status(self._status_online, "ok")
+            self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
+            self.traffic.resumed()
+        self.liveness.start()
+        if self.traffic.unsent_count():
+            self.liveness.sent()  # the resends expect acks
 
     def _login_failed(self, result: LoginResult) -> None:
         """Act on the refusal's code word (never its English): log in again with the password

@@ -16,7 +16,10 @@ from client.ui.messages import MessageView
 from client.ui.theme import PALETTE, Fonts
 from common.protocol import MAX_TEXT
 
-STATUS_COLOURS = {"ok": PALETTE.ok, "busy": PALETTE.busy, "error": PALETTE.danger}
+STATUS_COLOURS = {"ok": PALETTE.ok, "busy": PALETTE.busy, "stalled": PALETTE.danger,
+                  "error": PALETTE.danger}
+RECONNECT_KEYS = ("<Control-r>", "<Control-R>")
+"""The keyboard shortcut of "Reconnect now" (it does nothing while connected)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class ChatCallbacks:
     load_older: Callable[[], None]
     logout: Callable[[], None]
     draft: Callable[[str, str], None]  # (conversation, what the input box holds now)
+    reconnect: Callable[[], None] = lambda: None  # "Reconnect now" while waiting to reconnect
 
 
 class ChatFrame(ttk.Frame):
@@ -132,6 +136,12 @@ class ChatFrame(ttk.Frame):
         self._dot = self.status_dot.create_oval(1, 1, 9, 9, fill=PALETTE.busy, outline="")
         self.status = ttk.Label(bar, text="", style="Status.TLabel")
         self.status.grid(row=0, column=1, sticky="w")
+        self.reconnect_button = ttk.Button(bar, text="Reconnect now (Ctrl+R)",
+                                           command=self._reconnect_now)
+        self.reconnect_button.grid(row=0, column=2, sticky="e")
+        self.reconnect_button.grid_remove()  # shown only while waiting to reconnect
+        for sequence in RECONNECT_KEYS:
+            self.winfo_toplevel().bind(sequence, self._reconnect_now)
 
     # --- input ------------------------------------------------------------------------------
 
@@ -206,6 +216,18 @@ class ChatFrame(ttk.Frame):
             label = f"  {person.label}" + ("  (you)" if person.me else "")
             tree.insert("", "end", iid=person.username, text=label,
                         values=("",), tags=("me",) if person.me else ())
+
+    def offer_reconnect(self, offered: bool) -> None:
+        """Show the "Reconnect now" button while the window waits to reconnect."""
+        if offered:
+            self.reconnect_button.grid()
+        else:
+            self.reconnect_button.grid_remove()
+
+    def _reconnect_now(self, _event: object = None) -> str:
+        if self.winfo_exists():
+            self.callbacks.reconnect()
+        return "break"
 
     def set_status(self, text: str, level: StatusLevel) -> None:
         self.status.configure(text=text)

@@ -41,6 +41,7 @@ class Controller(Protocol):
     def select_conversation(self, key: str) -> None: ...
     def open_direct(self, username: str) -> None: ...
     def load_older(self) -> None: ...
+    def reconnect_now(self) -> None: ...
 
 
 class TkView:
@@ -105,6 +106,7 @@ class TkView:
         self.chat = ChatFrame(self.window, self.fonts, ChatCallbacks(
             send=c.send_text, select=c.select_conversation, open_direct=c.open_direct,
             load_older=c.load_older, logout=self._logout_requested, draft=c.set_draft,
+            reconnect=c.reconnect_now,
         ))
         self.chat.pack(fill="both", expand=True)
         self.chat.title.configure(text=title.split(" — ")[0])
@@ -118,6 +120,10 @@ class TkView:
     def set_status(self, text: str, level: StatusLevel) -> None:
         if self.chat is not None:
             self.chat.set_status(text, level)
+
+    def offer_reconnect(self, offered: bool) -> None:
+        if self.chat is not None:
+            self.chat.offer_reconnect(offered)
 
     def set_conversations(self, items: Sequence[ConversationItem], active: str) -> None:
         if self.chat is not None:

@@ -45,6 +45,7 @@ class FakeView:
         self.password_cleared = False
         self.busy = ""
         self.status: tuple[str, str] = ("", "")
+        self.reconnect_offered = False
         self.conversations: Sequence[ConversationItem] = ()
         self.active = ""
         self.lines: list[Line] = []
@@ -84,6 +85,9 @@ class FakeView:
 
     def set_status(self, text: str, level: str) -> None:
         self.status = (text, level)
+
+    def offer_reconnect(self, offered: bool) -> None:
+        self.reconnect_offered = offered
 
     def set_conversations(self, items: Sequence[ConversationItem], active: str) -> None:
         self.conversations, self.active = items, active
