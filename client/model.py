@@ -18,7 +18,10 @@ from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, Dire
 from common.protocol import LOBBY
 
 EntryKind = Literal["message", "system"]
-EntryState = Literal["", "pending", "sent"]  # own messages: "pending" until acked, then "sent"
+EntryState = Literal["", "pending", "retrying", "sent"]
+"""Own messages: "pending" until acked, "retrying" while the server says it cannot store them
+(``1009|unavailable``, ``rate_limited``) and the outbox retries, then "sent"."""
+UNSENT_STATES = ("pending", "retrying")
 HistoryKind = Literal["first", "older", "refresh"]
 
 HISTORY_PAGE = 50
@@ -108,7 +111,8 @@ class Conversation:
 
     def pending_own(self, text: str) -> Entry | None:
         """The oldest own message still pending with this text (to match an early echo)."""
-        candidates = (e for e in self.entries if e.own and e.state == "pending" and not e.msg_id)
+        candidates = (e for e in self.entries
+                      if e.own and e.state in UNSENT_STATES and not e.msg_id)
         return next((e for e in candidates if e.text == text), None)
 
 
@@ -136,6 +140,20 @@ class Outbox:
     def entries(self) -> list[Entry]:
         """The pending entries, oldest first (what the stash file keeps)."""
         return [entry for _, entry in self._items.values()]
+
+    def retrying(self) -> list[Entry]:
+        """The server could not take the unacked messages: each shows "retrying…" until acked.
+
+        A state of the messages themselves, not a notice line: it appears on every message
+        it concerns at once and goes away with the ack, leaving nothing behind.
+        """
+        changed = []
+        for _, entry in self._items.values():
+            if entry.state == "pending":
+                entry.state = "retrying"
+                entry.version += 1
+                changed.append(entry)
+        return changed
 
     def clear(self) -> None:
         """Give up on every unsent message (the person chose to discard them)."""

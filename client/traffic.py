@@ -243,6 +243,9 @@ class ChatTraffic:
                 conv.history_inflight = False  # a history request may have failed: allow again
         if code == ErrorCode.NOT_LOGGED_IN:
             self._on_rejected(error_text(code, error.text))
+        if retry:
+            self.model.outbox.retrying()  # shown on each message, gone with its ack
+            return
         self.model.system(self.model.active, error_text(code, error.text), self._now_ms())
 
     def _retry_outbox(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from client import formatting
 from common.messages import (
     Ack,
     ChatDelivery,
@@ -77,7 +78,47 @@ def test_unavailable_keeps_the_message_and_retries(h: Harness) -> None:
     h.advance(4.5)
     assert len(session.of(ChatRequest)) == 2
     assert session.of(ChatRequest)[0] == session.of(ChatRequest)[1]
-    assert any("cannot store" in ln.text for ln in h.view.lines if ln.kind == "system")
+
+
+def test_an_outage_shows_on_the_pending_messages_and_clears_with_their_acks(h: Harness) -> None:
+    """The database is down: each pending message says "retrying…" as soon as the server says
+    so, and once they go through nothing is left behind (no notice line above them)."""
+    session = h.online()
+    h.app.send_text("first")
+    h.app.send_text("second")
+    assert [m[2] for m in h.view.messages()] == ["pending", "pending"]
+    session.deliver(ErrorReply("unavailable", "database unavailable"))
+    h.pump()
+    assert [m[2] for m in h.view.messages()] == ["retrying", "retrying"]
+    assert [ln for ln in h.view.lines if ln.kind == "system"] == []
+    h.advance(4.5)  # the retry goes out; the database is back
+    first, second = session.of(ChatRequest)[:2]
+    session.deliver(Ack(first.client_msg_id, 8, 1_700_000_001_000),
+                    Ack(second.client_msg_id, 9, 1_700_000_001_500))
+    h.pump()
+    assert [m[2] for m in h.view.messages()] == ["sent", "sent"]
+    assert [ln for ln in h.view.lines if ln.kind == "system"] == []
+    h.app.send_text("third")
+    assert h.view.messages()[-1][2] == "pending"  # a new message is not "retrying"
+
+
+def test_a_pending_message_shows_no_time_until_the_server_gives_it(h: Harness) -> None:
+    session = h.online()
+    session.deliver(ChatDelivery(3, "lobby", "user2", "ding_zhen", 1_699_999_000_000, "before"))
+    h.pump()
+    h.clock.now += 3600  # the local clock is an hour ahead of the server's
+    h.app.send_text("mine")
+    line = h.view.lines[-1]
+    assert (line.text, line.time, line.state) == ("mine", "", "pending")
+    renders = h.view.renders
+    (request,) = session.of(ChatRequest)
+    session.deliver(Ack(request.client_msg_id, 4, 1_699_999_060_000))
+    h.pump()
+    line = h.view.lines[-1]
+    assert (line.text, line.state) == ("mine", "sent")
+    assert line.time == formatting.clock(1_699_999_060_000)  # the server's time, not local
+    assert h.view.renders == renders  # updated in place: it kept its position
+    assert [m[1] for m in h.view.messages()] == ["before", "mine"]
 
 
 @pytest.mark.parametrize(("code_word", "shown"), [
