@@ -398,6 +398,8 @@ class App:
 
     def _go_offline(self, reason: str, dialog: bool = False) -> None:
         self._end_session(logout=False)
+        if self.traffic is not None:
+            self.traffic.went_offline()
         self.lifecycle.move("go offline")
         self.view.set_status(f"offline · {reason}", "error")
         if dialog:
@@ -406,6 +408,8 @@ class App:
     def _schedule_reconnect(self, reason: str) -> None:
         self._end_session(logout=False)
         self.lifecycle.move("wait to reconnect")
+        if self.traffic is not None:
+            self.traffic.went_offline()
         delay = self.reconnect.schedule(reason, ACTIVE_RECONNECT_CAP if self._active() else None)
         self.view.offer_reconnect(True)
         logger.info("reconnecting in %.1f s after: %s", delay, reason)

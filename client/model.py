@@ -25,6 +25,10 @@ UNSENT_STATES = ("pending", "retrying")
 HistoryKind = Literal["first", "older", "refresh"]
 
 HISTORY_PAGE = 50
+RETURN_QUIET_MS = 60_000
+"""After our own reconnect, how long the joins of people who were online before it stay
+silent: after a server restart everyone comes back within seconds of each other, and a line
+for each is noise, not news."""
 
 _seq = itertools.count(1)
 
@@ -212,6 +216,9 @@ class ChatModel:
         self.conversations: dict[str, Conversation] = {LOBBY: Conversation(LOBBY)}
         self.active = LOBBY
         self.roster: dict[str, str] = {}
+        self.roster_stale = False  # offline: the roster is only what was last known
+        self._returning: set[str] = set()  # known before our reconnect, not back yet
+        self._returning_until = 0
         self.outbox = Outbox()
         self._presence_run = PresenceRun()
         self._presence_entry: Entry | None = None  # the lobby line the current run rewrites
@@ -305,6 +312,9 @@ class ChatModel:
         """
         if event == "join":
             self.roster[username] = nickname
+            if username in self._returning and now_ms <= self._returning_until:
+                self._returning.discard(username)  # back after the same outage as us
+                return None
         elif event == "leave":
             self.roster.pop(username, None)
         else:
@@ -334,8 +344,18 @@ class ChatModel:
             entry.version += 1
         return entry
 
-    def set_roster(self, users: tuple[tuple[str, str], ...]) -> None:
-        self.roster = dict(users)
+    def set_roster(self, users: tuple[tuple[str, str], ...], now_ms: int = 0) -> None:
+        """The full roster (``1006``, after each login). After a reconnect, people of the last
+        known roster who are not back yet may rejoin quietly for ``RETURN_QUIET_MS``."""
+        new = dict(users)
+        if self.roster_stale:
+            self._returning = set(self.roster) - set(new)
+            self._returning_until = now_ms + RETURN_QUIET_MS
+        self.roster, self.roster_stale = new, False
+
+    def went_offline(self) -> None:
+        """The connection is gone: the roster is kept, but only as "last known"."""
+        self.roster_stale = True
 
     def history_end(
         self, conversation: str, oldest: int | None, more: bool, added: int, kind: HistoryKind

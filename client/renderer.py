@@ -39,6 +39,7 @@ class Person:
     username: str
     nickname: str
     me: bool = False
+    last_known: bool = False  # offline: shown greyed, as the last known roster
 
     @property
     def label(self) -> str:
@@ -105,9 +106,11 @@ class Renderer:
         return tuple(items)
 
     def people(self) -> tuple[Person, ...]:
-        """Everyone online, oneself first, then by nickname."""
+        """Everyone online (or last known online, while offline), oneself first, then by
+        nickname."""
         me = self.model.username
-        people = [Person(u, n or u, u == me) for u, n in self.model.roster.items()]
+        stale = self.model.roster_stale
+        people = [Person(u, n or u, u == me, stale) for u, n in self.model.roster.items()]
         people.sort(key=lambda p: (not p.me, p.nickname.casefold(), p.username))
         return tuple(people)
 

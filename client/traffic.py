@@ -191,6 +191,11 @@ class ChatTraffic:
             elif conv.key == self.model.active:  # opened while offline
                 self._request_history(conv, None, "first")
 
+    def went_offline(self) -> None:
+        """The connection is gone (for now or for good): the people list becomes "last known"."""
+        self.model.went_offline()
+        self.refresh(now=True)
+
     def stop(self) -> None:
         """The session ended for good (logout, offline): no outbox retry may fire later."""
         if self._retry_timer is not None:
@@ -214,7 +219,7 @@ class ChatTraffic:
         elif isinstance(message, PresenceEvent):
             model.presence(message.event, message.username, message.nickname, self._now_ms())
         elif isinstance(message, RosterUpdate):
-            model.set_roster(message.users)
+            model.set_roster(message.users, self._now_ms())
         elif isinstance(message, ErrorReply):
             self._error(message)
         self.refresh()

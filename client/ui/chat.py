@@ -18,6 +18,7 @@ from common.protocol import MAX_TEXT
 
 STATUS_COLOURS = {"ok": PALETTE.ok, "busy": PALETTE.busy, "stalled": PALETTE.danger,
                   "error": PALETTE.danger}
+PEOPLE_HEADINGS = {False: "PEOPLE ONLINE", True: "LAST KNOWN · OFFLINE"}
 RECONNECT_KEYS = ("<Control-r>", "<Control-R>")
 """The keyboard shortcut of "Reconnect now" (it does nothing while connected)."""
 
@@ -49,7 +50,8 @@ class ChatFrame(ttk.Frame):
         left, self.conversations = self._sidebar(
             panes, "CONVERSATIONS", self._conversation_picked, 44)
         centre = ttk.Frame(panes, style="Surface.TFrame")
-        right, self.people = self._sidebar(panes, "PEOPLE ONLINE", None, 0)
+        right, self.people = self._sidebar(panes, PEOPLE_HEADINGS[False], None, 0)
+        self.people_heading: ttk.Label = right.grid_slaves(row=0, column=0)[0]  # type: ignore[assignment]
         self.people.bind("<Double-1>", self._person_opened)
         self.people.bind("<Return>", self._person_opened)
         panes.add(left, weight=0)
@@ -95,6 +97,7 @@ class ChatFrame(ttk.Frame):
         tree.column("badge", width=badge_width, minwidth=0, anchor="e", stretch=False)
         tree.tag_configure("unread", font="ChatBold")
         tree.tag_configure("me", foreground=PALETTE.muted)
+        tree.tag_configure("last_known", foreground=PALETTE.muted)
         tree.grid(row=1, column=0, sticky="nsew", padx=(6, 6))
         if on_pick is not None:
             tree.bind("<<TreeviewSelect>>", on_pick)
@@ -212,10 +215,12 @@ class ChatFrame(ttk.Frame):
     def set_people(self, people: Sequence[Person]) -> None:
         tree = self.people
         tree.delete(*tree.get_children())
+        stale = any(person.last_known for person in people)
+        self.people_heading.configure(text=PEOPLE_HEADINGS[stale])
         for person in people:
             label = f"  {person.label}" + ("  (you)" if person.me else "")
-            tree.insert("", "end", iid=person.username, text=label,
-                        values=("",), tags=("me",) if person.me else ())
+            tags = ("last_known",) if person.last_known else ("me",) if person.me else ()
+            tree.insert("", "end", iid=person.username, text=label, values=("",), tags=tags)
 
     def offer_reconnect(self, offered: bool) -> None:
         """Show the "Reconnect now" button while the window waits to reconnect."""

@@ -210,3 +210,68 @@ def test_people_show_the_username_beside_a_nickname(h: Harness) -> None:
     h.pump()
     message = [ln for ln in h.view.lines if ln.kind == "message"][-1]
     assert (message.sender, message.handle) == ("ding_zhen", "@user9")
+
+
+def test_people_are_last_known_while_offline(h: Harness) -> None:
+    session = h.online()
+    assert not any(p.last_known for p in h.view.people)
+    session.drop()
+    h.pump()
+    assert h.app.phase == "waiting"
+    assert [p.username for p in h.view.people] == ["user1", "user2"]  # kept, but as last known
+    assert all(p.last_known for p in h.view.people)
+    while h.app.phase == "waiting":
+        h.advance(0.5)
+    h.session.handshake()
+    h.pump()
+    h.session.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"),
+                      RosterUpdate((("user1", "wang_yuan"),)))
+    h.pump()
+    assert [(p.username, p.last_known) for p in h.view.people] == [("user1", False)]
+
+
+def test_people_coming_back_after_the_same_outage_are_not_announced(h: Harness) -> None:
+    """A server restart: we reconnect first, the others a few seconds later. Their joins are
+    not news (they were there before the outage); a newcomer's join is."""
+    session = h.online()
+    session.drop()
+    h.pump()
+    while h.app.phase == "waiting":
+        h.advance(0.5)
+    again = h.session
+    again.handshake()
+    h.pump()
+    again.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"),
+                  RosterUpdate((("user1", "wang_yuan"),)))
+    h.pump()
+    h.advance(3)
+    again.deliver(PresenceEvent("join", "user2", "ding_zhen"),
+                  PresenceEvent("join", "user3", "cxk"))
+    h.pump()
+    assert [p.username for p in h.view.people] == ["user1", "user3", "user2"]
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == ["cxk joined"]
+    again.deliver(PresenceEvent("leave", "user2", "ding_zhen"))  # later news is news again
+    h.pump()
+    again.deliver(PresenceEvent("join", "user2", "ding_zhen"))
+    h.pump()
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == ["cxk joined"]
+    again.deliver(PresenceEvent("leave", "user3", "cxk"))
+    h.pump()
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == ["cxk joined and left"]
+
+
+def test_returns_are_quiet_only_for_a_while(h: Harness) -> None:
+    session = h.online()
+    session.drop()
+    h.pump()
+    while h.app.phase == "waiting":
+        h.advance(0.5)
+    h.session.handshake()
+    h.pump()
+    h.session.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"),
+                      RosterUpdate((("user1", "wang_yuan"),)))
+    h.pump()
+    h.clock.now += 61  # (no timers fired: the connection stays as it is)
+    h.session.deliver(PresenceEvent("join", "user2", "ding_zhen"))
+    h.pump()
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == ["ding_zhen joined"]
