@@ -364,6 +364,8 @@ class App:
 
     def _connected(self, event: Connected) -> None:
         self.lifecycle.move("handshake done")
+        if self._key is not None:  # the server proved it holds the key: now it may be recorded
+            self.keys.confirmed(self._host, self._port, self._key)
         self._status_online = online_status(event.cipher, event.fingerprint)
         if self._token:
             self._auth = "resume"

@@ -17,7 +17,14 @@ from typing import Literal, Protocol
 from client.formatting import Line
 from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.chat import ChatCallbacks, ChatFrame
-from client.ui.dialogs import CloseChoice, KeyFileDialog, NoticeDialog, TrustDialog, UnsentDialog
+from client.ui.dialogs import (
+    CloseChoice,
+    KeyFileDialog,
+    NoticeDialog,
+    ReplaceKeyDialog,
+    TrustDialog,
+    UnsentDialog,
+)
 from client.ui.login import LoginFrame
 from client.ui.theme import Fonts, setup_fonts, setup_style
 
@@ -158,6 +165,13 @@ class TkView:
         self, server: str, reason: str, on_answer: Callable[[str | None], None]
     ) -> None:
         self._later(lambda: KeyFileDialog(self.window, server, reason, on_answer))
+
+    def ask_replace_key(
+        self, server: str, recorded: str, offered: str, text: str,
+        on_answer: Callable[[str | None], None],
+    ) -> None:
+        self._later(lambda: ReplaceKeyDialog(self.window, server, recorded, offered, text,
+                                             on_answer))
 
     def show_key_changed(self, text: str) -> None:
         heading = "The server's key has changed" if "different key" in text else (

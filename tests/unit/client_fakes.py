@@ -52,6 +52,7 @@ class FakeView:
         self.people: Sequence[Person] = ()
         self.trust_question: tuple[str, str, Callable[[bool], None]] | None = None
         self.key_changed: list[str] = []
+        self.replace_question: tuple[str, str, str, Callable[[str | None], None]] | None = None
         self.renders = 0
         self.title = ""
         self.draft: tuple[str, str] = ("", "")  # (conversation, text) in the input box
@@ -118,6 +119,13 @@ class FakeView:
 
     def show_key_changed(self, text: str) -> None:
         self.key_changed.append(text)
+
+    def ask_replace_key(
+        self, server: str, recorded: str, offered: str, text: str,
+        on_answer: Callable[[str | None], None],
+    ) -> None:
+        self.key_changed.append(text)
+        self.replace_question = (server, recorded, offered, on_answer)
 
     def close(self) -> None:
         self.screen = "closed"
