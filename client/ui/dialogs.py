@@ -124,9 +124,10 @@ class ReplaceKeyDialog(Dialog):
         ttk.Label(self.content, style="Surface.TLabel", wraplength=480, justify="left",
                   text=f"To accept the new key, type the last {CONFIRM_CHARS} characters of "
                        "the offered fingerprint:").grid(row=4, column=0, sticky="w", pady=(10, 2))
-        self.confirmation = ttk.Entry(self.content, width=CONFIRM_CHARS + 4, font="ChatBody")
+        self.confirmation = ttk.Entry(self.content, width=CONFIRM_CHARS + 4, font="ChatBody",
+                                      validate="key")
+        self.confirmation.configure(validatecommand=(self.register(self._typed), "%P"))
         self.confirmation.grid(row=5, column=0, sticky="w")
-        self.confirmation.bind("<KeyRelease>", self._typed)
         self.cancel_button = self.add_button("Cancel", lambda: self._answer(None), accent=True)
         self.replace_button = self.add_button("Replace the key and connect", self._replace)
         self.cancel_button.configure(default="active")
@@ -139,11 +140,14 @@ class ReplaceKeyDialog(Dialog):
     def typed(self) -> str:
         return str(self.confirmation.get())
 
-    def _matches(self) -> bool:
-        return self.typed().strip() == self.offered[-CONFIRM_CHARS:]
+    def _matches(self, text: str | None = None) -> bool:
+        typed = self.typed() if text is None else text
+        return typed.strip() == self.offered[-CONFIRM_CHARS:]
 
-    def _typed(self, _event: object = None) -> None:
-        self.replace_button.state(["!disabled"] if self._matches() else ["disabled"])
+    def _typed(self, proposed: str) -> bool:
+        """Every edit of the field (typed or pasted): Replace is enabled only on a match."""
+        self.replace_button.state(["!disabled"] if self._matches(proposed) else ["disabled"])
+        return True
 
     def _enter(self, event: tk.Event[tk.Misc]) -> None:
         """Enter replaces only from the filled-in field or the Replace button, else cancels."""
