@@ -9,7 +9,9 @@ responsive and makes the whole controller testable without a display or a socket
 ``App`` runs the connection's life: the login form, the key to pin (``KeyFlow``), the session,
 logging in or resuming, and reconnecting, as moves of the ``client.lifecycle`` state machine.
 The conversation itself (sending, receiving, history pages, acks and the outbox) is a
-``ChatTraffic`` object that ``App`` creates at the first login and owns until the logout.
+``ChatTraffic`` object that ``App`` creates at the first login and owns until the logout; the
+widgets' chat actions reach it through ``client.actions.ChatActions`` (a base of ``App``), and
+what the status area says about the connection, pings included, is ``client.liveness``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from typing import Literal
 
 from Crypto.PublicKey import RSA
 
-from client.backoff import Backoff, ReconnectTimer
-from client.formatting import login_failure_text, online_status, reconnect_status
+from client.actions import ChatActions
+from client.backoff import Backoff
+from client.formatting import login_failure_text, online_status
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
 from client.lifecycle import Lifecycle, Phase
 from client.link import SessionFactory, SessionLike, SessionLink
-from client.liveness import Liveness, LivenessTimes
+from client.liveness import ConnectionWatch, LivenessTimes
 from client.model import ChatModel
 from client.renderer import Renderer, View
 from client.session import (
@@ -59,14 +62,9 @@ logger = logging.getLogger(__name__)
 
 PUMP_MS = 50
 PUMP_BATCH = 500
-ACTIVE_WINDOW = 60.0
-"""Seconds after the person's last keystroke or send during which they count as active."""
-ACTIVE_RECONNECT_CAP = 5.0
-"""The longest reconnect wait while the person is active (the back-off's cap is 30 s)."""
-NOT_RESPONDING = "not responding · the server has not answered for a few seconds"
 
 
-class App:
+class App(ChatActions):
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -96,17 +94,9 @@ class App:
         self.backoff = backoff or Backoff()
         self._retry = Backoff(base=RETRY_BASE, cap=RETRY_CAP, uniform=self.backoff.uniform)
         self._clock = clock
-        self.reconnect = ReconnectTimer(
-            self.backoff, view.after, view.after_cancel, monotonic,
-            lambda left, why: view.set_status(reconnect_status(left, why), "busy"),
-            self._reconnect,
-        )
-        self._monotonic = monotonic
-        self._last_input: float | None = None  # monotonic time of the last keystroke or send
-        self.liveness = Liveness(
-            view.after, view.after_cancel, monotonic,
-            lambda nonce: self.link.send(PingRequest(nonce)), self._stalled,
-            lambda: self._schedule_reconnect("the server stopped answering"), liveness,
+        self.watch = ConnectionWatch(
+            view, self.backoff, monotonic, lambda nonce: self.link.send(PingRequest(nonce)),
+            self._reconnect, self._schedule_reconnect, liveness,
         )
         self.lifecycle = Lifecycle()
         self.link = SessionLink(self.lifecycle)
@@ -117,7 +107,6 @@ class App:
         self._key: RSA.RsaKey | None = None
         self._key_source: KeySource = "known"
         self._auth: Literal["", "password", "resume"] = ""
-        self._status_online = ""
         self._pump_timer: object | None = None
         self._ended: list[SessionLike] = []  # closed sessions whose threads may still flush
         self._quit_when_sent = False  # the person chose to wait for the outbox, then close
@@ -150,10 +139,6 @@ class App:
             self._pump_timer = self.view.after(1 if handled >= PUMP_BATCH else PUMP_MS, self.pump)
 
     @property
-    def phase(self) -> Phase:
-        return self.lifecycle.phase
-
-    @property
     def session(self) -> SessionLike | None:
         return self.link.session
 
@@ -173,61 +158,6 @@ class App:
         return int(self._clock() * 1000)
 
     # --- what the view calls ----------------------------------------------------------------
-
-    def send_text(self, text: str) -> bool:
-        """Enter in the input box. True when the text was taken (the view clears the box).
-
-        While the window waits to reconnect, a send is the person saying "now": it reconnects
-        at once instead of waiting out the back-off.
-        """
-        if self.traffic is None:
-            return False
-        self._note_input()
-        taken = self.traffic.send_text(text)
-        if taken and self.link.online:
-            self.liveness.sent()
-        elif taken and self.phase is Phase.WAITING:
-            self.reconnect_now()
-        return taken
-
-    def reconnect_now(self) -> None:
-        """"Reconnect now" (the status area's button, Ctrl+R): skip the rest of the wait."""
-        if self.phase is not Phase.WAITING:
-            return
-        logger.info("reconnecting now at the person's request")
-        self.reconnect.cancel()
-        self._reconnect()
-
-    def _note_input(self) -> None:
-        """The person typed or sent: reconnect waits are capped lower while they are active."""
-        self._last_input = self._monotonic()
-        self.reconnect.shorten(ACTIVE_RECONNECT_CAP)
-
-    def _active(self) -> bool:
-        last = self._last_input
-        return last is not None and self._monotonic() - last < ACTIVE_WINDOW
-
-    def select_conversation(self, key: str) -> None:
-        if self.traffic is not None:
-            self.traffic.select_conversation(key)
-
-    def open_direct(self, username: str) -> None:
-        """Double-click on a person: their direct conversation (not one with oneself)."""
-        if self.traffic is not None:
-            self.traffic.open_direct(username)
-
-    def load_older(self) -> None:
-        if self.traffic is not None:
-            self.traffic.load_older()
-
-    def unsent_count(self) -> int:
-        return self.traffic.unsent_count() if self.traffic is not None else 0
-
-    def set_draft(self, key: str, text: str) -> None:
-        """The input box of conversation ``key`` now holds ``text``."""
-        if self.traffic is not None:
-            self._note_input()
-            self.traffic.set_draft(key, text)
 
     def quit_when_sent(self) -> None:
         """Closing with messages unsent, and the person chose to wait: close once acked."""
@@ -300,9 +230,7 @@ class App:
         return done
 
     def _end_session(self, logout: bool) -> None:
-        self.reconnect.cancel()
-        self.liveness.stop()
-        self.view.offer_reconnect(False)
+        self.watch.stop()
         if self.traffic is not None:
             self.traffic.stop()
         session = self.link.session
@@ -366,7 +294,7 @@ class App:
         self.lifecycle.move("handshake done")
         if self._key is not None:  # the server proved it holds the key: now it may be recorded
             self.keys.confirmed(self._host, self._port, self._key)
-        self._status_online = online_status(event.cipher, event.fingerprint)
+        self.watch.online_text = online_status(event.cipher, event.fingerprint)
         if self._token:
             self._auth = "resume"
             self.link.send(ResumeRequest(self.username, self._token))
@@ -412,8 +340,7 @@ class App:
         self.lifecycle.move("wait to reconnect")
         if self.traffic is not None:
             self.traffic.went_offline()
-        delay = self.reconnect.schedule(reason, ACTIVE_RECONNECT_CAP if self._active() else None)
-        self.view.offer_reconnect(True)
+        delay = self.watch.wait(reason)
         logger.info("reconnecting in %.1f s after: %s", delay, reason)
 
     # --- messages from the server -----------------------------------------------------------
@@ -423,16 +350,7 @@ class App:
             self._login_result(message)
         elif self.traffic is not None:
             self.traffic.received(message)
-            if self.liveness.running:
-                self.liveness.heard(settled=self.traffic.unsent_count() == 0)
-
-    def _stalled(self, stalled: bool) -> None:
-        """The watchdog's verdict: "not responding" while a ping goes unanswered."""
-        if self.phase is Phase.ONLINE:
-            if stalled:
-                self.view.set_status(NOT_RESPONDING, "stalled")
-            else:
-                self.view.set_status(self._status_online, "ok")
+            self.watch.heard(settled=self.traffic.unsent_count() == 0)
 
     def _login_result(self, result: LoginResult) -> None:
         if self.phase is not Phase.AUTHENTICATING:
@@ -453,16 +371,12 @@ class App:
             )
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
-            self.view.set_status(self._status_online, "ok")
             self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
         else:
-            self.view.set_status(self._status_online, "ok")
             self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
             self.traffic.resumed()
-        self.liveness.start()
-        if self.traffic.unsent_count():
-            self.liveness.sent()  # the resends expect acks
+        self.watch.online(unsent=self.traffic.unsent_count() > 0)  # resends expect acks
 
     def _login_failed(self, result: LoginResult) -> None:
         """Act on the refusal's code word (never its English): log in again with the password

@@ -23,10 +23,24 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+from client.backoff import Backoff, ReconnectTimer
+from client.formatting import reconnect_status
+from client.renderer import StatusLevel
 
 logger = logging.getLogger(__name__)
 
 TICK_MS = 250
+
+
+class StatusView(Protocol):
+    """What the watch needs of the view (``client.renderer.View`` has it all)."""
+
+    def after(self, ms: int, callback: Callable[[], None]) -> object: ...
+    def after_cancel(self, token: object) -> None: ...
+    def set_status(self, text: str, level: StatusLevel) -> None: ...
+    def offer_reconnect(self, offered: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -118,3 +132,83 @@ class Liveness:
                 self._ping_sent = now
                 self._ping(str(next(self._nonces)))
         self._timer = self._after(TICK_MS, self._tick)
+
+
+ACTIVE_WINDOW = 60.0
+"""Seconds after the person's last keystroke or send during which they count as active."""
+ACTIVE_RECONNECT_CAP = 5.0
+"""The longest reconnect wait while the person is active (the back-off's own cap is 30 s)."""
+NOT_RESPONDING = "not responding · the server has not answered for a few seconds"
+
+
+class ConnectionWatch:
+    """What the status area says about the connection, and when the window reconnects.
+
+    Joins the ``Liveness`` watchdog (while online) and the ``ReconnectTimer`` (while waiting),
+    and the person's part in both: "Reconnect now" is offered while waiting, and a person who
+    typed within ``ACTIVE_WINDOW`` seconds never waits more than ``ACTIVE_RECONNECT_CAP``.
+    """
+
+    def __init__(
+        self,
+        view: StatusView,
+        backoff: Backoff,
+        monotonic: Callable[[], float],
+        send_ping: Callable[[str], None],
+        reconnect: Callable[[], None],
+        drop: Callable[[str], None],
+        times: LivenessTimes | None = None,
+    ) -> None:
+        self._view, self._now = view, monotonic
+        self.timer = ReconnectTimer(
+            backoff, view.after, view.after_cancel, monotonic,
+            lambda left, why: view.set_status(reconnect_status(left, why), "busy"), reconnect,
+        )
+        self.liveness = Liveness(
+            view.after, view.after_cancel, monotonic, send_ping, self._stalled,
+            lambda: drop("the server stopped answering"), times,
+        )
+        self._last_input: float | None = None
+        self.online_text = ""  # the status while connected (cipher and key)
+
+    def online(self, unsent: bool) -> None:
+        """Logged in: green, and the watchdog starts (expecting acks if ``unsent``)."""
+        self._view.set_status(self.online_text, "ok")
+        self.liveness.start()
+        if unsent:
+            self.liveness.sent()
+
+    def heard(self, settled: bool) -> None:
+        if self.liveness.running:
+            self.liveness.heard(settled)
+
+    def sent(self) -> None:
+        if self.liveness.running:
+            self.liveness.sent()
+
+    def stop(self) -> None:
+        """The session ended: no watchdog, no pending reconnect, no offer."""
+        self.timer.cancel()
+        self.liveness.stop()
+        self._view.offer_reconnect(False)
+
+    def wait(self, reason: str) -> float:
+        """Wait out the next back-off (shorter while the person is active) and offer to skip it."""
+        delay = self.timer.schedule(reason, ACTIVE_RECONNECT_CAP if self.active() else None)
+        self._view.offer_reconnect(True)
+        return delay
+
+    def note_input(self) -> None:
+        """The person typed or sent: a wait under way shrinks to the active cap."""
+        self._last_input = self._now()
+        self.timer.shorten(ACTIVE_RECONNECT_CAP)
+
+    def active(self) -> bool:
+        last = self._last_input
+        return last is not None and self._now() - last < ACTIVE_WINDOW
+
+    def _stalled(self, stalled: bool) -> None:
+        if stalled:
+            self._view.set_status(NOT_RESPONDING, "stalled")
+        else:
+            self._view.set_status(self.online_text, "ok")
