@@ -6,6 +6,12 @@ Fakes: ``client_fakes`` (a fake clock drives every timer).
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from Crypto.PublicKey import RSA
+
+from client.liveness import LivenessTimes
 from client.session import ConnectFailed
 from common.messages import Ack, ChatRequest, LoginResult, PingRequest, Pong, ResumeRequest
 from tests.unit.client_fakes import Harness
@@ -134,3 +140,30 @@ def test_backoff_is_capped_lower_while_the_person_is_active(h: Harness) -> None:
     h.session.events.put(ConnectFailed(h.session.id, "refused", "connect"))
     h.pump()
     assert h.view.status[0].startswith("reconnecting in 30 s")
+
+
+def test_ping_bounds_are_settings_with_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from client.__main__ import parse_args
+
+    for name in ("PING_AFTER_SEND", "IDLE_PING_INTERVAL", "PING_REPLY_TIMEOUT",
+                 "SILENCE_RECONNECT"):
+        monkeypatch.delenv(f"CHAT_{name}", raising=False)
+    assert parse_args([]).liveness == LivenessTimes(3.0, 15.0, 5.0, 20.0)
+    monkeypatch.setenv("CHAT_PING_REPLY_TIMEOUT", "2")
+    monkeypatch.setenv("CHAT_SILENCE_RECONNECT", "9")
+    assert parse_args([]).liveness == LivenessTimes(3.0, 15.0, 2.0, 9.0)
+    monkeypatch.setenv("CHAT_IDLE_PING_INTERVAL", "-1")
+    with pytest.raises(SystemExit):
+        parse_args([])
+
+
+def test_the_bounds_given_are_the_bounds_used(tmp_path: Path, key: RSA.RsaKey) -> None:
+    h = Harness(tmp_path, key, liveness=LivenessTimes(1.0, 100.0, 2.0, 4.0))
+    session = h.online()
+    h.app.send_text("quick")
+    h.advance(1.3)
+    assert len(session.of(PingRequest)) == 1
+    h.advance(2.0)
+    assert h.view.status[1] == "stalled"
+    h.advance(2.5)  # 4 s after the ping, within a tick
+    assert session.closed
