@@ -67,3 +67,23 @@ def test_offline_people_are_last_known_and_reconnect_now_works(
 
 def presence_lines(transcript: str) -> list[str]:
     return [ln for ln in transcript.splitlines() if " joined" in ln or " left" in ln]
+
+
+def test_a_database_outage_shows_on_the_pending_message_and_leaves_nothing(
+    windows: Any, chat_server: Any, db_control: Any
+) -> None:
+    alice = windows("user1")
+    alice.log_in_and_wait()
+    db_control.stop()
+    try:
+        text = f"typed during the outage {token()}"
+        alice.send(text)
+        alice.wait(lambda: f"retrying…\n{text}" in alice.transcript(),
+                   "\"retrying…\" on the pending message", 30)
+        assert "cannot store" not in alice.transcript()
+    finally:
+        db_control.start()
+    alice.wait(lambda: f"✓\n{text}" in alice.transcript(), "the message stored once back", 60)
+    shown = alice.transcript()
+    assert "retrying" not in shown and "cannot store" not in shown  # nothing left behind
+    assert shown.count(text) == 1
