@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from client.presence import PresenceRun
 from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, DirectRequest
 from common.protocol import LOBBY
 
@@ -171,35 +172,6 @@ class Outbox:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
-
-
-class PresenceRun:
-    """Joins and leaves since the room last said anything else, per account, in order."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, tuple[str, list[str]]] = {}  # username -> (nickname, events)
-
-    def add(self, event: str, username: str, nickname: str) -> None:
-        _, events = self._events.get(username, ("", []))
-        events.append(event)
-        self._events[username] = (nickname or username, events)
-
-    def text(self) -> str:
-        """One line for the run; accounts with the same story share a clause."""
-        clauses: dict[str, list[str]] = {}
-        for name, events in self._events.values():
-            story = _story(events)
-            if story:
-                clauses.setdefault(story, []).append(name)
-        return " · ".join(f"{', '.join(names)} {story}" for story, names in clauses.items())
-
-
-def _story(events: list[str]) -> str:
-    """What a person's joins and leaves within one run add up to ("" for a reconnect)."""
-    first, last = events[0], events[-1]
-    if first == "join":
-        return "joined" if last == "join" else "joined and left"
-    return "" if last == "join" else "left"
 
 
 def new_client_msg_id() -> str:
