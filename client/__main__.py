@@ -7,10 +7,15 @@ limits, read here from the environment (or ``config.Settings`` once it carries t
 ==========================  =======  =========================================================
 ``CHAT_CONNECT_DEADLINE``   10       seconds for TCP connect + handshake, in all
 ``CHAT_KEY_FETCH_DEADLINE`` 10       seconds for fetching a server's key (first use), in all
+``CHAT_PING_AFTER_SEND``    3        seconds a sent message may go unanswered before a ping
+``CHAT_IDLE_PING_INTERVAL`` 15       seconds of silence from the server before a ping
+``CHAT_PING_REPLY_TIMEOUT`` 5        seconds without a reply to a ping: "not responding"
+``CHAT_SILENCE_RECONNECT``  20       seconds without a reply to a ping: drop and reconnect
 ==========================  =======  =========================================================
 
-Both are overall deadlines, not per-read timeouts, so a server that trickles a byte at a time
-cannot keep the window waiting.
+The first two are overall deadlines, not per-read timeouts, so a server that trickles a byte at
+a time cannot keep the window waiting. The ping settings are ``client.liveness.LivenessTimes``:
+a server that is stopped but keeps its socket open is shown as such within seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import tkinter as tk
 from pathlib import Path
 
 from client.app import App
+from client.liveness import LivenessTimes
 from client.prefs import PrefsFile
 from client.session import CONNECT_DEADLINE, KEY_FETCH_DEADLINE, Session, start_key_fetch
 from client.trust import KnownServers, config_dir
@@ -59,15 +65,29 @@ def deadline_setting(name: str, default: float, settings: object = None) -> floa
     return seconds
 
 
-def _deadlines() -> tuple[float, float]:
+def _settings() -> object:
     try:
         import config
     except ImportError:
-        settings = None
-    else:
-        settings = config.Settings.from_env()
+        return None
+    return config.Settings.from_env()
+
+
+def _deadlines() -> tuple[float, float]:
+    settings = _settings()
     return (deadline_setting("connect_deadline", CONNECT_DEADLINE, settings),
             deadline_setting("key_fetch_deadline", KEY_FETCH_DEADLINE, settings))
+
+
+def liveness_times(settings: object = None) -> LivenessTimes:
+    """The ping bounds (``CHAT_PING_AFTER_SEND`` and the rest of the table above)."""
+    default = LivenessTimes()
+    return LivenessTimes(
+        ack_grace=deadline_setting("ping_after_send", default.ack_grace, settings),
+        idle_interval=deadline_setting("idle_ping_interval", default.idle_interval, settings),
+        reply_timeout=deadline_setting("ping_reply_timeout", default.reply_timeout, settings),
+        give_up=deadline_setting("silence_reconnect", default.give_up, settings),
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,6 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.key_dir = key_dir
     try:
         args.connect_deadline, args.key_fetch_deadline = _deadlines()
+        args.liveness = liveness_times(_settings())
     except ValueError as exc:
         parser.error(str(exc))
     return args
@@ -114,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         project_key=args.key_dir / "server_public.pem",
         session_factory=functools.partial(Session, connect_timeout=args.connect_deadline),
         key_fetcher=functools.partial(start_key_fetch, deadline=args.key_fetch_deadline),
+        liveness=args.liveness,
     )
     view.attach(app)
     app.start()

@@ -9,7 +9,9 @@ responsive and makes the whole controller testable without a display or a socket
 ``App`` runs the connection's life: the login form, the key to pin (``KeyFlow``), the session,
 logging in or resuming, and reconnecting, as moves of the ``client.lifecycle`` state machine.
 The conversation itself (sending, receiving, history pages, acks and the outbox) is a
-``ChatTraffic`` object that ``App`` creates at the first login and owns until the logout.
+``ChatTraffic`` object that ``App`` creates at the first login and owns until the logout; the
+widgets' chat actions reach it through ``client.actions.ChatActions`` (a base of ``App``), and
+what the status area says about the connection, pings included, is ``client.liveness``.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from typing import Literal
 
 from Crypto.PublicKey import RSA
 
-from client.backoff import Backoff, ReconnectTimer
-from client.formatting import login_failure_text, online_status, reconnect_status
+from client.actions import ChatActions
+from client.backoff import Backoff
+from client.formatting import login_failure_text, online_status
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
 from client.lifecycle import Lifecycle, Phase
 from client.link import SessionFactory, SessionLike, SessionLink
+from client.liveness import ConnectionWatch, LivenessTimes
 from client.model import ChatModel
 from client.renderer import Renderer, View
 from client.session import (
@@ -48,6 +52,7 @@ from common.messages import (
     LoginRequest,
     LoginResult,
     LogoutRequest,
+    PingRequest,
     ResumeRequest,
     ServerMessage,
 )
@@ -59,8 +64,7 @@ PUMP_MS = 50
 PUMP_BATCH = 500
 
 
-
-class App:
+class App(ChatActions):
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -78,6 +82,7 @@ class App:
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        liveness: LivenessTimes | None = None,
     ) -> None:
         self.view = view
         self.store = store
@@ -89,10 +94,9 @@ class App:
         self.backoff = backoff or Backoff()
         self._retry = Backoff(base=RETRY_BASE, cap=RETRY_CAP, uniform=self.backoff.uniform)
         self._clock = clock
-        self.reconnect = ReconnectTimer(
-            self.backoff, view.after, view.after_cancel, monotonic,
-            lambda left, why: view.set_status(reconnect_status(left, why), "busy"),
-            self._reconnect,
+        self.watch = ConnectionWatch(
+            view, self.backoff, monotonic, lambda nonce: self.link.send(PingRequest(nonce)),
+            self._reconnect, self._schedule_reconnect, liveness,
         )
         self.lifecycle = Lifecycle()
         self.link = SessionLink(self.lifecycle)
@@ -103,7 +107,6 @@ class App:
         self._key: RSA.RsaKey | None = None
         self._key_source: KeySource = "known"
         self._auth: Literal["", "password", "resume"] = ""
-        self._status_online = ""
         self._pump_timer: object | None = None
         self._ended: list[SessionLike] = []  # closed sessions whose threads may still flush
         self._quit_when_sent = False  # the person chose to wait for the outbox, then close
@@ -136,10 +139,6 @@ class App:
             self._pump_timer = self.view.after(1 if handled >= PUMP_BATCH else PUMP_MS, self.pump)
 
     @property
-    def phase(self) -> Phase:
-        return self.lifecycle.phase
-
-    @property
     def session(self) -> SessionLike | None:
         return self.link.session
 
@@ -159,31 +158,6 @@ class App:
         return int(self._clock() * 1000)
 
     # --- what the view calls ----------------------------------------------------------------
-
-    def send_text(self, text: str) -> bool:
-        """Enter in the input box. True when the text was taken (the view clears the box)."""
-        return self.traffic.send_text(text) if self.traffic is not None else False
-
-    def select_conversation(self, key: str) -> None:
-        if self.traffic is not None:
-            self.traffic.select_conversation(key)
-
-    def open_direct(self, username: str) -> None:
-        """Double-click on a person: their direct conversation (not one with oneself)."""
-        if self.traffic is not None:
-            self.traffic.open_direct(username)
-
-    def load_older(self) -> None:
-        if self.traffic is not None:
-            self.traffic.load_older()
-
-    def unsent_count(self) -> int:
-        return self.traffic.unsent_count() if self.traffic is not None else 0
-
-    def set_draft(self, key: str, text: str) -> None:
-        """The input box of conversation ``key`` now holds ``text``."""
-        if self.traffic is not None:
-            self.traffic.set_draft(key, text)
 
     def quit_when_sent(self) -> None:
         """Closing with messages unsent, and the person chose to wait: close once acked."""
@@ -256,7 +230,7 @@ class App:
         return done
 
     def _end_session(self, logout: bool) -> None:
-        self.reconnect.cancel()
+        self.watch.stop()
         if self.traffic is not None:
             self.traffic.stop()
         session = self.link.session
@@ -286,6 +260,7 @@ class App:
     # --- the session ------------------------------------------------------------------------
 
     def _reconnect(self) -> None:
+        self.view.offer_reconnect(False)
         self.lifecycle.move("reconnect")
         self._connect()
 
@@ -317,7 +292,9 @@ class App:
 
     def _connected(self, event: Connected) -> None:
         self.lifecycle.move("handshake done")
-        self._status_online = online_status(event.cipher, event.fingerprint)
+        if self._key is not None:  # the server proved it holds the key: now it may be recorded
+            self.keys.confirmed(self._host, self._port, self._key)
+        self.watch.online_text = online_status(event.cipher, event.fingerprint)
         if self._token:
             self._auth = "resume"
             self.link.send(ResumeRequest(self.username, self._token))
@@ -351,6 +328,8 @@ class App:
 
     def _go_offline(self, reason: str, dialog: bool = False) -> None:
         self._end_session(logout=False)
+        if self.traffic is not None:
+            self.traffic.went_offline()
         self.lifecycle.move("go offline")
         self.view.set_status(f"offline · {reason}", "error")
         if dialog:
@@ -359,7 +338,9 @@ class App:
     def _schedule_reconnect(self, reason: str) -> None:
         self._end_session(logout=False)
         self.lifecycle.move("wait to reconnect")
-        delay = self.reconnect.schedule(reason)
+        if self.traffic is not None:
+            self.traffic.went_offline()
+        delay = self.watch.wait(reason)
         logger.info("reconnecting in %.1f s after: %s", delay, reason)
 
     # --- messages from the server -----------------------------------------------------------
@@ -369,6 +350,7 @@ class App:
             self._login_result(message)
         elif self.traffic is not None:
             self.traffic.received(message)
+            self.watch.heard(settled=self.traffic.unsent_count() == 0)
 
     def _login_result(self, result: LoginResult) -> None:
         if self.phase is not Phase.AUTHENTICATING:
@@ -389,13 +371,12 @@ class App:
             )
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
-            self.view.set_status(self._status_online, "ok")
             self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
-            return
-        self.view.set_status(self._status_online, "ok")
-        self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
-        self.traffic.resumed()
+        else:
+            self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
+            self.traffic.resumed()
+        self.watch.online(unsent=self.traffic.unsent_count() > 0)  # resends expect acks
 
     def _login_failed(self, result: LoginResult) -> None:
         """Act on the refusal's code word (never its English): log in again with the password

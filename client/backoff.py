@@ -77,13 +77,23 @@ class ReconnectTimer:
     def pending(self) -> bool:
         return self._timer is not None
 
-    def schedule(self, reason: str) -> float:
-        """Start waiting for the next delay; returns it in seconds."""
+    def schedule(self, reason: str, cap: float | None = None) -> float:
+        """Start waiting for the next delay (at most ``cap`` when given); returns it in seconds."""
         self.cancel()
         delay = self.backoff.next_delay()
+        if cap is not None:
+            delay = min(delay, cap)
         self._due, self._reason = self._monotonic() + delay, reason
         self._tick()
         return delay
+
+    def shorten(self, cap: float) -> None:
+        """A wait under way ends at most ``cap`` seconds from now (the person became active)."""
+        if self._timer is None or self._due - self._monotonic() <= cap:
+            return
+        self.cancel()
+        self._due = self._monotonic() + cap
+        self._tick()
 
     def cancel(self) -> None:
         if self._timer is not None:

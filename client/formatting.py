@@ -17,7 +17,7 @@ from common.messages import LoginResult
 from common.protocol import MAX_TEXT, ErrorCode, LoginRefusal
 
 LineKind = Literal["day", "message", "system"]
-LineState = Literal["", "pending", "sent"]
+LineState = Literal["", "pending", "retrying", "sent"]
 
 _KEEP_IN_BODY = frozenset("\n\t")
 _INVISIBLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
@@ -101,7 +101,9 @@ class Line:
     """One paintable item of the message view.
 
     ``kind`` is ``day`` (a date separator), ``message`` or ``system`` (join/leave, notices);
-    ``state`` is ``pending`` or ``sent`` for own messages and empty otherwise.
+    ``state`` is ``pending``, ``retrying`` or ``sent`` for own messages and empty otherwise.
+    ``time`` is empty for an own message not yet acked: its time is the server's, known only
+    from the ack, so no local guess is shown that would jump when the ack arrives.
 
     ``handle`` is ``@username`` when the sender's nickname differs from it (nicknames are not
     unique), empty otherwise. ``text`` has been through ``safe_text``.
@@ -172,14 +174,15 @@ def entry_line(entry: EntryLike, tz: tzinfo | None = None) -> Line:
     if entry.kind == "system":
         return Line(entry.entry_id, "system", clock(entry.sent_ms, tz), text=safe_text(entry.text))
     sender = safe_name(entry.sender_nickname or entry.sender)
+    state = _own_state(entry)
     return Line(
         entry.entry_id,
         "message",
-        clock(entry.sent_ms, tz),
+        "" if state in ("pending", "retrying") else clock(entry.sent_ms, tz),
         sender,
         safe_text(entry.text),
         entry.own,
-        _own_state(entry),
+        state,
         handle_of(entry.sender_nickname, entry.sender),
     )
 
@@ -187,7 +190,8 @@ def entry_line(entry: EntryLike, tz: tzinfo | None = None) -> Line:
 def _own_state(entry: EntryLike) -> LineState:
     if not entry.own:
         return ""
-    return "pending" if entry.state == "pending" else "sent" if entry.state == "sent" else ""
+    state = entry.state
+    return state if state in ("pending", "retrying", "sent") else ""  # type: ignore[return-value]
 
 
 def handle_of(nickname: str, username: str) -> str:

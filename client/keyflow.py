@@ -2,8 +2,10 @@
 
 Split from the controller because it is a small conversation of its own: look for a key
 (explicit, project, known_servers), else fetch the server's key and show its fingerprint, or
-let the person pick a key file received out of band; refuse a changed key with an explanation;
-and, after a handshake fails with a pinned key, find out whether the key changed.
+let the person pick a key file received out of band; for a changed key, show both
+fingerprints and replace the key only when the person types the end of the new one; and, after
+a handshake fails with a pinned key, find out whether the key changed. Nothing is recorded
+here until ``confirmed``: the controller calls it once a handshake with the key succeeded.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import logging
 import queue
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from Crypto.PublicKey import RSA
 
 from client.renderer import View
 from client.session import KeyFetched, SessionEvent
 from client.trust import (
+    CONFIRM_CHARS,
     KeySource,
     KnownServers,
     TrustDecision,
@@ -31,8 +34,10 @@ from common.crypto import fingerprint, load_public_key
 logger = logging.getLogger(__name__)
 
 KeyFetcher = Callable[[str, int, "queue.Queue[SessionEvent]"], object]
-KeyFlowMode = Literal["", "fetch", "diagnose"]  # idle, first use, after an identity failure
-__all__ = ["IDENTITY_TEXT", "REFUSED_TEXT", "KeyFetcher", "KeyFlow", "KeyFlowMode", "KeySource"]
+KeyFlowMode = Literal["", "fetch", "diagnose", "replace"]
+"""Idle, first use, after an identity failure, asking whether to accept a changed key."""
+__all__ = ["IDENTITY_TEXT", "MISTYPED_TEXT", "REFUSED_TEXT", "KeyFetcher", "KeyFlow",
+           "KeyFlowMode", "KeySource", "PendingRecord", "confirms"]
 
 IDENTITY_TEXT = (
     "The server could not prove its identity with the pinned key ({fp}). It may be a "
@@ -42,6 +47,20 @@ IDENTITY_TEXT = (
 REFUSED_TEXT = (
     "The server's key has changed, so the client refused to connect. See the explanation shown."
 )
+MISTYPED_TEXT = (
+    "The characters typed are not the end of the new key's fingerprint, so the key was not "
+    "replaced and the client did not connect."
+)
+
+
+class PendingRecord(NamedTuple):
+    """A key to record once a handshake with it succeeds (``replaces``: the fingerprint it
+    supersedes, confirmed by the person)."""
+
+    host: str
+    port: int
+    key: RSA.RsaKey
+    replaces: str | None
 
 
 class KeyFlow:
@@ -67,6 +86,7 @@ class KeyFlow:
         self._offered: RSA.RsaKey | None = None
         self._pinned: RSA.RsaKey | None = None
         self._source: KeySource = ""
+        self._record: PendingRecord | None = None  # recorded after a successful handshake
 
     @property
     def busy(self) -> bool:
@@ -76,16 +96,31 @@ class KeyFlow:
         """Forget a flow in progress (the person logged out or closed the window)."""
         self._mode, self._offered = "", None
 
+    def confirmed(self, host: str, port: int, key: RSA.RsaKey) -> None:
+        """A handshake with ``key`` succeeded: the server holds it, so record it now if a new
+        (or a confirmed replacement) key was waiting for that proof."""
+        pending, self._record = self._record, None
+        if pending is None or (pending.host, pending.port) != (host, port):
+            return
+        if fingerprint(pending.key) != fingerprint(key):
+            return
+        try:
+            self.store.remember(host, port, key, replace=pending.replaces)
+        except (OSError, ValueError):
+            logger.exception("cannot record the key of %s", server_id(host, port))
+
     def start(self, host: str, port: int) -> None:
         """Find the key to pin; may finish at once or after a fetch and a question."""
         self._host, self._port, self._mode = host, port, ""
+        self._record = None
         choice = choose_key(host, port, self.store, self.explicit_key, self.project_key)
         if choice.key is not None and choice.decision is TrustDecision.CHANGED:
-            self._refuse(choice.recorded or "?", fingerprint(choice.key))
+            self._refuse(choice.recorded or "?", choice.key)
             return
         if choice.key is not None:
             if choice.source == "project" and choice.decision is TrustDecision.NEW:
-                self.store.remember(host, port, choice.key)  # set-up made it: no question
+                # set-up made it: no question, but recorded only once the server proves it
+                self._record = PendingRecord(host, port, choice.key, None)
             self._on_ready(choice.key, choice.source)
             return
         self._mode = "fetch"
@@ -133,7 +168,7 @@ class KeyFlow:
         offered, recorded = fingerprint(key), self.store.lookup(self._host, self._port)
         if recorded is not None and recorded != offered:
             self._mode = ""
-            self._refuse(recorded, offered)
+            self._refuse(recorded, key)
             return
         self._offered = key
         if recorded == offered:  # on record, only the stored PEM was missing
@@ -149,27 +184,55 @@ class KeyFlow:
         if not accepted:
             self._on_fail("Not connected: you did not accept the server's key.")
             return
-        self.store.remember(self._host, self._port, key)
-        self._on_ready(key, "known")
+        self._record = PendingRecord(self._host, self._port, key, None)
+        self._on_ready(key, "accepted")
 
     def _fail(self, text: str) -> None:
         self._mode = ""
         self._on_fail(text)
 
-    def _refuse(self, recorded: str, offered: str) -> None:
-        logger.warning("refusing %s: its key changed", server_id(self._host, self._port))
-        self.view.show_key_changed(
-            changed_key_text(self._host, self._port, recorded, offered, self.store)
+    def _refuse(self, recorded: str, key: RSA.RsaKey) -> None:
+        """The key differs from the record: ask, showing both; Cancel unless the person types
+        the end of the new fingerprint (checked here, whatever the dialog did)."""
+        offered = fingerprint(key)
+        logger.warning("%s offers a changed key", server_id(self._host, self._port))
+        self._mode, self._offered = "replace", key
+        self.view.ask_replace_key(
+            server_id(self._host, self._port), recorded, offered,
+            changed_key_text(self._host, self._port, recorded, offered, self.store),
+            lambda typed: self._replace_answer(recorded, key, typed),
         )
-        self._on_fail(REFUSED_TEXT)
+
+    def _replace_answer(self, recorded: str, key: RSA.RsaKey, typed: str | None) -> None:
+        if self._mode != "replace" or self._offered is not key:
+            return  # logged out or started again meanwhile
+        self._mode, self._offered = "", None
+        if typed is None:
+            self._on_fail(REFUSED_TEXT)
+            return
+        if not confirms(fingerprint(key), typed):
+            logger.warning("changed key of %s not accepted: the confirmation did not match",
+                           server_id(self._host, self._port))
+            self._on_fail(MISTYPED_TEXT)
+            return
+        logger.warning("the person accepted the changed key of %s",
+                       server_id(self._host, self._port))
+        self._record = PendingRecord(self._host, self._port, key, recorded)
+        self._on_ready(key, "accepted")
 
     def _diagnosed(self, key: RSA.RsaKey | None) -> None:
         pinned = fingerprint(self._pinned) if self._pinned is not None else "?"
         offered = fingerprint(key) if key is not None else None
-        if offered is not None and offered != pinned and self._source == "known":
-            self._refuse(pinned, offered)
+        if key is not None and offered != pinned and self._source == "known":
+            self._refuse(pinned, key)
             return
         text = IDENTITY_TEXT.format(fp=pinned)
         if offered is not None and offered != pinned:
             text += f" It now offers a different key: {offered}."
         self._on_fail(text)
+
+
+def confirms(offered: str, typed: str) -> bool:
+    """Whether ``typed`` is the last ``CONFIRM_CHARS`` characters of fingerprint ``offered``
+    (exactly: base64 is case-sensitive; spaces around it are forgiven)."""
+    return len(offered) >= CONFIRM_CHARS and typed.strip() == offered[-CONFIRM_CHARS:]

@@ -14,14 +14,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from client.presence import PresenceRun
 from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, DirectRequest
 from common.protocol import LOBBY
 
 EntryKind = Literal["message", "system"]
-EntryState = Literal["", "pending", "sent"]  # own messages: "pending" until acked, then "sent"
+EntryState = Literal["", "pending", "retrying", "sent"]
+"""Own messages: "pending" until acked, "retrying" while the server says it cannot store them
+(``1009|unavailable``, ``rate_limited``) and the outbox retries, then "sent"."""
+UNSENT_STATES = ("pending", "retrying")
 HistoryKind = Literal["first", "older", "refresh"]
 
 HISTORY_PAGE = 50
+RETURN_QUIET_MS = 60_000
+"""After our own reconnect, how long the joins of people who were online before it stay
+silent: after a server restart everyone comes back within seconds of each other, and a line
+for each is noise, not news."""
 
 _seq = itertools.count(1)
 
@@ -108,7 +116,8 @@ class Conversation:
 
     def pending_own(self, text: str) -> Entry | None:
         """The oldest own message still pending with this text (to match an early echo)."""
-        candidates = (e for e in self.entries if e.own and e.state == "pending" and not e.msg_id)
+        candidates = (e for e in self.entries
+                      if e.own and e.state in UNSENT_STATES and not e.msg_id)
         return next((e for e in candidates if e.text == text), None)
 
 
@@ -137,6 +146,20 @@ class Outbox:
         """The pending entries, oldest first (what the stash file keeps)."""
         return [entry for _, entry in self._items.values()]
 
+    def retrying(self) -> list[Entry]:
+        """The server could not take the unacked messages: each shows "retrying…" until acked.
+
+        A state of the messages themselves, not a notice line: it appears on every message
+        it concerns at once and goes away with the ack, leaving nothing behind.
+        """
+        changed = []
+        for _, entry in self._items.values():
+            if entry.state == "pending":
+                entry.state = "retrying"
+                entry.version += 1
+                changed.append(entry)
+        return changed
+
     def clear(self) -> None:
         """Give up on every unsent message (the person chose to discard them)."""
         self._items.clear()
@@ -149,35 +172,6 @@ class Outbox:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
-
-
-class PresenceRun:
-    """Joins and leaves since the room last said anything else, per account, in order."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, tuple[str, list[str]]] = {}  # username -> (nickname, events)
-
-    def add(self, event: str, username: str, nickname: str) -> None:
-        _, events = self._events.get(username, ("", []))
-        events.append(event)
-        self._events[username] = (nickname or username, events)
-
-    def text(self) -> str:
-        """One line for the run; accounts with the same story share a clause."""
-        clauses: dict[str, list[str]] = {}
-        for name, events in self._events.values():
-            story = _story(events)
-            if story:
-                clauses.setdefault(story, []).append(name)
-        return " · ".join(f"{', '.join(names)} {story}" for story, names in clauses.items())
-
-
-def _story(events: list[str]) -> str:
-    """What a person's joins and leaves within one run add up to ("" for a reconnect)."""
-    first, last = events[0], events[-1]
-    if first == "join":
-        return "joined" if last == "join" else "joined and left"
-    return "" if last == "join" else "left"
 
 
 def new_client_msg_id() -> str:
@@ -194,6 +188,9 @@ class ChatModel:
         self.conversations: dict[str, Conversation] = {LOBBY: Conversation(LOBBY)}
         self.active = LOBBY
         self.roster: dict[str, str] = {}
+        self.roster_stale = False  # offline: the roster is only what was last known
+        self._returning: set[str] = set()  # known before our reconnect, not back yet
+        self._returning_until = 0
         self.outbox = Outbox()
         self._presence_run = PresenceRun()
         self._presence_entry: Entry | None = None  # the lobby line the current run rewrites
@@ -287,6 +284,9 @@ class ChatModel:
         """
         if event == "join":
             self.roster[username] = nickname
+            if username in self._returning and now_ms <= self._returning_until:
+                self._returning.discard(username)  # back after the same outage as us
+                return None
         elif event == "leave":
             self.roster.pop(username, None)
         else:
@@ -316,8 +316,18 @@ class ChatModel:
             entry.version += 1
         return entry
 
-    def set_roster(self, users: tuple[tuple[str, str], ...]) -> None:
-        self.roster = dict(users)
+    def set_roster(self, users: tuple[tuple[str, str], ...], now_ms: int = 0) -> None:
+        """The full roster (``1006``, after each login). After a reconnect, people of the last
+        known roster who are not back yet may rejoin quietly for ``RETURN_QUIET_MS``."""
+        new = dict(users)
+        if self.roster_stale:
+            self._returning = set(self.roster) - set(new)
+            self._returning_until = now_ms + RETURN_QUIET_MS
+        self.roster, self.roster_stale = new, False
+
+    def went_offline(self) -> None:
+        """The connection is gone: the roster is kept, but only as "last known"."""
+        self.roster_stale = True
 
     def history_end(
         self, conversation: str, oldest: int | None, more: bool, added: int, kind: HistoryKind

@@ -18,8 +18,9 @@ from client.formatting import Line, conversation_title, entry_line, person_label
 from client.model import ChatModel
 from common.protocol import LOBBY
 
-StatusLevel = Literal["ok", "busy", "error"]
-"""How the status line is coloured: connected, working on it, or needs the person."""
+StatusLevel = Literal["ok", "busy", "stalled", "error"]
+"""How the status line is coloured: connected, working on it, connected but the server is not
+answering, or needs the person."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Person:
     username: str
     nickname: str
     me: bool = False
+    last_known: bool = False  # offline: shown greyed, as the last known roster
 
     @property
     def label(self) -> str:
@@ -55,6 +57,7 @@ class View(Protocol):
     def show_login_error(self, text: str, clear_password: bool = False) -> None: ...
     def show_chat(self, title: str) -> None: ...
     def set_status(self, text: str, level: StatusLevel) -> None: ...
+    def offer_reconnect(self, offered: bool) -> None: ...
     def set_conversations(self, items: Sequence[ConversationItem], active: str) -> None: ...
     def render_messages(self, lines: Sequence[Line], anchor: str | None) -> None: ...
     def append_messages(self, lines: Sequence[Line]) -> None: ...
@@ -68,6 +71,10 @@ class View(Protocol):
         self, server: str, reason: str, on_answer: Callable[[str | None], None]
     ) -> None: ...
     def show_key_changed(self, text: str) -> None: ...
+    def ask_replace_key(
+        self, server: str, recorded: str, offered: str, text: str,
+        on_answer: Callable[[str | None], None],
+    ) -> None: ...
     def close(self) -> None: ...
 
 
@@ -103,9 +110,11 @@ class Renderer:
         return tuple(items)
 
     def people(self) -> tuple[Person, ...]:
-        """Everyone online, oneself first, then by nickname."""
+        """Everyone online (or last known online, while offline), oneself first, then by
+        nickname."""
         me = self.model.username
-        people = [Person(u, n or u, u == me) for u, n in self.model.roster.items()]
+        stale = self.model.roster_stale
+        people = [Person(u, n or u, u == me, stale) for u, n in self.model.roster.items()]
         people.sort(key=lambda p: (not p.me, p.nickname.casefold(), p.username))
         return tuple(people)
 

@@ -191,6 +191,11 @@ class ChatTraffic:
             elif conv.key == self.model.active:  # opened while offline
                 self._request_history(conv, None, "first")
 
+    def went_offline(self) -> None:
+        """The connection is gone (for now or for good): the people list becomes "last known"."""
+        self.model.went_offline()
+        self.refresh(now=True)
+
     def stop(self) -> None:
         """The session ended for good (logout, offline): no outbox retry may fire later."""
         if self._retry_timer is not None:
@@ -214,7 +219,7 @@ class ChatTraffic:
         elif isinstance(message, PresenceEvent):
             model.presence(message.event, message.username, message.nickname, self._now_ms())
         elif isinstance(message, RosterUpdate):
-            model.set_roster(message.users)
+            model.set_roster(message.users, self._now_ms())
         elif isinstance(message, ErrorReply):
             self._error(message)
         self.refresh()
@@ -243,6 +248,9 @@ class ChatTraffic:
                 conv.history_inflight = False  # a history request may have failed: allow again
         if code == ErrorCode.NOT_LOGGED_IN:
             self._on_rejected(error_text(code, error.text))
+        if retry:
+            self.model.outbox.retrying()  # shown on each message, gone with its ack
+            return
         self.model.system(self.model.active, error_text(code, error.text), self._now_ms())
 
     def _retry_outbox(self) -> None:

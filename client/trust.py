@@ -3,9 +3,12 @@
 The handshake proves the server holds the private half of whatever public key the client pins,
 so everything rests on pinning the right key. Order of trust: a key given explicitly
 (``--server-key``); else the project's own ``keys/server_public.pem`` when talking to this
-machine (set-up just made it; recorded silently on first use); else the ``known_servers`` entry
-for ``host:port``; else the person is shown the fingerprint and decides (like SSH's
-``accept-new``). A key that differs from the recorded one is never accepted silently.
+machine (set-up just made it; no question asked); else the ``known_servers`` entry for
+``host:port``; else the person is shown the fingerprint and decides (like SSH's ``accept-new``).
+A key is recorded only after a handshake with it succeeded: the server proved it holds the
+private half, so a port that refuses the connection or serves another key records nothing.
+A key that differs from the recorded one is never accepted silently: the person sees both
+fingerprints and must type the end of the new one (``CONFIRM_CHARS``) to replace it.
 
 Lines are ``host:port SHA256:<base64>``; the PEM of each accepted key is kept beside the file
 under ``server_keys/`` because the handshake needs the key itself, not only its fingerprint.
@@ -32,6 +35,9 @@ logger = logging.getLogger(__name__)
 APP_DIR_NAME = "chat-envelope"
 KNOWN_SERVERS = "known_servers"
 KEYS_SUBDIR = "server_keys"
+CONFIRM_CHARS = 8
+"""How many characters at the end of a new fingerprint a person types to accept a changed key:
+enough that it cannot be done without reading the fingerprint, few enough to compare."""
 
 
 class TrustDecision(enum.Enum):
@@ -154,23 +160,29 @@ class KnownServers:
             return TrustDecision.NEW
         return TrustDecision.MATCH if recorded == fingerprint(public_key) else TrustDecision.CHANGED
 
-    def remember(self, host: str, port: int, public_key: RSA.RsaKey) -> None:
-        """Record a key the person accepted (or the project key). Never replaces another key."""
+    def remember(
+        self, host: str, port: int, public_key: RSA.RsaKey, replace: str | None = None
+    ) -> None:
+        """Record a key after a successful handshake with it. Another key on record is replaced
+        only when ``replace`` names it (the person confirmed the change for that very key)."""
         name, fp = server_id(host, port), fingerprint(public_key)
         recorded = self.lookup(host, port)
-        if recorded is not None and recorded != fp:
+        if recorded is not None and recorded != fp and recorded != replace:
             raise ValueError(f"{name} already has a different key on record")
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_private(self._key_path(host, port), public_key.export_key(format="PEM"))
-        if recorded is None:
+        if recorded != fp:
             try:
-                old = self.path.read_bytes()
+                old = self.path.read_text(encoding="utf-8")
             except FileNotFoundError:
-                old = b"# servers this chat client trusts: host:port SHA256:<fingerprint>\n"
-            if old and not old.endswith(b"\n"):
-                old += b"\n"
-            write_private(self.path, old + f"{name} {fp}\n".encode())
-        logger.info("recorded the key of %s as %s", name, fp)
+                old = "# servers this chat client trusts: host:port SHA256:<fingerprint>\n"
+            lines = [line for line in old.splitlines()
+                     if recorded is None or line.lower().split()[:1] != [name]]
+            write_private(self.path, "\n".join([*lines, f"{name} {fp}"]).encode() + b"\n")
+        if recorded is not None and recorded != fp:
+            logger.warning("replaced the key of %s: %s -> %s", name, recorded, fp)
+        else:
+            logger.info("recorded the key of %s as %s", name, fp)
 
     def load_key(self, host: str, port: int) -> RSA.RsaKey | None:
         """The stored key for ``host:port`` if it is there and matches the recorded fingerprint."""
@@ -187,7 +199,9 @@ class KnownServers:
         return key
 
 
-KeySource = Literal["explicit", "project", "known", ""]
+KeySource = Literal["explicit", "project", "known", "accepted", ""]
+"""Where the pinned key came from; ``accepted``: the person accepted it just now (first use or
+a confirmed change), and it is recorded once the handshake with it succeeds."""
 
 
 @dataclass(frozen=True)
@@ -239,5 +253,8 @@ def changed_key_text(host: str, port: int, recorded: str, offered: str, store: K
         f"connected.\n\nRecorded: {recorded}\nOffered:  {offered}\n\n"
         "Someone may be intercepting the connection (a man-in-the-middle), or the server's key "
         "was replaced (for example, its keys were generated again). Nothing was sent.\n\n"
-        f"If you trust the change, remove the line for {name} from {store.path} and connect again."
+        "If the server's administrator told you the key was replaced and gave you the new "
+        f"fingerprint, compare it, then type its last {CONFIRM_CHARS} characters to accept the "
+        "new key; it replaces the old one in known_servers "
+        f"({store.path}) only once the server proves it holds it. Otherwise, cancel."
     )

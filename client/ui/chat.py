@@ -28,11 +28,17 @@ HINT = "Enter to send · Shift+Enter for a new line · Ctrl+K next conversation 
 
 def status_colour(p: Palette, level: str) -> str:
     """The status dot's colour for ``level`` in palette ``p``."""
-    return {"ok": p.ok, "busy": p.busy, "error": p.danger}.get(level, p.muted)
+    return {"ok": p.ok, "busy": p.busy, "stalled": p.danger, "error": p.danger}.get(
+        level, p.muted)
 
 
-STATUS_COLOURS = {level: status_colour(PALETTE, level) for level in ("ok", "busy", "error")}
+STATUS_COLOURS = {
+    level: status_colour(PALETTE, level) for level in ("ok", "busy", "stalled", "error")
+}
 """The light theme's status colours (``status_colour`` follows the theme in use)."""
+PEOPLE_HEADINGS = {False: "PEOPLE ONLINE", True: "LAST KNOWN · OFFLINE"}
+RECONNECT_KEYS = ("<Control-r>", "<Control-R>")
+"""The keyboard shortcut of "Reconnect now" (it does nothing while connected)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class ChatCallbacks:
     logout: Callable[[], None]
     draft: Callable[[str, str], None]  # (conversation, what the input box holds now)
     toggle_theme: Callable[[], None] | None = None
+    reconnect: Callable[[], None] = lambda: None  # "Reconnect now" while waiting to reconnect
 
 
 class ChatFrame(ttk.Frame):
@@ -66,7 +73,8 @@ class ChatFrame(ttk.Frame):
         panes.bind("<Configure>", lambda _e: self._fit_people(self._people_labels), add=True)
         left, self.conversations = self._sidebar(panes, "CONVERSATIONS", self._conversation_picked)
         centre = ttk.Frame(panes, style="Surface.TFrame")
-        right, self.people = self._sidebar(panes, "PEOPLE ONLINE", None)
+        right, self.people = self._sidebar(panes, PEOPLE_HEADINGS[False], None)
+        self.people_heading: ttk.Label = right.grid_slaves(row=0, column=0)[0]  # type: ignore[assignment]
         self.people.bind("<Double-1>", self._person_opened)
         self.people.bind("<Return>", self._person_opened)
         panes.add(left, weight=0)
@@ -132,6 +140,8 @@ class ChatFrame(ttk.Frame):
         tree.column("#0", width=px(self, 176) - badge, stretch=True)
         tree.column("badge", width=badge, minwidth=0, anchor="e", stretch=False)
         tree.tag_configure("unread", font="ChatBold")
+        tree.tag_configure("me", foreground=PALETTE.muted)
+        tree.tag_configure("last_known", foreground=PALETTE.muted)
         tree.grid(row=1, column=0, sticky="nsew", padx=(px(self, 6), px(self, 6)))
         if on_pick is not None:
             tree.bind("<<TreeviewSelect>>", on_pick)
@@ -201,6 +211,12 @@ class ChatFrame(ttk.Frame):
         self._dot = self.status_dot.create_oval(1, 1, size - 1, size - 1, outline="")
         self.status = ttk.Label(bar, text="", style="Status.TLabel", justify="left")
         self.status.grid(row=0, column=1, sticky="w")
+        self.reconnect_button = ttk.Button(bar, text="Reconnect now (Ctrl+R)",
+                                           command=self._reconnect_now)
+        self.reconnect_button.grid(row=0, column=2, sticky="e")
+        self.reconnect_button.grid_remove()  # shown only while waiting to reconnect
+        for sequence in RECONNECT_KEYS:
+            self.winfo_toplevel().bind(sequence, self._reconnect_now)
         bar.bind("<Configure>", self._wrap_status)
 
     def apply_palette(self, p: Palette) -> None:
@@ -211,6 +227,7 @@ class ChatFrame(ttk.Frame):
         self.status_dot.configure(background=p.window)
         self.status_dot.itemconfigure(self._dot, fill=status_colour(p, self._level))
         self.people.tag_configure("me", foreground=p.muted)
+        self.people.tag_configure("last_known", foreground=p.muted)
         self.messages.apply_palette(p)
         self.theme_button.configure(text="Light theme" if p.name == "dark" else "Dark theme")
         self.refresh_counter()
@@ -221,7 +238,9 @@ class ChatFrame(ttk.Frame):
         self.hint.configure(wraplength=max(px(self, 80), room))
 
     def _wrap_status(self, event: tk.Event[tk.Misc]) -> None:
-        room = event.width - self.status_dot.winfo_reqwidth() - px(self, 30)
+        button = self.reconnect_button
+        beside = button.winfo_reqwidth() if button.winfo_ismapped() else 0
+        room = event.width - self.status_dot.winfo_reqwidth() - px(self, 30) - beside
         self.status.configure(wraplength=max(px(self, 80), room))
 
     # --- input ------------------------------------------------------------------------------
@@ -341,10 +360,12 @@ class ChatFrame(ttk.Frame):
     def set_people(self, people: Sequence[Person]) -> None:
         tree = self.people
         tree.delete(*tree.get_children())
+        stale = any(person.last_known for person in people)
+        self.people_heading.configure(text=PEOPLE_HEADINGS[stale])
         for person in people:
             label = f"  {person.label}" + ("  (you)" if person.me else "")
-            tree.insert("", "end", iid=person.username, text=label,
-                        values=("",), tags=("me",) if person.me else ())
+            tags = ("last_known",) if person.last_known else ("me",) if person.me else ()
+            tree.insert("", "end", iid=person.username, text=label, values=("",), tags=tags)
         self._people_labels = [f"{person.label}  (you)" for person in people]
         self._fit_people(self._people_labels)
 
@@ -365,6 +386,18 @@ class ChatFrame(ttk.Frame):
         least = left_edge + char_width(self, "ChatBody") * 40
         current = int(self.tk.call(str(self.panes), "sashpos", 1))
         self.tk.call(str(self.panes), "sashpos", 1, max(least, min(current, position)))
+
+    def offer_reconnect(self, offered: bool) -> None:
+        """Show the "Reconnect now" button while the window waits to reconnect."""
+        if offered:
+            self.reconnect_button.grid()
+        else:
+            self.reconnect_button.grid_remove()
+
+    def _reconnect_now(self, _event: object = None) -> str:
+        if self.winfo_exists():
+            self.callbacks.reconnect()
+        return "break"
 
     def set_status(self, text: str, level: StatusLevel) -> None:
         self._level = level

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from tkinter import filedialog, ttk
 from typing import Literal
 
+from client.trust import CONFIRM_CHARS
 from client.ui.theme import palette_of, px
 
 
@@ -101,6 +102,72 @@ class TrustDialog(Dialog):
         self.grab_release()
         self.destroy()
         self._on_answer(accepted)
+
+
+class ReplaceKeyDialog(Dialog):
+    """The server's key changed: both fingerprints, and replacing it only by typing the last
+    ``CONFIRM_CHARS`` characters of the new one. Cancel is the default; Enter, Esc and the
+    close box cancel unless the confirmation field holds exactly the right characters."""
+
+    def __init__(
+        self, master: tk.Misc, server: str, recorded: str, offered: str, text: str,
+        on_answer: Callable[[str | None], None],
+    ) -> None:
+        super().__init__(master, "Server key changed", f"The key of {server} has changed", text)
+        self._on_answer = on_answer
+        self.offered = offered
+        for row, (label, value) in enumerate((("Recorded", recorded), ("Offered", offered)), 2):
+            line = ttk.Frame(self.content, style="Surface.TFrame")
+            line.grid(row=row, column=0, sticky="we", pady=(px(self, 6), 0))
+            ttk.Label(line, text=f"{label}:", style="Surface.TLabel", width=10).pack(side="left")
+            field = ttk.Entry(line, width=len(value) + 2, font="ChatBody")
+            field.insert(0, value)
+            field.state(["readonly"])
+            field.pack(side="left", fill="x", expand=True)
+        ttk.Label(self.content, style="Surface.TLabel", wraplength=self.wrap, justify="left",
+                  text=f"To accept the new key, type the last {CONFIRM_CHARS} characters of "
+                       "the offered fingerprint:").grid(
+            row=4, column=0, sticky="w", pady=(px(self, 10), px(self, 2)))
+        self.confirmation = ttk.Entry(self.content, width=CONFIRM_CHARS + 4, font="ChatBody",
+                                      validate="key")
+        self.confirmation.configure(validatecommand=(self.register(self._typed), "%P"))
+        self.confirmation.grid(row=5, column=0, sticky="w")
+        self.cancel_button = self.add_button("Cancel", lambda: self._answer(None), accent=True)
+        self.replace_button = self.add_button("Replace the key and connect", self._replace)
+        self.cancel_button.configure(default="active")
+        self.replace_button.state(["disabled"])
+        self.protocol("WM_DELETE_WINDOW", lambda: self._answer(None))
+        self.bind("<Escape>", lambda _e: self._answer(None))
+        self.bind("<Return>", self._enter)
+        self.present(self.cancel_button)
+
+    def typed(self) -> str:
+        return str(self.confirmation.get())
+
+    def _matches(self, text: str | None = None) -> bool:
+        typed = self.typed() if text is None else text
+        return typed.strip() == self.offered[-CONFIRM_CHARS:]
+
+    def _typed(self, proposed: str) -> bool:
+        """Every edit of the field (typed or pasted): Replace is enabled only on a match."""
+        self.replace_button.state(["!disabled"] if self._matches(proposed) else ["disabled"])
+        return True
+
+    def _enter(self, event: tk.Event[tk.Misc]) -> None:
+        """Enter replaces only from the filled-in field or the Replace button, else cancels."""
+        if event.widget in (self.confirmation, self.replace_button) and self._matches():
+            self._replace()
+        elif event.widget is not self.confirmation:
+            self._answer(None)
+
+    def _replace(self) -> None:
+        if self._matches():
+            self._answer(self.typed())
+
+    def _answer(self, typed: str | None) -> None:
+        self.grab_release()
+        self.destroy()
+        self._on_answer(typed)
 
 
 class NoticeDialog(Dialog):

@@ -22,7 +22,8 @@ from tkinter import ttk
 from client.formatting import Line, code_spans
 from client.ui.theme import Fonts, Palette, char_width, palette_of, px
 
-STATE_MARKS = {"pending": "  · sending…", "sent": "  ✓"}
+STATE_MARKS = {"pending": "  · sending…", "retrying": "  · retrying…", "sent": "  ✓"}
+UNSENT = ("pending", "retrying")
 BODY_INDENT = 14
 """Pixels (at 96 DPI; more on a denser screen) every body line is indented past the headers,
 over a coloured stripe: no line of a message can start where a header starts, so a body cannot
@@ -148,14 +149,20 @@ class MessageView(ttk.Frame):
                           ("system", line.entry_id))
             t.configure(state="disabled")
             return
-        self._replace(f"t-{line.entry_id}", f"  {line.time}", ("time", line.entry_id))
+        eid = line.entry_id
+        if line.time and not t.tag_ranges(f"t-{eid}"):  # acked: the server's time appears
+            where = t.tag_ranges(f"s-{eid}")
+            if where:
+                t.insert(where[0], f"  {line.time}", ("time", eid, f"t-{eid}"))
+        else:
+            self._replace(f"t-{eid}", f"  {line.time}", ("time", eid))
         mark = STATE_MARKS.get(line.state, "")
-        self._replace(f"s-{line.entry_id}", mark, ("mark", line.entry_id))
-        if line.entry_id in self._long:
-            self._long[line.entry_id] = line
-        body = t.tag_ranges(f"b-{line.entry_id}")
+        self._replace(f"s-{eid}", mark, ("mark", eid))
+        if eid in self._long:
+            self._long[eid] = line
+        body = t.tag_ranges(f"b-{eid}")
         if body:
-            (t.tag_add if line.state == "pending" else t.tag_remove)("pending", body[0], body[1])
+            (t.tag_add if line.state in UNSENT else t.tag_remove)("pending", body[0], body[1])
         t.configure(state="disabled")
 
     def _replace(self, tag: str, text: str, tags: tuple[str, ...]) -> None:
@@ -185,7 +192,8 @@ class MessageView(ttk.Frame):
             t.insert("end", line.sender, ("sender_own" if line.own else "sender", eid))
             if line.handle:
                 t.insert("end", f" {line.handle}", ("handle", eid))
-            t.insert("end", f"  {line.time}", ("time", eid, f"t-{eid}"))
+            if line.time:  # none while unacked: the server's time comes with the ack
+                t.insert("end", f"  {line.time}", ("time", eid, f"t-{eid}"))
         if line.own:  # whether it reached the server matters for every message
             mark_tags = ("mark", eid, f"s-{eid}") + (() if not same else ("cont_mark",))
             t.insert("end", STATE_MARKS.get(line.state, "  ✓"), mark_tags)
@@ -199,7 +207,7 @@ class MessageView(ttk.Frame):
         tags = ["body", eid, f"b-{eid}"]
         if line.own:
             tags.append("own_body")
-        if line.state == "pending":
+        if line.state in UNSENT:
             tags.append("pending")
         text_lines = line.text.split("\n")
         collapsible = len(text_lines) > COLLAPSE_LINES

@@ -26,6 +26,7 @@ from client.ui.dialogs import (
     ConfirmDialog,
     KeyFileDialog,
     NoticeDialog,
+    ReplaceKeyDialog,
     TrustDialog,
     UnsentDialog,
 )
@@ -54,6 +55,7 @@ class Controller(Protocol):
     def select_conversation(self, key: str) -> None: ...
     def open_direct(self, username: str) -> None: ...
     def load_older(self) -> None: ...
+    def reconnect_now(self) -> None: ...
 
 
 class TkView:
@@ -163,6 +165,7 @@ class TkView:
             send=c.send_text, select=c.select_conversation, open_direct=c.open_direct,
             load_older=c.load_older, logout=self._logout_requested, draft=c.set_draft,
             toggle_theme=self.toggle_theme,
+            reconnect=c.reconnect_now,
         ))
         self.chat.pack(fill="both", expand=True)
         self.chat.title.configure(text=title.split(" — ")[0])
@@ -185,6 +188,10 @@ class TkView:
     def set_status(self, text: str, level: StatusLevel) -> None:
         if self.chat is not None:
             self.chat.set_status(text, level)
+
+    def offer_reconnect(self, offered: bool) -> None:
+        if self.chat is not None:
+            self.chat.offer_reconnect(offered)
 
     def set_conversations(self, items: Sequence[ConversationItem], active: str) -> None:
         if self.chat is not None:
@@ -219,6 +226,13 @@ class TkView:
         self, server: str, reason: str, on_answer: Callable[[str | None], None]
     ) -> None:
         self._later(lambda: KeyFileDialog(self.window, server, reason, on_answer))
+
+    def ask_replace_key(
+        self, server: str, recorded: str, offered: str, text: str,
+        on_answer: Callable[[str | None], None],
+    ) -> None:
+        self._later(lambda: ReplaceKeyDialog(self.window, server, recorded, offered, text,
+                                             on_answer))
 
     def show_key_changed(self, text: str) -> None:
         heading = "The server's key has changed" if "different key" in text else (

@@ -45,12 +45,14 @@ class FakeView:
         self.password_cleared = False
         self.busy = ""
         self.status: tuple[str, str] = ("", "")
+        self.reconnect_offered = False
         self.conversations: Sequence[ConversationItem] = ()
         self.active = ""
         self.lines: list[Line] = []
         self.people: Sequence[Person] = ()
         self.trust_question: tuple[str, str, Callable[[bool], None]] | None = None
         self.key_changed: list[str] = []
+        self.replace_question: tuple[str, str, str, Callable[[str | None], None]] | None = None
         self.renders = 0
         self.title = ""
         self.draft: tuple[str, str] = ("", "")  # (conversation, text) in the input box
@@ -85,6 +87,9 @@ class FakeView:
     def set_status(self, text: str, level: str) -> None:
         self.status = (text, level)
 
+    def offer_reconnect(self, offered: bool) -> None:
+        self.reconnect_offered = offered
+
     def set_conversations(self, items: Sequence[ConversationItem], active: str) -> None:
         self.conversations, self.active = items, active
 
@@ -114,6 +119,13 @@ class FakeView:
 
     def show_key_changed(self, text: str) -> None:
         self.key_changed.append(text)
+
+    def ask_replace_key(
+        self, server: str, recorded: str, offered: str, text: str,
+        on_answer: Callable[[str | None], None],
+    ) -> None:
+        self.key_changed.append(text)
+        self.replace_question = (server, recorded, offered, on_answer)
 
     def close(self) -> None:
         self.screen = "closed"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from client import formatting
 from common.messages import (
     Ack,
     ChatDelivery,
@@ -77,7 +78,47 @@ def test_unavailable_keeps_the_message_and_retries(h: Harness) -> None:
     h.advance(4.5)
     assert len(session.of(ChatRequest)) == 2
     assert session.of(ChatRequest)[0] == session.of(ChatRequest)[1]
-    assert any("cannot store" in ln.text for ln in h.view.lines if ln.kind == "system")
+
+
+def test_an_outage_shows_on_the_pending_messages_and_clears_with_their_acks(h: Harness) -> None:
+    """The database is down: each pending message says "retrying…" as soon as the server says
+    so, and once they go through nothing is left behind (no notice line above them)."""
+    session = h.online()
+    h.app.send_text("first")
+    h.app.send_text("second")
+    assert [m[2] for m in h.view.messages()] == ["pending", "pending"]
+    session.deliver(ErrorReply("unavailable", "database unavailable"))
+    h.pump()
+    assert [m[2] for m in h.view.messages()] == ["retrying", "retrying"]
+    assert [ln for ln in h.view.lines if ln.kind == "system"] == []
+    h.advance(4.5)  # the retry goes out; the database is back
+    first, second = session.of(ChatRequest)[:2]
+    session.deliver(Ack(first.client_msg_id, 8, 1_700_000_001_000),
+                    Ack(second.client_msg_id, 9, 1_700_000_001_500))
+    h.pump()
+    assert [m[2] for m in h.view.messages()] == ["sent", "sent"]
+    assert [ln for ln in h.view.lines if ln.kind == "system"] == []
+    h.app.send_text("third")
+    assert h.view.messages()[-1][2] == "pending"  # a new message is not "retrying"
+
+
+def test_a_pending_message_shows_no_time_until_the_server_gives_it(h: Harness) -> None:
+    session = h.online()
+    session.deliver(ChatDelivery(3, "lobby", "user2", "ding_zhen", 1_699_999_000_000, "before"))
+    h.pump()
+    h.clock.now += 3600  # the local clock is an hour ahead of the server's
+    h.app.send_text("mine")
+    line = h.view.lines[-1]
+    assert (line.text, line.time, line.state) == ("mine", "", "pending")
+    renders = h.view.renders
+    (request,) = session.of(ChatRequest)
+    session.deliver(Ack(request.client_msg_id, 4, 1_699_999_060_000))
+    h.pump()
+    line = h.view.lines[-1]
+    assert (line.text, line.state) == ("mine", "sent")
+    assert line.time == formatting.clock(1_699_999_060_000)  # the server's time, not local
+    assert h.view.renders == renders  # updated in place: it kept its position
+    assert [m[1] for m in h.view.messages()] == ["before", "mine"]
 
 
 @pytest.mark.parametrize(("code_word", "shown"), [
@@ -169,3 +210,68 @@ def test_people_show_the_username_beside_a_nickname(h: Harness) -> None:
     h.pump()
     message = [ln for ln in h.view.lines if ln.kind == "message"][-1]
     assert (message.sender, message.handle) == ("ding_zhen", "@user9")
+
+
+def test_people_are_last_known_while_offline(h: Harness) -> None:
+    session = h.online()
+    assert not any(p.last_known for p in h.view.people)
+    session.drop()
+    h.pump()
+    assert h.app.phase == "waiting"
+    assert [p.username for p in h.view.people] == ["user1", "user2"]  # kept, but as last known
+    assert all(p.last_known for p in h.view.people)
+    while h.app.phase == "waiting":
+        h.advance(0.5)
+    h.session.handshake()
+    h.pump()
+    h.session.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"),
+                      RosterUpdate((("user1", "wang_yuan"),)))
+    h.pump()
+    assert [(p.username, p.last_known) for p in h.view.people] == [("user1", False)]
+
+
+def test_people_coming_back_after_the_same_outage_are_not_announced(h: Harness) -> None:
+    """A server restart: we reconnect first, the others a few seconds later. Their joins are
+    not news (they were there before the outage); a newcomer's join is."""
+    session = h.online()
+    session.drop()
+    h.pump()
+    while h.app.phase == "waiting":
+        h.advance(0.5)
+    again = h.session
+    again.handshake()
+    h.pump()
+    again.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"),
+                  RosterUpdate((("user1", "wang_yuan"),)))
+    h.pump()
+    h.advance(3)
+    again.deliver(PresenceEvent("join", "user2", "ding_zhen"),
+                  PresenceEvent("join", "user3", "cxk"))
+    h.pump()
+    assert [p.username for p in h.view.people] == ["user1", "user3", "user2"]
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == ["cxk joined"]
+    again.deliver(PresenceEvent("leave", "user2", "ding_zhen"))  # later news is news again
+    h.pump()
+    again.deliver(PresenceEvent("join", "user2", "ding_zhen"))
+    h.pump()
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == ["cxk joined"]
+    again.deliver(PresenceEvent("leave", "user3", "cxk"))
+    h.pump()
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == ["cxk joined and left"]
+
+
+def test_returns_are_quiet_only_for_a_while(h: Harness) -> None:
+    session = h.online()
+    session.drop()
+    h.pump()
+    while h.app.phase == "waiting":
+        h.advance(0.5)
+    h.session.handshake()
+    h.pump()
+    h.session.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"),
+                      RosterUpdate((("user1", "wang_yuan"),)))
+    h.pump()
+    h.clock.now += 61  # (no timers fired: the connection stays as it is)
+    h.session.deliver(PresenceEvent("join", "user2", "ding_zhen"))
+    h.pump()
+    assert [ln.text for ln in h.view.lines if ln.kind == "system"] == ["ding_zhen joined"]

@@ -121,18 +121,26 @@ def test_project_key_is_recorded_silently(tmp_path: Path, key: RSA.RsaKey) -> No
     assert h.store.lookup("127.0.0.1", 8090) == fingerprint(key)
 
 
-def test_changed_project_key_is_refused(tmp_path: Path, key: RSA.RsaKey) -> None:
+def test_changed_project_key_asks_and_cancel_refuses(tmp_path: Path, key: RSA.RsaKey) -> None:
     pem = tmp_path / "server_public.pem"
     pem.write_bytes(key.public_key().export_key())
     h = Harness(tmp_path, key, explicit_key=None, project_key=pem)
-    h.store.remember("127.0.0.1", 8090, RSA.generate(1024).public_key())
+    old = RSA.generate(1024).public_key()
+    h.store.remember("127.0.0.1", 8090, old)
     h.app.login("127.0.0.1:8090", "user1", "111111")
     assert not h.sessions
     assert "man-in-the-middle" in h.view.key_changed[0]
-    assert "key has changed" in h.view.login_error
+    assert h.view.replace_question is not None
+    server, recorded, offered, answer = h.view.replace_question
+    assert (server, recorded, offered) == ("127.0.0.1:8090", fingerprint(old), fingerprint(key))
+    answer(None)  # Cancel
+    assert "key has changed" in h.view.login_error and not h.sessions
+    assert h.store.lookup("127.0.0.1", 8090) == fingerprint(old)
 
 
-def test_unknown_server_asks_then_remembers(tmp_path: Path, key: RSA.RsaKey) -> None:
+def test_unknown_server_asks_then_remembers_after_the_handshake(
+    tmp_path: Path, key: RSA.RsaKey
+) -> None:
     h = Harness(tmp_path, key, explicit_key=None)
     h.app.login("chat.example.org:8090", "user1", "111111")
     assert h.fetches == [("chat.example.org", 8090)] and not h.sessions
@@ -142,7 +150,11 @@ def test_unknown_server_asks_then_remembers(tmp_path: Path, key: RSA.RsaKey) -> 
     server, shown, answer = h.view.trust_question
     assert (server, shown) == ("chat.example.org:8090", fingerprint(key))
     answer(True)
-    assert h.session.key is not None and h.store.lookup("chat.example.org", 8090) == shown
+    assert h.session.key is not None
+    assert h.store.lookup("chat.example.org", 8090) is None  # not before the server proves it
+    h.session.handshake()
+    h.pump()
+    assert h.store.lookup("chat.example.org", 8090) == shown
     h.session.events.put(ConnectFailed(h.session.id, "refused", "connect"))
     h.pump()
     h.app.login("chat.example.org:8090", "user1", "111111")  # now known: no question
@@ -168,6 +180,7 @@ def test_fetched_key_differs_from_record(tmp_path: Path, key: RSA.RsaKey) -> Non
     h.app.events.put(KeyFetched("chat.example.org", 8090, key.public_key()))
     h.pump()
     assert h.view.trust_question is None and h.view.key_changed and not h.sessions
+    assert h.view.replace_question is not None
 
 
 def test_identity_failure_is_diagnosed_as_a_changed_key(tmp_path: Path, key: RSA.RsaKey) -> None:
@@ -180,6 +193,8 @@ def test_identity_failure_is_diagnosed_as_a_changed_key(tmp_path: Path, key: RSA
     h.app.events.put(KeyFetched("chat.example.org", 8090, RSA.generate(1024).public_key()))
     h.pump()
     assert "man-in-the-middle" in h.view.key_changed[0]
+    assert h.view.replace_question is not None
+    h.view.replace_question[3](None)
     assert h.app.phase == "login" and "changed" in h.view.login_error
 
 

@@ -92,7 +92,24 @@ def test_choose_key_order(tmp_path: Path, keys: tuple[RSA.RsaKey, RSA.RsaKey]) -
 def test_changed_text_explains(tmp_path: Path) -> None:
     text = changed_key_text("127.0.0.1", 8090, "SHA256:old", "SHA256:new", KnownServers(tmp_path))
     assert "man-in-the-middle" in text and "SHA256:old" in text and "SHA256:new" in text
-    assert str(tmp_path / "known_servers") in text and "remove the line" in text
+    assert str(tmp_path / "known_servers") in text and "type its last 8 characters" in text
+
+
+def test_a_key_is_replaced_only_when_the_old_one_is_named(
+    tmp_path: Path, keys: tuple[RSA.RsaKey, RSA.RsaKey]
+) -> None:
+    store = KnownServers(tmp_path / "cfg")
+    first, second = keys
+    store.remember("other.org", 1, second)
+    store.remember("127.0.0.1", 8090, first)
+    with pytest.raises(ValueError):
+        store.remember("127.0.0.1", 8090, second, replace="SHA256:not-the-recorded-one")
+    store.remember("127.0.0.1", 8090, second, replace=fingerprint(first))
+    lines = [ln for ln in store.path.read_text().splitlines() if not ln.startswith("#")]
+    assert lines == [f"other.org:1 {fingerprint(second)}",
+                     f"127.0.0.1:8090 {fingerprint(second)}"]
+    assert store.load_key("127.0.0.1", 8090) is not None
+    assert fingerprint(store.load_key("127.0.0.1", 8090)) == fingerprint(second)  # type: ignore[arg-type]
 
 
 def test_config_dir_honours_xdg(tmp_path: Path) -> None:

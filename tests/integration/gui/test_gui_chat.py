@@ -101,13 +101,39 @@ def test_changed_server_key_is_refused(windows: Any, chat_server: Any, tmp_path:
     KnownServers(config).remember("127.0.0.1", chat_server.port, RSA.generate(2048).public_key())
     alice = windows("user1", config=config)
     alice.log_in()
-    alice.wait(lambda: alice.login_error, "the refusal")
-    assert "key has changed" in alice.login_error and alice.app.session is None
-    alice.wait(lambda: alice.view.dialogs, "the explanation dialog")
+    alice.wait(lambda: alice.view.dialogs, "the changed-key dialog")
     dialog = alice.view.dialogs[-1]
     explanation = str(dialog.body.cget("text"))
     assert "man-in-the-middle" in explanation and "known_servers" in explanation
-    dialog.close()
+    assert alice.app.session is None  # nothing is sent while the person decides
+    dialog.focus_force()
+    alice.root.update()
+    dialog.event_generate("<Return>")  # Enter is Cancel
+    alice.wait(lambda: alice.login_error, "the refusal")
+    assert "key has changed" in alice.login_error and alice.app.session is None
+
+
+def test_a_changed_key_is_accepted_by_typing_the_end_of_its_fingerprint(
+    windows: Any, chat_server: Any, tmp_path: Any
+) -> None:
+    config = tmp_path / "recloned"
+    old = RSA.generate(2048).public_key()
+    KnownServers(config).remember("127.0.0.1", chat_server.port, old)
+    alice = windows("user1", config=config)
+    alice.log_in()
+    alice.wait(lambda: alice.view.dialogs, "the changed-key dialog")
+    dialog = alice.view.dialogs[-1]
+    assert dialog.replace_button.instate(["disabled"])
+    dialog.confirmation.insert(0, dialog.offered[-7:])  # one character short
+    alice.root.update()
+    assert dialog.replace_button.instate(["disabled"])
+    dialog.confirmation.delete(0, "end")
+    dialog.confirmation.insert(0, dialog.offered[-8:])
+    alice.root.update()
+    assert dialog.replace_button.instate(["!disabled"])
+    dialog.replace_button.invoke()
+    alice.wait(lambda: alice.app.phase == "online", "user1 online with the new key")
+    assert KnownServers(config).lookup("127.0.0.1", chat_server.port) == dialog.offered
 
 
 def test_wrong_pinned_key_fails_the_identity_check(windows: Any) -> None:
