@@ -43,5 +43,8 @@ class RecordingController:
     def load_older(self) -> None:
         self.calls.append(("load_older", None))
 
+    def reconnect_now(self) -> None:
+        self.calls.append(("reconnect_now", None))
+
     def named(self, name: str) -> list[object]:
         return [value for called, value in self.calls if called == name]
