@@ -45,6 +45,10 @@ class Settings(ServerOptions):
     # the desktop client: overall deadlines, so a server trickling bytes cannot stall it
     connect_deadline: float = 10.0  # TCP connect + key check + handshake
     key_fetch_deadline: float = 10.0  # fetching a new server's key to show its fingerprint
+    ping_after_send: float = 3.0  # a sent message unanswered this long: ping
+    idle_ping_interval: float = 15.0  # nothing from the server this long: ping
+    ping_reply_timeout: float = 5.0  # a ping unanswered this long: "not responding"
+    silence_reconnect: float = 20.0  # a ping unanswered this long: drop and reconnect
     log_level: str = "INFO"
 
     @classmethod
@@ -93,6 +97,7 @@ class Settings(ServerOptions):
             "max_conns_per_addr", "history_limit", "resume_token_ttl",
             "login_failure_half_life", "login_hashes_per_address", "max_tokens_per_account",
             "token_sweep_interval", "connect_deadline", "key_fetch_deadline",
+            "ping_after_send", "idle_ping_interval", "ping_reply_timeout", "silence_reconnect",
             "max_messages_per_record", "account_login_rate", "account_login_burst",
             "handshake_workers", "max_conns_per_network", "handshake_network_rate",
             "handshake_network_burst", "max_pending_connections", "first_byte_timeout",
