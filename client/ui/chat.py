@@ -18,8 +18,9 @@ from tkinter import ttk
 
 from client.formatting import Line, counter_text
 from client.renderer import ConversationItem, Person, StatusLevel
-from client.ui.keys import focus_next, focus_previous, select_all_entry
+from client.ui.keys import focus_next, focus_previous
 from client.ui.messages import MessageView
+from client.ui.search import SearchBar
 from client.ui.theme import PALETTE, Fonts, Palette, char_width, linespace, palette_of, px
 from common.protocol import MAX_TEXT
 
@@ -86,9 +87,10 @@ class ChatFrame(ttk.Frame):
             centre, text="# lobby", style="Surface.TLabel", font=fonts.bold,
             padding=(px(self, 18), px(self, 10), px(self, 18), px(self, 6)))
         self.conversation_title.grid(row=0, column=0, sticky="we")
-        self._build_search(centre)
         self.messages = MessageView(centre, fonts, callbacks.load_older)
         self.messages.grid(row=2, column=0, sticky="nsew")
+        self.search_bar = SearchBar(centre, self.messages, lambda: self.input.focus_set())
+        self.search_entry, self.search_count = self.search_bar.entry, self.search_bar.count
         self._build_input(centre)
         self._build_status()
         self._conversation_keys: list[str] = []
@@ -146,25 +148,6 @@ class ChatFrame(ttk.Frame):
         if on_pick is not None:
             tree.bind("<<TreeviewSelect>>", on_pick)
         return frame, tree
-
-    def _build_search(self, parent: ttk.Frame) -> None:
-        bar = ttk.Frame(parent, style="Surface.TFrame", padding=(px(self, 14), 0, px(self, 14),
-                                                                 px(self, 6)))
-        bar.columnconfigure(1, weight=1)
-        ttk.Label(bar, text="Find", style="Surface.TLabel").grid(row=0, column=0,
-                                                                 padx=(0, px(self, 6)))
-        self.search_entry = ttk.Entry(bar)
-        self.search_entry.grid(row=0, column=1, sticky="we")
-        self.search_count = ttk.Label(bar, text="", style="SurfaceMuted.TLabel")
-        self.search_count.grid(row=0, column=2, padx=(px(self, 8), 0))
-        self.search_bar = bar
-        e = self.search_entry
-        e.bind("<KeyRelease>", self._search_typed)
-        e.bind("<Return>", lambda _e: self._search_step(True))
-        e.bind("<KP_Enter>", lambda _e: self._search_step(True))
-        e.bind("<Shift-Return>", lambda _e: self._search_step(False))
-        e.bind("<Escape>", lambda _e: self.close_search())
-        e.bind("<Control-a>", select_all_entry)
 
     def _build_input(self, parent: ttk.Frame) -> None:
         s = px
@@ -299,30 +282,10 @@ class ChatFrame(ttk.Frame):
     # --- searching and switching ------------------------------------------------------------
 
     def open_search(self) -> str:
-        self.search_bar.grid(row=1, column=0, sticky="we")
-        self.search_entry.focus_set()
-        self.search_entry.select_range(0, "end")
-        self._search_typed()
-        return "break"
+        return self.search_bar.open(row=1)
 
     def close_search(self) -> str:
-        self.messages.clear_search()
-        self.search_bar.grid_remove()
-        self.search_count.configure(text="")
-        self.input.focus_set()
-        return "break"
-
-    def _search_typed(self, _event: object = None) -> None:
-        pattern = str(self.search_entry.get())
-        count = self.messages.find(pattern)
-        self.search_count.configure(
-            text="" if not pattern else "no matches" if not count else f"{count} found")
-        if count:
-            self.messages.next_match(True)
-
-    def _search_step(self, forward: bool) -> str:
-        self.messages.next_match(forward)
-        return "break"
+        return self.search_bar.close()
 
     def cycle_conversation(self, step: int) -> str:
         """Ctrl+K: the next conversation in the list (Ctrl+Shift+K: the previous)."""
