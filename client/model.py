@@ -121,10 +121,10 @@ class Conversation:
         return next((e for e in candidates if e.text == text), None)
 
 
-class Outbox:
+class UnackedSends:
     """Unacked sends in the order they were typed, keyed by ``client_msg_id``.
 
-    A message leaves the outbox only on its ``1007`` ack: after a reconnect everything still
+    A message leaves only on its ``1007`` ack: after a reconnect everything still
     here is sent again with the same id, and the server's idempotency makes that exactly once.
     """
 
@@ -191,7 +191,7 @@ class ChatModel:
         self.roster_stale = False  # offline: the roster is only what was last known
         self._returning: set[str] = set()  # known before our reconnect, not back yet
         self._returning_until = 0
-        self.outbox = Outbox()
+        self.outbox = UnackedSends()
         self._presence_run = PresenceRun()
         self._presence_entry: Entry | None = None  # the lobby line the current run rewrites
 
