@@ -11,8 +11,7 @@ After the handshake the receive side (``receive_data``/``next_event``) and the s
 The failure rule is h11's: any exception out of ``next_event``, ``send`` or ``send_lines`` (and a
 call to ``send_failed`` after the caller's own write failed) leaves the connection *failed*, and
 every later ``next_event``, ``send`` or ``send_lines`` raises ``LocalProtocolError``: using it
-again is our bug, whatever broke it first. A half-read record stream or a half-sent batch can
-never be resumed safely, so nothing tries.
+again is our bug, whatever broke it first: a half-read or half-sent stream is never resumed.
 """
 
 from __future__ import annotations
