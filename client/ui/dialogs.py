@@ -63,18 +63,59 @@ class Dialog(tk.Toplevel):
         default.focus_set()
 
 
-class TrustDialog(Dialog):
-    """First connection to a server: show its fingerprint, trust only on a click (accept-new)."""
+class SafeQuestion(Dialog):
+    """A yes-or-no question whose safe answer (Cancel) is the default: Esc, the close box and
+    a reflexive Enter all cancel; only Enter on the other button, or a click, confirms.
+    Subclasses add their widgets in ``build_content``, above the buttons."""
+
+    def __init__(
+        self, master: tk.Misc, title: str, heading: str, body: str, confirm: str,
+        on_answer: Callable[[bool], None], *, cancel_first: bool = False,
+    ) -> None:
+        super().__init__(master, title, heading, body)
+        self._on_answer = on_answer
+        self.build_content()
+        if cancel_first:
+            self.cancel_button = self.add_button("Cancel", lambda: self._answer(False), True)
+        self.confirm_button = self.add_button(confirm, lambda: self._answer(True))
+        if not cancel_first:
+            self.cancel_button = self.add_button("Cancel", lambda: self._answer(False), True)
+        self.cancel_button.configure(default="active")
+        self.protocol("WM_DELETE_WINDOW", lambda: self._answer(False))
+        self.bind("<Escape>", lambda _e: self._answer(False))
+        self.bind("<Return>", self._enter)
+        self.present(self.cancel_button)
+
+    def build_content(self) -> None:
+        """Widgets between the body and the buttons (none by default)."""
+
+    def _enter(self, event: tk.Event[tk.Misc]) -> None:
+        """Enter presses the focused button; only a person who moved to confirm confirms."""
+        self._answer(event.widget is self.confirm_button)
+
+    def _answer(self, confirmed: bool) -> None:
+        self.grab_release()
+        self.destroy()
+        self._on_answer(confirmed)
+
+
+class TrustDialog(SafeQuestion):
+    """First connection to a server: show its fingerprint, trust only on a click (accept-new).
+    Cancel is the default: a reflexive Enter must never pin a key nobody compared."""
 
     def __init__(
         self, master: tk.Misc, server: str, fingerprint: str, on_answer: Callable[[bool], None]
     ) -> None:
+        self.fingerprint = fingerprint
         super().__init__(
             master, "Trust this server?", f"First connection to {server}",
             "The client has never seen this server's key before. Its fingerprint is:",
+            "Trust and connect", on_answer, cancel_first=True,
         )
-        self._on_answer = on_answer
-        self.fingerprint = fingerprint
+        self.trust_button = self.confirm_button
+
+    def build_content(self) -> None:
+        fingerprint = self.fingerprint
         field = ttk.Entry(self.content, width=len(fingerprint) + 2, font="ChatBody")
         field.insert(0, fingerprint)
         field.state(["readonly"])
@@ -85,23 +126,6 @@ class TrustDialog(Dialog):
                        "(`python -m server keygen` prints it). Trust it only if they match: the "
                        "key is then remembered, and a different key later is refused.").grid(
             row=3, column=0, sticky="we")
-        # Cancel is the default: a reflexive Enter must never pin a key nobody compared.
-        self.cancel_button = self.add_button("Cancel", lambda: self._answer(False), accent=True)
-        self.trust_button = self.add_button("Trust and connect", lambda: self._answer(True))
-        self.cancel_button.configure(default="active")
-        self.protocol("WM_DELETE_WINDOW", lambda: self._answer(False))
-        self.bind("<Escape>", lambda _e: self._answer(False))
-        self.bind("<Return>", self._enter)
-        self.present(self.cancel_button)
-
-    def _enter(self, event: tk.Event[tk.Misc]) -> None:
-        """Enter presses the focused button; only a person who moved to Trust can trust."""
-        self._answer(event.widget is self.trust_button)
-
-    def _answer(self, accepted: bool) -> None:
-        self.grab_release()
-        self.destroy()
-        self._on_answer(accepted)
 
 
 class ReplaceKeyDialog(Dialog):
@@ -265,28 +289,5 @@ class UnsentDialog(Dialog):
         self._on_answer(choice)
 
 
-class ConfirmDialog(Dialog):
-    """A yes-or-no question whose safe answer (Cancel) is the default: Esc, the close box and
-    a reflexive Enter all cancel; only Enter on the other button, or a click, confirms."""
-
-    def __init__(
-        self, master: tk.Misc, title: str, heading: str, body: str, confirm: str,
-        on_answer: Callable[[bool], None],
-    ) -> None:
-        super().__init__(master, title, heading, body)
-        self._on_answer = on_answer
-        self.confirm_button = self.add_button(confirm, lambda: self._answer(True))
-        self.cancel_button = self.add_button("Cancel", lambda: self._answer(False), accent=True)
-        self.cancel_button.configure(default="active")
-        self.protocol("WM_DELETE_WINDOW", lambda: self._answer(False))
-        self.bind("<Escape>", lambda _e: self._answer(False))
-        self.bind("<Return>", self._enter)
-        self.present(self.cancel_button)
-
-    def _enter(self, event: tk.Event[tk.Misc]) -> None:
-        self._answer(event.widget is self.confirm_button)
-
-    def _answer(self, confirmed: bool) -> None:
-        self.grab_release()
-        self.destroy()
-        self._on_answer(confirmed)
+class ConfirmDialog(SafeQuestion):
+    """An ordinary yes-or-no question (log out with messages unsent), Cancel by default."""
