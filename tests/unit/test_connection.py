@@ -41,8 +41,10 @@ def events(conn: Connection) -> list[object]:
     return out
 
 
-def pair(server_key: RSA.RsaKey) -> tuple[Connection, Connection]:
-    client, server = Connection.client(server_key.public_key()), Connection.server(server_key)
+def pair(server_key: RSA.RsaKey, **limits: int) -> tuple[Connection, Connection]:
+    """Two ends with the handshake done; ``limits`` (e.g. ``seq_limit``) go to both."""
+    client = Connection.client(server_key.public_key(), **limits)
+    server = Connection.server(server_key, **limits)
     server.receive_data(client.initiate())
     assert events(server) == [HandshakeComplete(fingerprint(server_key))]
     client.receive_data(server.data_to_send())
@@ -189,12 +191,7 @@ def test_sending_before_the_handshake_is_our_error(server_key: RSA.RsaKey) -> No
 
 
 def test_record_limit_closes_instead_of_wrapping(server_key: RSA.RsaKey) -> None:
-    client = Connection.client(server_key.public_key(), seq_limit=2)
-    server = Connection.server(server_key, seq_limit=2)
-    server.receive_data(client.initiate())
-    events(server)
-    client.receive_data(server.data_to_send())
-    events(client)
+    client, _server = pair(server_key, seq_limit=2)
     client.send(PingRequest("1"))
     client.send(PingRequest("2"))
     assert client.send_exhausted

@@ -53,12 +53,7 @@ def test_a_newline_inside_a_line_cannot_smuggle_a_second_message(server_key: RSA
 
 
 def test_a_batch_that_would_pass_the_record_limit_seals_nothing(server_key: RSA.RsaKey) -> None:
-    client = Connection.client(server_key.public_key(), seq_limit=2)
-    server = Connection.server(server_key, seq_limit=2)
-    server.receive_data(client.initiate())
-    events(server)
-    client.receive_data(server.data_to_send())
-    events(client)
+    client, server = pair(server_key, seq_limit=2)
     client.receive_data(server.send(PingRequest("1")))
     limit = MAX_FRAME - 16
     two_records = [b"0006|" + b"a" * (limit - 5), b"0006|" + b"b" * (limit - 5)]
