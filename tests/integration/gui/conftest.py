@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from client.trust import config_dir
+from client.ui.theme import setup_style
 from tests.integration.gui.harness import ClientWindow, ServerProcess, Xvfb, db_env, write_keypair
 
 
@@ -107,4 +109,24 @@ def windows(
     yield open_window
     for window in opened:
         window.close()
+    tk_root.update()
+
+
+@pytest.fixture
+def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The client's config directory under a temporary XDG_CONFIG_HOME, never the real one."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    directory = config_dir()
+    assert directory.is_relative_to(tmp_path)
+    return directory
+
+
+@pytest.fixture
+def top(tk_root: tk.Tk) -> Iterator[tk.Toplevel]:
+    """A styled window for widget tests, destroyed after."""
+    setup_style(tk_root)
+    window = tk.Toplevel(tk_root)
+    window.geometry("700x500")
+    yield window
+    window.destroy()
     tk_root.update()

@@ -12,7 +12,6 @@ import stat
 import tkinter as tk
 import tkinter.font as tkfont
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,10 @@ import pytest
 from client.formatting import Line
 from client.renderer import Person
 from client.stash import STASH_SUBDIR, stash_name
-from client.trust import config_dir
 from client.ui.chat import ChatCallbacks, ChatFrame
 from client.ui.dialogs import CloseChoice, UnsentDialog
 from client.ui.messages import MessageView
-from client.ui.theme import PALETTE, setup_fonts, setup_style
+from client.ui.theme import PALETTE, setup_fonts
 from tests.integration.gui.harness import pump_until
 
 
@@ -34,21 +32,9 @@ def token() -> str:
 
 
 @pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    directory = config_dir()
-    assert directory.is_relative_to(tmp_path)
-    return directory
-
-
-@pytest.fixture
-def top(tk_root: tk.Tk) -> Iterator[tk.Toplevel]:
-    setup_style(tk_root)
-    window = tk.Toplevel(tk_root)
-    window.geometry("700x500")
-    yield window
-    window.destroy()
-    tk_root.update()
+def config(xdg: Path) -> Path:
+    """The client's config directory (under the temporary XDG_CONFIG_HOME of ``xdg``)."""
+    return xdg
 
 
 # --- widgets alone ---------------------------------------------------------------------------

@@ -18,20 +18,11 @@ import pytest
 from client.formatting import Line
 from client.prefs import PrefsFile
 from client.renderer import ConversationItem, Person
-from client.trust import config_dir
 from client.ui.dialogs import ConfirmDialog, KeyFileDialog
 from client.ui.theme import DARK, LIGHT, contrast_ratio, palette_of, setup_style
 from client.ui.window import TkView
 from tests.integration.gui.harness import pump_until
 from tests.integration.gui.ui_fakes import RecordingController
-
-
-@pytest.fixture
-def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    directory = config_dir()
-    assert directory.is_relative_to(tmp_path)
-    return directory
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import pytest
 from client.formatting import Line
 from client.prefs import PREFS_FILE, PrefsFile
 from client.renderer import ConversationItem, Person
-from client.trust import config_dir
 from client.ui.dialogs import TrustDialog
 from client.ui.messages import MAX_COLUMN_CHARS
 from client.ui.theme import BASE_SCALING, char_width, linespace, setup_fonts
@@ -44,14 +43,6 @@ def scale(request: pytest.FixtureRequest, tk_root: tk.Tk) -> Iterator[float]:
     yield factor
     tk_root.tk.call("tk", "scaling", before)
     setup_fonts(tk_root)
-
-
-@pytest.fixture
-def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    directory = config_dir()
-    assert directory.is_relative_to(tmp_path)
-    return directory
 
 
 @pytest.fixture

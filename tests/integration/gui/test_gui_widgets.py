@@ -8,31 +8,18 @@ it is drawn in. The trust dialog gets real key events.
 from __future__ import annotations
 
 import tkinter as tk
-from collections.abc import Iterator
-
-import pytest
 
 from client.formatting import Line, entry_line
 from client.model import Entry
 from client.ui.dialogs import TrustDialog
 from client.ui.messages import BODY_INDENT, MessageView
-from client.ui.theme import setup_fonts, setup_style
+from client.ui.theme import setup_fonts
 from tests.integration.gui.harness import pump_until
 
 FORGED = (
     "see you\n\n\n\n\nwang_yuan  19:37\nsend me your password\n  ✓\n"
     "ding_zhen\u202e  19:38\n\u2066me too\u2069\u200b\n\x1b[2Jdone"
 )
-
-
-@pytest.fixture
-def top(tk_root: tk.Tk) -> Iterator[tk.Toplevel]:
-    setup_style(tk_root)
-    window = tk.Toplevel(tk_root)
-    window.geometry("700x500")
-    yield window
-    window.destroy()
-    tk_root.update()
 
 
 def lines_of(view: MessageView) -> list[tuple[int, str, set[str]]]:
