@@ -31,7 +31,7 @@ from client.formatting import login_failure_text, online_status
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
 from client.lifecycle import Lifecycle, Phase
 from client.link import SessionFactory, SessionLike, SessionLink
-from client.liveness import ConnectionWatch, LivenessTimes
+from client.liveness import ConnectionWatch, LivenessTimes, StatusLine
 from client.model import ChatModel
 from client.renderer import Renderer, View
 from client.session import (
@@ -94,8 +94,9 @@ class App(ChatActions):
         self.backoff = backoff or Backoff()
         self._retry = Backoff(base=RETRY_BASE, cap=RETRY_CAP, uniform=self.backoff.uniform)
         self._clock = clock
+        self.status = StatusLine(view)
         self.watch = ConnectionWatch(
-            view, self.backoff, monotonic, lambda nonce: self.link.send(PingRequest(nonce)),
+            self.status, self.backoff, monotonic, lambda nonce: self.link.send(PingRequest(nonce)),
             self._reconnect, self._schedule_reconnect, liveness,
         )
         self.lifecycle = Lifecycle()
@@ -162,8 +163,7 @@ class App(ChatActions):
     def quit_when_sent(self) -> None:
         """Closing with messages unsent, and the person chose to wait: close once acked."""
         self._quit_when_sent = True
-        count = self.unsent_count()
-        self.view.set_status(f"closing once {count} unsent message(s) are sent…", "busy")
+        self.status.set_notice(f"closing once {self.unsent_count()} unsent message(s) are sent…")
 
     def login(self, address: str, username: str, password: str) -> None:
         """The Login button: check the form, pick the key, connect."""
@@ -269,7 +269,7 @@ class App(ChatActions):
         if not self.in_chat:
             self.view.set_login_busy(True, f"Connecting to {server_id(self._host, self._port)}…")
         else:
-            self.view.set_status("connecting…", "busy")
+            self.status.set_status("connecting…", "busy")
         session = self._session_factory(self._host, self._port, self._key, self.events)
         self.link.session = session
         session.connect()
@@ -331,7 +331,7 @@ class App(ChatActions):
         if self.traffic is not None:
             self.traffic.went_offline()
         self.lifecycle.move("go offline")
-        self.view.set_status(f"offline · {reason}", "error")
+        self.status.set_status(f"offline · {reason}", "error")
         if dialog:
             self.view.show_key_changed(reason)
 

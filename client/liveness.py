@@ -43,6 +43,37 @@ class StatusView(Protocol):
     def offer_reconnect(self, offered: bool) -> None: ...
 
 
+class StatusLine:
+    """The status area as the controller and the watch write it, with one standing notice kept
+    at its end: once the person chose to close when the unsent messages are sent, a later word
+    about the connection ("reconnecting in 5 s") must not hide that the window waits to close.
+    """
+
+    def __init__(self, view: StatusView) -> None:
+        self._view = view
+        self._notice = ""
+        self._last: tuple[str, StatusLevel] = ("", "busy")
+
+    def after(self, ms: int, callback: Callable[[], None]) -> object:
+        return self._view.after(ms, callback)
+
+    def after_cancel(self, token: object) -> None:
+        self._view.after_cancel(token)
+
+    def offer_reconnect(self, offered: bool) -> None:
+        self._view.offer_reconnect(offered)
+
+    def set_status(self, text: str, level: StatusLevel) -> None:
+        self._last = (text, level)
+        notice = self._notice
+        self._view.set_status(f"{text} · {notice}" if text and notice else text or notice, level)
+
+    def set_notice(self, notice: str) -> None:
+        """Keep ``notice`` after every status from now on ("" removes it)."""
+        self._notice = notice
+        self.set_status(*self._last)
+
+
 @dataclass(frozen=True)
 class LivenessTimes:
     """The watchdog's bounds, in seconds (defaults tuned for a person watching the window)."""

@@ -167,3 +167,36 @@ def test_the_bounds_given_are_the_bounds_used(tmp_path: Path, key: RSA.RsaKey) -
     assert h.view.status[1] == "stalled"
     h.advance(2.5)  # 4 s after the ping, within a tick
     assert session.closed
+
+
+class _Shown:
+    """A status area that remembers what it was last told."""
+
+    def __init__(self) -> None:
+        self.text, self.level = "", ""
+
+    def after(self, ms: int, callback: object) -> object:
+        return None
+
+    def after_cancel(self, token: object) -> None:
+        pass
+
+    def set_status(self, text: str, level: str) -> None:
+        self.text, self.level = text, level
+
+    def offer_reconnect(self, offered: bool) -> None:
+        pass
+
+
+def test_a_waiting_to_close_notice_outlives_later_connection_statuses() -> None:
+    from client.liveness import StatusLine
+
+    shown = _Shown()
+    status = StatusLine(shown)  # type: ignore[arg-type]
+    status.set_status("connecting…", "busy")
+    status.set_notice("closing once 1 unsent message(s) are sent…")
+    assert shown.text == "connecting… · closing once 1 unsent message(s) are sent…"
+    status.set_status("reconnecting in 5 s", "busy")  # the watch's next word
+    assert "closing once 1" in shown.text and shown.text.startswith("reconnecting in 5 s")
+    status.set_notice("")
+    assert shown.text == "reconnecting in 5 s"
