@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from client.trust import config_dir
-from client.ui.theme import setup_style
+from client.ui.theme import setup_fonts, setup_style
 from tests.integration.gui.harness import ClientWindow, ServerProcess, Xvfb, db_env, write_keypair
 
 
@@ -123,7 +123,8 @@ def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def top(tk_root: tk.Tk) -> Iterator[tk.Toplevel]:
-    """A styled window for widget tests, destroyed after."""
+    """A styled window for widget tests (the named fonts made too), destroyed after."""
+    setup_fonts(tk_root)
     setup_style(tk_root)
     window = tk.Toplevel(tk_root)
     window.geometry("700x500")
