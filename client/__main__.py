@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         project_key=args.key_dir / "server_public.pem",
         session_factory=functools.partial(Session, connect_timeout=args.connect_deadline),
         key_fetcher=functools.partial(start_key_fetch, deadline=args.key_fetch_deadline),
-        liveness=args.liveness,
+        liveness=args.liveness, alerts=view.alerts,
     )
     view.attach(app)
     app.start()

@@ -33,6 +33,7 @@ from client.lifecycle import Lifecycle, Phase
 from client.link import SessionFactory, SessionLike, SessionLink
 from client.liveness import ConnectionWatch, LivenessTimes, StatusLine
 from client.model import ChatModel
+from client.notify import Alerts
 from client.renderer import Renderer, View
 from client.session import (
     Connected,
@@ -82,7 +83,7 @@ class App(ChatActions):
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
-        liveness: LivenessTimes | None = None,
+        liveness: LivenessTimes | None = None, alerts: Alerts | None = None,
     ) -> None:
         self.view = view
         self.store = store
@@ -93,7 +94,7 @@ class App(ChatActions):
                             self._back_to_login, explicit_key, project_key)
         self.backoff = backoff or Backoff()
         self._retry = Backoff(base=RETRY_BASE, cap=RETRY_CAP, uniform=self.backoff.uniform)
-        self._clock = clock
+        self._clock, self.alerts = clock, alerts  # alerts: the window's notifications, if any
         self.status = StatusLine(view)
         self.watch = ConnectionWatch(
             self.status, self.backoff, monotonic, lambda nonce: self.link.send(PingRequest(nonce)),
@@ -368,6 +369,7 @@ class App(ChatActions):
                 model, Renderer(self.view, model, self.now_ms), self.link, self.view,
                 self.now_ms, self._schedule_reconnect, self._retry,
                 StashFile(self.store.directory, self._host, self._port, self.username),
+                self.alerts,
             )
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")

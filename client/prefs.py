@@ -1,6 +1,6 @@
-"""The person's display preferences: the theme and where the chat window was, kept across
-logouts and restarts in ``prefs.json`` beside ``known_servers`` (``client.trust.config_dir``;
-0600, written atomically).
+"""The person's display preferences: the theme, where the chat window was and the muted
+conversations, kept across logouts and restarts in ``prefs.json`` beside ``known_servers``
+(``client.trust.config_dir``; 0600, written atomically).
 
 Only looks live here, nothing secret and nothing the connection depends on; a missing,
 unreadable or malformed file gives the defaults (and a log line), never an error.
@@ -15,6 +15,7 @@ import re
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Preferences:
 
     theme: str = "light"
     chat_geometry: str = ""  # ``WxH+X+Y`` of the chat window when it last closed
+    muted: tuple[str, ...] = ()  # conversations (``lobby``, ``@user2``) that never notify
 
 
 class PrefsFile:
@@ -72,13 +74,16 @@ class PrefsFile:
             return Preferences()
         theme = data.get("theme")
         geometry = data.get("chat_geometry")
+        muted = data.get("muted")
         return Preferences(
             theme=theme if theme in THEMES else "light",
             chat_geometry=geometry if isinstance(geometry, str) and GEOMETRY.match(geometry)
             else "",
+            muted=tuple(sorted({key for key in muted if isinstance(key, str) and key}))
+            if isinstance(muted, list) else (),
         )
 
-    def update(self, **changes: str) -> None:
+    def update(self, **changes: Any) -> None:
         """Change some fields and write the file (when there is one)."""
         updated = replace(self.current, **changes)
         if updated == self.current:

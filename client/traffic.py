@@ -16,6 +16,7 @@ from typing import Protocol
 from client.backoff import Backoff
 from client.formatting import error_text
 from client.model import HISTORY_PAGE, ChatModel, Conversation, HistoryKind
+from client.notify import Alerts, is_live, notice_for
 from client.renderer import Renderer
 from client.stash import Stash, StashedMessage, StashFile
 from common.messages import (
@@ -69,8 +70,10 @@ class ChatTraffic:
         on_rejected: Callable[[str], None],
         retry: Backoff,
         stash: StashFile | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.model, self.renderer = model, renderer
+        self.alerts = alerts  # None: nothing asks for attention (tests, no window)
         self.stash = stash  # None: nothing is kept on disk (no config directory)
         self._draft_timer: object | None = None
         self._link, self._timers, self._now_ms = link, timers, now_ms
@@ -206,10 +209,13 @@ class ChatTraffic:
         """Any message but ``LoginResult`` (the controller takes that one)."""
         model = self.model
         if isinstance(message, ChatDelivery | DirectDelivery):
+            live = is_live(model, message)
             entry = model.receive(message)
             if entry is not None:
                 key = entry.conversation
                 self._page_added[key] = self._page_added.get(key, 0) + 1
+                if live:
+                    self._alert(message, key)
         elif isinstance(message, HistoryEnd):
             self._history_end(message)
         elif isinstance(message, Ack):
@@ -231,6 +237,14 @@ class ChatTraffic:
             self.renderer.refresh()
 
     # --- inside -----------------------------------------------------------------------------
+
+    def _alert(self, message: ChatDelivery | DirectDelivery, key: str) -> None:
+        if self.alerts is None:
+            return
+        notice = notice_for(self.model, message, focused=self.alerts.focused(),
+                            muted=self.alerts.muted(key))
+        if notice is not None:
+            self.alerts.notify(notice)
 
     def _history_end(self, end: HistoryEnd) -> None:
         added = self._page_added.pop(end.conversation, 0)

@@ -15,9 +15,11 @@ import contextlib
 import logging
 import tkinter as tk
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Literal, Protocol
 
 from client.formatting import Line
+from client.notify import unread_total, window_title
 from client.prefs import GEOMETRY, PrefsFile
 from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.chat import ChatCallbacks, ChatFrame
@@ -31,6 +33,7 @@ from client.ui.dialogs import (
     UnsentDialog,
 )
 from client.ui.login import LoginFrame
+from client.ui.notifier import MUTE_KEYS, MUTED_MARK, WindowAlerts
 from client.ui.theme import PALETTES, Fonts, setup_fonts, setup_style, ui_scale
 
 logger = logging.getLogger(__name__)
@@ -74,6 +77,11 @@ class TkView:
         self.dialogs: list[tk.Toplevel] = []
         self.closed = False
         window.protocol("WM_DELETE_WINDOW", self._close_requested)
+        self.alerts = WindowAlerts(window, self.prefs, self._open_notified, self._repaint_list)
+        self._title_base = ""
+        self._listed: tuple[Sequence[ConversationItem], str] = ((), "")
+        for sequence in MUTE_KEYS:
+            window.bind(sequence, self._mute_active, add=True)
 
     def attach(self, controller: Controller) -> None:
         """Give the widgets someone to report to (the controller needs the view first)."""
@@ -169,7 +177,12 @@ class TkView:
         ))
         self.chat.pack(fill="both", expand=True)
         self.chat.title.configure(text=title.split(" — ")[0])
+        self._title_base = title
         self.window.title(title)
+        tree = self.chat.conversations
+        for sequence in ("<Button-3>", "<Shift-F10>", "<App>", "<Menu>"):
+            with contextlib.suppress(tk.TclError):  # not every keyboard has a Menu key
+                tree.bind(sequence, lambda e, t=tree: self.alerts.context_menu(t, e))
         self.window.minsize(*self._size(CHAT_MIN))
         self.window.geometry(self._chat_geometry())
         self.chat.input.focus_set()
@@ -194,8 +207,29 @@ class TkView:
             self.chat.offer_reconnect(offered)
 
     def set_conversations(self, items: Sequence[ConversationItem], active: str) -> None:
-        if self.chat is not None:
-            self.chat.set_conversations(items, active)
+        """The list (muted ones marked) and the unread total of the others in the title."""
+        self._listed = (items, active)
+        if self.chat is None:
+            return
+        muted = self.prefs.current.muted
+        self.chat.set_conversations(
+            [replace(i, title=i.title + MUTED_MARK) if i.key in muted else i for i in items],
+            active)
+        total = unread_total(((i.key, i.unread) for i in items), muted)
+        self.window.title(window_title(self._title_base, total))
+
+    def _repaint_list(self) -> None:
+        self.set_conversations(*self._listed)
+
+    def _mute_active(self, _event: object = None) -> str:
+        """Ctrl+M: mute or unmute the open conversation."""
+        if self.chat is not None and self._listed[1]:
+            self.alerts.toggle_mute(self._listed[1])
+        return "break"
+
+    def _open_notified(self, conversation: str) -> None:
+        if self.controller is not None and self.chat is not None and not self.closed:
+            self.controller.select_conversation(conversation)
 
     def render_messages(self, lines: Sequence[Line], anchor: str | None) -> None:
         if self.chat is not None:

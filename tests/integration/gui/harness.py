@@ -205,7 +205,8 @@ class ClientWindow:
         self.top = tk.Toplevel(root)
         self.view = TkView(self.top, PrefsFile(config))
         self.app = App(self.view, KnownServers(config), address=f"127.0.0.1:{port}",
-                       username=username, explicit_key=explicit_key, project_key=project_key)
+                       username=username, explicit_key=explicit_key, project_key=project_key,
+                       alerts=self.view.alerts)
         self.view.attach(self.app)
         self.app.start()
 
