@@ -1,11 +1,12 @@
-"""Render docs/screenshots/*.png (login, chat, chat-dark, chat-2x) from a real session under Xvfb.
+"""Render docs/screenshots/*.png (login, chat, chat-dark, notification, chat-2x) under Xvfb.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
 Everything is real and private to this run: the project's MariaDB (started if needed) with a
 throw-away database and the demo accounts, a fresh server key pair, ``python -m server serve``
 on a free port, a private Xvfb display, and three client windows in one Tk process that log in
-and chat; the chat is captured in the light and the dark theme, then a fourth window logs in
+and chat; the chat is captured in the light and the dark theme and with a notification
+(a direct message while the window is not focused), then a fourth window logs in
 at Tk scaling 2x (a HiDPI screen) and is captured at its minimum size. The database is
 dropped and every process this script started is stopped by PID at the end, so the person's
 own chat history is never touched.
@@ -49,6 +50,7 @@ SCRIPT = (
     ("user1", "Great, I'll write it up: https://example.com/releases/chat-envelope/notes"),
     ("user3", "周末愉快！"),
 )
+NOTIFY = "wang_yuan, the release notes are ready for your review 📝"
 DIRECT = ("Can you review my patch later?", "没问题的话我就合并了。")
 
 
@@ -135,11 +137,36 @@ def stage(out: Path, port: int, key: Path, config: Path, display: str) -> None:
     settle(me, 0.5)
     capture(out / "chat-dark.png", CHAT_SIZE, display)
     me.view.toggle_theme()
+    notification(me, windows["user3"], out, display)
     me.top.withdraw()
     hidpi(root, out, port, key, config, display)
     for window in windows.values():
         window.close()
     root.destroy()
+
+
+def notification(me: ClientWindow, carol: ClientWindow, out: Path, display: str) -> None:
+    """A direct message from user3 while user1's window is not focused: the toast (the
+    fallback for a desktop without a notification service) over the chat, and the unread
+    total in the title, which the log prints (Xvfb has no window manager to draw a title)."""
+    alerts = me.view.alerts
+    alerts.use_desktop = False
+    alerts.focused = lambda: False  # type: ignore[method-assign]
+    if alerts.toast is not None:  # one from user2's messages above, shown off to the side
+        alerts.toast.dismiss()
+    carol.app.open_direct("user1")
+    carol.app.send_text(NOTIFY)
+    me.wait(lambda: alerts.toast is not None and alerts.shown[-1].body == NOTIFY, "the toast")
+    toast = alerts.toast
+    assert toast is not None
+    settle(me, 0.3)
+    margin = round(24 * me.top.winfo_fpixels("1i") / 96)
+    x = CHAT_SIZE[0] - toast.winfo_width() - margin
+    toast.geometry(f"+{x}+{CHAT_SIZE[1] - toast.winfo_height() - margin * 4}")
+    settle(me, 0.5)
+    log.info("window title with the notification: %s", me.top.title())
+    capture(out / "notification.png", CHAT_SIZE, display)
+    toast.dismiss()
 
 
 def hidpi(root: tk.Tk, out: Path, port: int, key: Path, config: Path, display: str) -> None:
