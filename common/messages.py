@@ -117,11 +117,12 @@ class LoginResult:
     username: str
     detail: str
     code_word: str = ""
+    retry_after: int | None = None  # seconds until a retry may work, in the username's place
 
     @classmethod
-    def refused(cls, refusal: LoginRefusal) -> LoginResult:
-        """The failure answer for ``refusal``: its code word and its text."""
-        return cls(False, "", "", refusal.value, refusal.code_word)
+    def refused(cls, refusal: LoginRefusal, retry_after: int | None = None) -> LoginResult:
+        """The failure answer for ``refusal``: code word, text and the wait if known."""
+        return cls(False, "", "", refusal.value, refusal.code_word, retry_after)
 
     @property
     def refusal(self) -> LoginRefusal | None:
@@ -328,13 +329,14 @@ def _login_result_fields(result: LoginResult) -> list[str]:
     else:
         if result.nickname or result.username:
             raise LocalProtocolError("a refused login names no nickname or username")
-        fields = ["0", result.code_word, "", result.detail]
+        wait = "" if result.retry_after is None else str(result.retry_after)
+        fields = ["0", result.code_word, wait, result.detail]
     return [fields[0], *(escape_field(field) for field in fields[1:])]
 
 
 def _decode_login_result(raw_fields: list[bytes]) -> LoginResult:
-    """Every form a server has sent: success, ``0|code_word||reason``, the older ``0|||reason``
-    (no code word) and the short ``0|reason``. The reason is always the last field."""
+    """Every form a server has sent: success, ``0|code_word|seconds|reason`` (seconds may be
+    empty), ``0|||reason`` (no code word), the short ``0|reason``; the reason is always last."""
     if len(raw_fields) == 2 and raw_fields[0] == b"0":
         return LoginResult(False, "", "", unescape_field(raw_fields[1]))
     if len(raw_fields) != 4:
@@ -343,7 +345,8 @@ def _decode_login_result(raw_fields: list[bytes]) -> LoginResult:
     first, second, last = (unescape_field(raw) for raw in raw_fields[1:])
     if ok:
         return LoginResult(True, first, second, last)
-    return LoginResult(False, "", "", last, first)  # the username's place is unused on failure
+    wait = int(second) if second.isascii() and second.isdigit() and len(second) <= 9 else None
+    return LoginResult(False, "", "", last, first, wait)  # the wait in the username's place
 
 
 def encode_batch(messages: Iterable[Message]) -> bytes:

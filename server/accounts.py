@@ -62,6 +62,20 @@ class Identity:
     token_hash: bytes = field(default=b"", repr=False)  # what logout revokes
 
 
+class LockedOut(str):
+    """``too_many_attempts`` while this name's failed-login delay runs here, with the whole
+    seconds left (``seconds``), which the refusal tells the client. A ``str`` equal to the
+    refusal's text, so every place that compares an outcome with ``TOO_MANY_ATTEMPTS`` still
+    sees that refusal."""
+
+    seconds: int
+
+    def __new__(cls, seconds: int) -> LockedOut:
+        locked = super().__new__(cls, TOO_MANY_ATTEMPTS.value)
+        locked.seconds = seconds
+        return locked
+
+
 def hash_token(token: bytes) -> bytes:
     """What the database keeps of a resume token: its SHA-256, never the token."""
     return hashlib.sha256(token).digest()
@@ -190,7 +204,7 @@ class Accounts:
         """Reserve, then verify; the same statements run for accounts and unknown names."""
         if not self._store.reserve_login_attempt(username, address, self._now_ms(), self._policy):
             log.warning("login from %s refused: failed-login delay of this name here", peer)
-            return TOO_MANY_ATTEMPTS
+            return self._locked_out(username, address)
         user = self._store.get_user(username)
         with self._account_turns.hold(username):
             ok = self._hasher.verify(user.password_hash if user else None, password)
@@ -201,6 +215,12 @@ class Accounts:
         self._store.clear_login_attempts(username, address)
         self._maybe_rehash(user, password)
         return self._identity(user)
+
+    def _locked_out(self, username: str, address: str) -> LockedOut:
+        """The refusal while the pair's delay runs, saying how long is left (at least 1 s)."""
+        state = self._store.login_attempt_state(username, address)
+        left_ms = state[1] - self._now_ms() if state is not None else 0
+        return LockedOut(max(1, -(-left_ms // 1000)))
 
     def _maybe_rehash(self, user: UserRecord, password: str) -> None:
         """Upgrade a hash made with weaker parameters, now that we know the password."""

@@ -29,6 +29,10 @@ class AccountStore(Protocol):
         False (nothing counted) while the pair's delay runs."""
         ...
 
+    def login_attempt_state(self, name: str, address: str) -> tuple[float, int] | None:
+        """``(failures, not_before_ms)`` of the pair, or None: how long its delay still runs."""
+        ...
+
     def clear_login_attempts(self, name: str, address: str) -> None:
         """A correct password from this address: its failures are forgiven."""
         ...

@@ -60,7 +60,7 @@ from common.messages import (
     escape_field,
 )
 from common.protocol import LOBBY, LoginRefusal
-from server.accounts import TOO_MANY_ATTEMPTS, Accounts, Identity
+from server.accounts import TOO_MANY_ATTEMPTS, Accounts, Identity, LockedOut
 from server.admission import Admission
 from server.commit import Committed
 from server.connection_state import ConnectionState
@@ -213,7 +213,8 @@ class ChatService:
     def _admit(self, conn: ConnectionState, outcome: Identity | str, how: str) -> bool:
         """Answer ``1001``; on success join the roster (roster to it, ``join`` to the others)."""
         if isinstance(outcome, str):
-            conn.send(LoginResult.refused(LoginRefusal(outcome)))
+            wait = outcome.seconds if isinstance(outcome, LockedOut) else None
+            conn.send(LoginResult.refused(LoginRefusal(outcome), wait))
             return True
         if not self._admission.claim_account_slot(outcome.username):
             log.warning("%s: too many connections for %s", conn.peer, outcome.username)

@@ -86,6 +86,9 @@ def test_repeated_failures_back_off_then_succeed(chat) -> None:
     # delayed now: even the right password gets the back-off answer, and is not checked
     locked = c.login("user3", "111111")
     assert not locked.ok and locked.detail == TOO_MANY_ATTEMPTS
+    # the refusal says how long is left: whole seconds, at most the configured delay
+    assert locked.retry_after is not None
+    assert 1 <= locked.retry_after <= max(1, round(chat.options.account_backoff_seconds + 0.5))
     state = chat.store.login_attempt_state("user3", "127.0.0.1")
     assert state is not None and state[1] > 0  # kept in the database
     time.sleep(chat.options.account_backoff_seconds + 0.2)

@@ -53,6 +53,10 @@ class FakeAccountStore:
             row.not_before_ms = now_ms + int(min(policy.cap_ms, delay))
         return True
 
+    def login_attempt_state(self, name: str, address: str) -> tuple[float, int] | None:
+        row = self.attempts.get((name, address))
+        return (row.failures, row.not_before_ms) if row is not None else None
+
     def clear_login_attempts(self, name: str, address: str) -> None:
         self.calls.append(("clear_login_attempts", (name, address)))
         self.attempts.pop((name, address), None)

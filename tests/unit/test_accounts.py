@@ -14,6 +14,7 @@ from server.accounts import (
     WRONG_CREDENTIALS,
     Accounts,
     Identity,
+    LockedOut,
     TokenSweeper,
 )
 from server.options import ServerOptions
@@ -229,3 +230,14 @@ def test_the_sweeper_thread_sweeps_without_any_login_and_stops() -> None:
     finally:
         sweeper.stop()
     assert not sweeper.alive
+
+
+def test_the_refusal_during_the_delay_says_how_long_is_left(w: World) -> None:
+    for _ in range(3):
+        w.login("x")
+    locked = w.login("right")
+    assert isinstance(locked, LockedOut) and locked == TOO_MANY_ATTEMPTS
+    assert locked.seconds == 2  # the first delay: 2 s, rounded up to whole seconds
+    w.clock.advance(1.5)
+    later = w.login("right")
+    assert isinstance(later, LockedOut) and later.seconds == 1

@@ -308,6 +308,8 @@ def test_short_failure_form_of_login_result() -> None:
          LoginResult(False, "", "", "wrong username or password", "wrong_credentials")),
         (b"1001|0|too_many_attempts||too many attempts, try again later",
          LoginResult.refused(LoginRefusal.TOO_MANY_ATTEMPTS)),
+        (b"1001|0|too_many_attempts|42|too many attempts, try again later",
+         LoginResult.refused(LoginRefusal.TOO_MANY_ATTEMPTS, 42)),
         (b"1001|1|wang_yuan|user1|q0Zp", LoginResult(True, "wang_yuan", "user1", "q0Zp")),
         (b"1002|41|lobby|user1|wang_yuan|1763830000000|hello",
          ChatDelivery(41, "lobby", "user1", "wang_yuan", 1763830000000, "hello")),
@@ -319,6 +321,14 @@ def test_short_failure_form_of_login_result() -> None:
 )
 def test_protocol_md_examples_decode(line: bytes, expected: Message) -> None:
     assert decode_message(line, table_of(type(expected))) == expected
+
+
+def test_the_wait_rides_in_the_username_place_and_old_readers_keep_the_reason() -> None:
+    line = encode_message(LoginResult.refused(LoginRefusal.TOO_MANY_ATTEMPTS, 42)).encode()
+    assert line == b"1001|0|too_many_attempts|42|too many attempts, try again later"
+    assert line.split(b"|")[-1] == b"too many attempts, try again later"  # an older reader
+    odd = decode_message(b"1001|0|too_many_attempts|soon|x", table_of(LoginResult))
+    assert isinstance(odd, LoginResult) and odd.retry_after is None  # not a number: no wait
 
 
 # --- secrets never reach a log line through repr ----------------------------------------------
