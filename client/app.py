@@ -249,14 +249,14 @@ class App(ChatActions):
         self.lifecycle.move("key ready")
         self._connect()
 
-    def _back_to_login(self, error: str, refused: bool = False) -> None:
-        """The login form again, saying why; ``refused``: the server turned the login down, so
-        the password field is cleared (never append a retry to the refused password)."""
+    def _back_to_login(self, error: str, refused: bool = False, wait: int | None = None) -> None:
+        """The login form again, saying why; ``refused`` (by the server) clears the password, never
+        to append a retry to it; ``wait``: seconds a retry stays refused (the form counts down)."""
         self._end_session(logout=False)
         self.keys.cancel()
         self.lifecycle.move("back to login")
         self.view.set_login_busy(False, "")
-        self.view.show_login_error(error, clear_password=refused)
+        self.view.show_login_error(error, clear_password=refused, wait_s=wait)
 
     # --- the session ------------------------------------------------------------------------
 
@@ -392,7 +392,7 @@ class App(ChatActions):
                 self.link.send(LoginRequest(self.username, self._password))
                 return
         if not self.in_chat:
-            self._back_to_login(text, refused=True)
+            self._back_to_login(text, refused=True, wait=result.retry_after)
         elif refusal is LoginRefusal.WRONG_CREDENTIALS:
             self._go_offline(f"{text} Log out and log in again.")
         else:

@@ -56,6 +56,9 @@ class LoginFrame(ttk.Frame):
         for widget in (self.progress, self.note, self.error):
             widget.grid_remove()  # shown only when they have something to say
         self._busy = False
+        self._wait_timer: str | None = None
+        self.wait_left = 0  # seconds until the server takes a login again (0: now)
+        self._wait_reason = ""
 
     def set_values(self, address: str, username: str) -> None:
         """Prefill the form and put the cursor where typing is needed next."""
@@ -102,21 +105,54 @@ class LoginFrame(ttk.Frame):
             self.progress.stop()
             self.progress.grid_remove()
 
-    def set_error(self, text: str, clear_password: bool = False) -> None:
+    def set_error(self, text: str, clear_password: bool = False,
+                  wait_s: int | None = None) -> None:
         """Show why the login did not work; ``clear_password`` (any refusal by the server)
-        empties the password field, so a retry is typed afresh, never appended to the old one."""
+        empties the password field, so a retry is typed afresh, never appended to the old one.
+        ``wait_s``: the server refuses logins for that long; the text counts down and Log in
+        stays disabled until it may work (a click before would only restart the delay)."""
+        self._stop_wait()
         self.set_busy(False, "")
         self._show_error(text)
         if clear_password:
             self._put("password", "")
+        if wait_s:
+            self._wait_reason, self.wait_left = text.split(" Try again")[0], wait_s
+            self._tick()
         self.focus_first_empty()
+
+    def _tick(self) -> None:
+        """One second of the countdown: the remaining wait, then Log in again."""
+        self._wait_timer = None
+        if self.wait_left <= 0:
+            self.button.state(["!disabled"])
+            self._show_error(f"{self._wait_reason} You can try again now.")
+            return
+        self.button.state(["disabled"])
+        unit = "second" if self.wait_left == 1 else "seconds"
+        self._show_error(f"{self._wait_reason} Try again in {self.wait_left} {unit}.")
+        self._wait_timer = self.after(1000, self._second_passed)
+
+    def _second_passed(self) -> None:
+        self.wait_left -= 1
+        self._tick()
+
+    def _stop_wait(self) -> None:
+        if self._wait_timer is not None:
+            self.after_cancel(self._wait_timer)
+            self._wait_timer = None
+        self.wait_left = 0
+
+    def destroy(self) -> None:
+        self._stop_wait()
+        super().destroy()
 
     def _show_error(self, text: str) -> None:
         self.error.configure(text=text, foreground=palette_of(self).danger)
         _show(self.error, bool(text))
 
     def _submit(self, _event: object = None) -> str:
-        if not self._busy:
+        if not self._busy and not self.wait_left:
             self._on_submit(self.value("address"), self.value("username"), self.value("password"))
         return "break"
 

@@ -158,9 +158,11 @@ class TkView:
         if self.login is not None:
             self.login.set_busy(busy, note)
 
-    def show_login_error(self, text: str, clear_password: bool = False) -> None:
+    def show_login_error(
+        self, text: str, clear_password: bool = False, wait_s: int | None = None
+    ) -> None:
         if self.login is not None:
-            self.login.set_error(text, clear_password)
+            self.login.set_error(text, clear_password, wait_s)
             self._fit_login()
 
     def show_chat(self, title: str) -> None:

@@ -42,6 +42,7 @@ class FakeView:
         self._ids = itertools.count(1)
         self.screen = ""
         self.login_error = ""
+        self.login_wait: int | None = None
         self.password_cleared = False
         self.busy = ""
         self.status: tuple[str, str] = ("", "")
@@ -77,8 +78,10 @@ class FakeView:
     def set_login_busy(self, busy: bool, note: str) -> None:
         self.busy = note if busy else ""
 
-    def show_login_error(self, text: str, clear_password: bool = False) -> None:
-        self.login_error, self.busy = text, ""
+    def show_login_error(
+        self, text: str, clear_password: bool = False, wait_s: int | None = None
+    ) -> None:
+        self.login_error, self.busy, self.login_wait = text, "", wait_s
         self.password_cleared = clear_password
 
     def show_chat(self, title: str) -> None:

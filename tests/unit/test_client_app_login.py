@@ -55,6 +55,14 @@ def test_login_failure_is_explained_by_its_code_word(
     assert h.view.password_cleared  # every refusal: the next attempt is typed afresh
 
 
+def test_the_servers_wait_reaches_the_login_form(h: Harness) -> None:
+    session = h.login("nope")
+    session.deliver(LoginResult.refused(LoginRefusal.TOO_MANY_ATTEMPTS, 42))
+    h.pump()
+    assert h.view.screen == "login" and h.view.login_wait == 42
+    assert h.view.login_error.startswith("Too many failed attempts.")
+
+
 @pytest.mark.parametrize("result", [
     LoginResult(False, "", "", "you are banned", "banned"),  # a code word from a newer server
     LoginResult(False, "", "", "you are banned"),  # an older server's 1001|0|||reason
