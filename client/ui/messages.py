@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from tkinter import ttk
 
 from client.formatting import Line, code_spans
+from client.ui.jump import LeftOff
 from client.ui.theme import Fonts, Palette, char_width, palette_of, px
 
 STATE_MARKS = {"pending": "  · sending…", "retrying": "  · retrying…", "sent": "  ✓"}
@@ -67,6 +68,7 @@ class MessageView(ttk.Frame):
         self._long: dict[str, Line] = {}  # collapsible messages by entry id
         self._expanded: set[str] = set()
         self.following = True  # the reader is at the newest message
+        self.left_off = LeftOff(self.text, self._note_position)
         self.apply_palette(palette_of(self))
         t = self.text
         for sequence in ("<MouseWheel>", "<Button-4>", "<Prior>"):
@@ -106,6 +108,7 @@ class MessageView(ttk.Frame):
         t.tag_configure("match_current", background=p.match_current, foreground=p.text)
         for tag in ("pending", "match", "match_current"):
             t.tag_raise(tag)
+        self.left_off.apply_palette(p)
 
     # --- painting ---------------------------------------------------------------------------
 
@@ -115,6 +118,7 @@ class MessageView(ttk.Frame):
         t.configure(state="normal")
         t.delete("1.0", "end")
         self._group = None
+        self.left_off.repainted()
         self._long = {eid: line for eid, line in self._long.items() if eid in self._expanded}
         for line in lines:
             self._insert(line)
@@ -132,6 +136,9 @@ class MessageView(ttk.Frame):
         t = self.text
         following = t.yview()[1] >= 0.999 or any(line.own for line in lines)
         t.configure(state="normal")
+        if not following and lines and not all(line.own for line in lines):
+            self.left_off.arrived_unseen()
+            self._group = None  # the first message after the line shows its sender
         for line in lines:
             self._insert(line)
         t.configure(state="disabled")
@@ -329,6 +336,12 @@ class MessageView(ttk.Frame):
 
     def _note_position(self) -> None:
         self.following = self.text.yview()[1] >= 0.999
+        if self.following:
+            self.left_off.at_bottom()
+
+    def destroy(self) -> None:
+        self.left_off.forget_keys()
+        super().destroy()
 
     def _maybe_top(self, _event: object = None) -> None:
         self.after_idle(self._check_top)
