@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import scale, scenarios
+from bench import rooms, scale, scenarios
 from bench.procs import ServerProcess, free_port, python_module, raise_nofile_limit
 from bench.scenarios import Bench
 
@@ -30,10 +30,12 @@ PARTS: dict[str, Callable[[Bench], None]] = {
     "lobby": scenarios.scenario_lobby,
     "thousand": scale.scenario_thousand,
     "blast": scale.scenario_blast,
+    "big_room": rooms.scenario_big_room,
+    "many_rooms": rooms.scenario_many_rooms,
 }
-NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast"}
+NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast", "big_room", "many_rooms"}
 QUICK = ("micro", "handshake", "lobby")
-ALL = ("micro", "handshake", "lobby", "thousand", "blast")
+ALL = ("micro", "handshake", "lobby", "thousand", "blast", "big_room", "many_rooms")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -229,6 +229,12 @@ class RoomRows:
                 for r in cur.fetchall()
             ]
 
+    def explain_conversations(self, username: str) -> list[tuple[Any, ...]]:
+        """MariaDB's plan of the conversation list (the bench prints it)."""
+        with self._transaction() as cur:
+            cur.execute("EXPLAIN " + CONVERSATIONS_SQL, (PREVIEW_CHARS, username))
+            return [tuple(row) for row in cur.fetchall()]
+
     def mark_read(self, username: str, conversation: str, msg_id: int) -> tuple[int, int] | None:
         """Move the read position forward (never past the newest message); (position, unread),
         or None if ``username`` has no row for ``conversation`` (a direct one with no message)."""
