@@ -111,7 +111,7 @@ def run(command: str, parts: tuple[str, ...], args: argparse.Namespace) -> int:
                 from bench.stack import start_chat
 
                 bench.chat = start_chat(stack, REPO, tmp, keep_db=args.keep_db,
-                                        users=1001 if "thousand" in parts else 100,
+                                        users=1001 if {"thousand", "big_room"} & set(parts) else 100,
                                         say=bench.say)
             except Exception as exc:  # the baselines still run; the report says why
                 log.debug("chat stack failed", exc_info=True)
