@@ -32,6 +32,7 @@ from common.messages_rooms import (
     SetTopicRequest,
 )
 from common.protocol import LOBBY
+from server.admission import Admission
 from server.connection_state import ConnectionState
 from server.direct import dm_conversation
 from server.hub import Hub, LineSink
@@ -111,7 +112,8 @@ class RoomRequests:
     """Every request of ``0009``-``0021``: opts the connection in, then hands it on."""
 
     def __init__(self, store: RoomStore, hub: Hub, options: ServerOptions,
-                 now_ms: Callable[[], int]) -> None:
+                 now_ms: Callable[[], int], admission: Admission) -> None:
+        self._admission = admission
         self.audience = Audience(hub)
         self.rooms = Rooms(store, self.audience, options, now_ms)
         self._conversations = Conversations(store, self.rooms, self.audience, options)
@@ -148,13 +150,18 @@ class RoomRequests:
             conn.error("forbidden", FORBIDDEN_TEXT)
         return source
 
-    def handle(self, conn: ConnectionState, message: RoomRequest) -> None:
+    def handle(self, conn: ConnectionState, message: RoomRequest) -> bool:
+        """Answer one request; each costs a token of the connection's request bucket (False:
+        close the connection, as for a ping flood)."""
+        if (verdict := self._admission.check_request(conn)) != "ok":
+            return self._admission.refuse_request(conn, verdict)
         self.audience.opt_in(conn.outbox)
         try:
             self._dispatch(conn, message)
         except StoreUnavailable:
             log.warning("rooms request of %s: database unavailable", conn.peer)
             conn.error("unavailable", "the database is unavailable; try again")
+        return True
 
     def _dispatch(self, conn: ConnectionState, message: RoomRequest) -> None:
         rooms, talk = self.rooms, self._conversations

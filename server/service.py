@@ -112,7 +112,7 @@ class ChatService:
         self._message_rate = KeyedBuckets(options.msg_rate, options.msg_burst, keys, clock)
         self._direct_messages = DirectMessages(store, hub, keys)
         self._admission = Admission(options, clock)
-        self._rooms = RoomRequests(store, hub, options, self.now_ms)  # PROTOCOL.md §6
+        self._rooms = RoomRequests(store, hub, options, self.now_ms, self._admission)
         # room for a delivery's other fields (ids, names, time) inside one record
         self._max_text_bytes = options.max_line - 512
 
@@ -154,12 +154,9 @@ class ChatService:
             case PingRequest():
                 self._wait_for_earlier_sends(conn)
                 return self._ping(conn, message)
-            case _ if isinstance(message, ROOM_REQUESTS):  # each costs a cheap-request token
+            case _ if isinstance(message, ROOM_REQUESTS):  # server.conversations
                 self._wait_for_earlier_sends(conn)
-                if (verdict := self._admission.check_request(conn)) != "ok":
-                    return self._admission.refuse_request(conn, verdict)
-                self._rooms.handle(conn, message)
-                return True
+                return self._rooms.handle(conn, message)
             case LogoutRequest():
                 self._wait_for_earlier_sends(conn)
                 self._accounts.logout(conn.token_hash)  # the token given to this connection

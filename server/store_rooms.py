@@ -130,18 +130,17 @@ class RoomRows:
         """Make ``username`` a member; returns where its history starts (0: from the start)."""
         key = room_key(room_id)
         with self._transaction() as cur:
-            joined_after = 0
-            if history_from_now:
-                cur.execute(
-                    "SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation = %s", (key,)
-                )
-                joined_after = int(cur.fetchone()[0])
+            cur.execute(
+                "SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation = %s", (key,)
+            )
+            newest = int(cur.fetchone()[0])  # unread counts start here either way
+            joined_after = newest if history_from_now else 0
             cur.execute(
                 "INSERT INTO memberships "
                 "(username, conversation, room_id, role, joined_after, joined_ms, last_read) "
                 "VALUES (%s, %s, %s, 'member', %s, %s, %s) "
                 "ON DUPLICATE KEY UPDATE role = role",
-                (username, key, room_id, joined_after, now_ms, joined_after),
+                (username, key, room_id, joined_after, now_ms, newest),
             )
         return joined_after
 
@@ -215,10 +214,7 @@ class RoomRows:
     def conversations(self, username: str) -> list[ConversationRow]:
         """Every conversation of ``username`` (the lobby row is made here if missing)."""
         with self._transaction() as cur:
-            cur.execute(
-                "INSERT IGNORE INTO memberships (username, conversation) VALUES (%s, %s)",
-                (username, LOBBY_KEY),
-            )
+            _lobby_row(cur, username)
             cur.execute(CONVERSATIONS_SQL, (PREVIEW_CHARS, username))
             return [
                 ConversationRow(
@@ -240,10 +236,7 @@ class RoomRows:
         or None if ``username`` has no row for ``conversation`` (a direct one with no message)."""
         with self._transaction() as cur:
             if conversation == LOBBY_KEY:
-                cur.execute(
-                    "INSERT IGNORE INTO memberships (username, conversation) VALUES (%s, %s)",
-                    (username, LOBBY_KEY),
-                )
+                _lobby_row(cur, username)
             cur.execute(
                 "UPDATE memberships SET last_read = GREATEST(last_read, LEAST(%s, "
                 " (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation = %s))) "
@@ -276,6 +269,16 @@ def record_direct_members(cur: Any, batch: Sequence[Any]) -> None:
             "INSERT IGNORE INTO memberships (username, conversation) VALUES (%s, %s)",
             sorted(rows),
         )
+
+
+def _lobby_row(cur: Any, username: str) -> None:
+    """The account's lobby row, if missing, read up to the lobby's newest message: a new
+    account does not start with the whole lobby unread (and the count stays a short range)."""
+    cur.execute(
+        "INSERT IGNORE INTO memberships (username, conversation, last_read) "
+        "SELECT %s, %s, COALESCE(MAX(id), 0) FROM messages WHERE conversation = %s",
+        (username, LOBBY_KEY, LOBBY_KEY),
+    )
 
 
 def _like_prefix(prefix: str) -> str:
