@@ -41,7 +41,7 @@ ALL = ("micro", "handshake", "lobby", "thousand", "blast", "big_room", "many_roo
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("all", help="everything (~5 min); writes BENCHMARKS.md and docs/bench/*.png")
+    sub.add_parser("all", help="everything (~8 min); writes BENCHMARKS.md and docs/bench/*.png")
     sub.add_parser("quick", help="a ~30 s subset: micro, handshake vs TLS, 3 and 20 clients")
     for name in PARTS:
         sub.add_parser(name, help=f"only scenario {name}")
