@@ -210,3 +210,21 @@ def test_connections_that_never_opted_in_see_only_the_old_contract(chat) -> None
         assert not (isinstance(message, ChatDelivery) and message.room != "lobby")
     old.chat_acked("lobby as ever")
     heard_in(alice, "lobby", "lobby as ever")
+
+
+def test_room_limits_are_settings(make_server) -> None:
+    server = make_server(max_rooms_per_account=2, max_room_members=2, max_topic=10)
+    alice, bob, carol = (window(server, u) for u in ("user1", "user2", "user3"))
+    for name in ("lim-a", "lim-b"):
+        alice.send(CreateRoomRequest(name, "", False))
+        expect(alice, RoomInfo, lambda m, name=name: m.name == name)
+    alice.send(CreateRoomRequest("lim-c", "", False))  # a third room for alice
+    assert refusal(alice).code_word == "limit_reached"
+    bob.send(JoinRoomRequest("lim-a"))
+    expect(bob, RoomInfo)
+    carol.send(JoinRoomRequest("lim-a"))  # a third member
+    assert refusal(carol).code_word == "limit_reached"
+    alice.send(SetTopicRequest("lim-a", "x" * 11))
+    assert refusal(alice).code_word == "too_long"
+    alice.send(SetTopicRequest("lim-a", "x" * 10 + "\u202e\u2066"))  # stripped, then it fits
+    assert expect(alice, RoomInfo, lambda m: m.topic == "x" * 10).name == "lim-a"

@@ -5,7 +5,8 @@ Rules: ``common`` imports only the stdlib, ``Crypto`` (pycryptodome, the envelop
 impure modules (sockets, threads, Tk, SQL, event loops) nor sets up logging; ``server`` never
 imports ``client`` or ``tkinter``; ``client`` never imports ``server`` or ``pymysql``; only
 ``__main__`` modules (and tests) read ``config``; only ``server/store.py``,
-``server/store_rooms.py`` and ``server/provision.py`` import ``pymysql``; only ``server/passwords.py`` imports ``argon2``.
+``server/store_rooms.py`` and ``server/provision.py`` import ``pymysql``; only
+``server/passwords.py`` imports ``argon2``.
 From the layout: ``server/listener.py`` is the server's only socket code,
 ``client/session.py`` the client's, and ``client/ui/`` imports no socket or crypto.
 
