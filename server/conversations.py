@@ -84,6 +84,9 @@ class Conversations:
                 conn.error("bad_request", "conversation is lobby, a room or @username")
                 return
             key = dm_conversation(conn.username, name[1:])
+        elif not is_room_name(name):
+            conn.error("bad_request", "conversation is lobby, a room or @username")
+            return
         else:
             room_key = self._rooms.conversation_of(conn.username, name)
             if room_key is None:

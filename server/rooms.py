@@ -155,6 +155,14 @@ class Rooms:
             self._by_name[room.name], self._by_id[room.room_id] = room, room
         return room
 
+    def invalidate(self, room_id: int) -> None:
+        """Forget the cached room ``room_id``; the next request reloads it from the database.
+        For a change made by another server process (its hub relays the room id)."""
+        with self._lock:
+            room = self._by_id.pop(room_id, None)
+            if room is not None:
+                self._by_name.pop(room.name, None)
+
     def _visible(self, username: str, name: str) -> RoomState | None:
         with self._lock:
             room = self._room(name)

@@ -14,7 +14,14 @@ from common.messages_rooms import (
     ReadPosition,
     RoomInfo,
 )
-from tests.integration.rooms_helpers import conversations, expect, heard_in, say, window
+from tests.integration.rooms_helpers import (
+    conversations,
+    expect,
+    heard_in,
+    refusal,
+    say,
+    window,
+)
 from tests.integration.test_independent_client import Wire
 
 pytest_plugins = ["tests.integration.conftest_server"]
@@ -97,3 +104,15 @@ def test_the_old_contract_client_still_logs_in_and_chats_in_the_lobby(chat) -> N
         assert wire.wait_for("1004|lobby|")
     finally:
         wire.close()
+
+
+def test_marking_read_names_a_conversation_of_ones_own(chat) -> None:
+    alice, carol = window(chat, "user1"), window(chat, "user3")
+    alice.send(CreateRoomRequest("not-carols", "", False))
+    expect(alice, RoomInfo)
+    for name, code in (("#bad", "bad_request"), ("@bad name", "bad_request"),
+                       ("not-carols", "forbidden"), ("nowhere", "forbidden")):
+        carol.send(MarkReadRequest(name, 1))
+        assert refusal(carol).code_word == code, name
+    carol.send(MarkReadRequest("@user1", 5))  # no message with user1 yet
+    assert expect(carol, ReadPosition) == ReadPosition("@user1", 0, 0)

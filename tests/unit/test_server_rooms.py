@@ -198,3 +198,14 @@ def test_the_last_owner_leaving_hands_the_room_on(world) -> None:
     rooms.join(bob, JoinRoomRequest("team"))
     rooms.leave(alice, LeaveRoomRequest("team"))
     assert bob.outbox.lines[-1] == b"1010|team||0|1|owner"  # type: ignore[attr-defined]
+
+
+def test_a_change_made_elsewhere_is_seen_after_invalidation(world) -> None:
+    rooms, audience, hub = world
+    alice = connect(hub, audience, "user1")
+    rooms.create(alice, CreateRoomRequest("team", "", False))
+    store = rooms._store  # another process adds bob behind this one's cache
+    store.add_member(1, "user2", False, 0)  # type: ignore[attr-defined]
+    assert rooms.conversation_of("user2", "team") is None  # the stale cache
+    rooms.invalidate(1)
+    assert rooms.conversation_of("user2", "team") == room_key(1)
