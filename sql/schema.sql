@@ -78,3 +78,10 @@ CREATE TABLE IF NOT EXISTS memberships (
     PRIMARY KEY (username, conversation),
     KEY ix_memberships_room (room_id, username)          -- a room's members
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- a database made before memberships: every direct conversation already stored gets its two
+-- rows, so it is in both accounts' conversation lists (INSERT IGNORE: a second init-db adds none)
+INSERT IGNORE INTO memberships (username, conversation)
+    SELECT DISTINCT sender, conversation FROM messages WHERE recipient IS NOT NULL;
+INSERT IGNORE INTO memberships (username, conversation)
+    SELECT DISTINCT recipient, conversation FROM messages WHERE recipient IS NOT NULL;

@@ -116,3 +116,24 @@ def test_marking_read_names_a_conversation_of_ones_own(chat) -> None:
         assert refusal(carol).code_word == code, name
     carol.send(MarkReadRequest("@user1", 5))  # no message with user1 yet
     assert expect(carol, ReadPosition) == ReadPosition("@user1", 0, 0)
+
+
+def test_init_db_gives_direct_conversations_stored_before_memberships_their_rows(
+    chat, demo_db, mariadb
+) -> None:
+    from server import provision
+    from server.store import NewMessage, Store
+
+    store = Store(demo_db)
+    try:
+        store.insert_messages([NewMessage("dm:user1:user3", "user1", "user3", "old-1", "from an "
+                                          "older server", 1)])
+        with store._transaction() as cur:  # as a database made before memberships had it
+            cur.execute("DELETE FROM memberships WHERE conversation = 'dm:user1:user3'")
+        assert not any(
+            row.conversation == "dm:user1:user3" for row in store.conversations("user3"))
+        provision.apply_schema(mariadb.admin_params(), demo_db.database)
+        assert any(row.conversation == "dm:user1:user3" for row in store.conversations("user3"))
+        assert any(row.conversation == "dm:user1:user3" for row in store.conversations("user1"))
+    finally:
+        store.close()
