@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import scale, scenarios
+from bench import rooms, scale, scenarios
 from bench.procs import ServerProcess, free_port, python_module, raise_nofile_limit
 from bench.scenarios import Bench
 
@@ -30,16 +30,18 @@ PARTS: dict[str, Callable[[Bench], None]] = {
     "lobby": scenarios.scenario_lobby,
     "thousand": scale.scenario_thousand,
     "blast": scale.scenario_blast,
+    "big_room": rooms.scenario_big_room,
+    "many_rooms": rooms.scenario_many_rooms,
 }
-NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast"}
+NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast", "big_room", "many_rooms"}
 QUICK = ("micro", "handshake", "lobby")
-ALL = ("micro", "handshake", "lobby", "thousand", "blast")
+ALL = ("micro", "handshake", "lobby", "thousand", "blast", "big_room", "many_rooms")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("all", help="everything (~5 min); writes BENCHMARKS.md and docs/bench/*.png")
+    sub.add_parser("all", help="everything (~8 min); writes BENCHMARKS.md and docs/bench/*.png")
     sub.add_parser("quick", help="a ~30 s subset: micro, handshake vs TLS, 3 and 20 clients")
     for name in PARTS:
         sub.add_parser(name, help=f"only scenario {name}")
@@ -109,7 +111,7 @@ def run(command: str, parts: tuple[str, ...], args: argparse.Namespace) -> int:
                 from bench.stack import start_chat
 
                 bench.chat = start_chat(stack, REPO, tmp, keep_db=args.keep_db,
-                                        users=1001 if "thousand" in parts else 100,
+                                        users=1001 if {"thousand", "big_room"} & set(parts) else 100,
                                         say=bench.say)
             except Exception as exc:  # the baselines still run; the report says why
                 log.debug("chat stack failed", exc_info=True)

@@ -84,7 +84,8 @@ class Worker:
             wire: ChatWire | PlainWire
             if key is not None:
                 creds = (spec.users[gidx], spec.password)
-                wire = ChatWire(key, creds, msg_prefix=f"{spec.run_tag}-{gidx}")
+                wire = ChatWire(key, creds, msg_prefix=f"{spec.run_tag}-{gidx}",
+                                room=spec.room)
             else:
                 wire = PlainWire()
             silent = gidx >= spec.clients

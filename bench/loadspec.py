@@ -35,6 +35,7 @@ class LoadSpec:
     extend_until_cut: float = 0.0  # with silent clients: keep sending until one is cut off
     quiet: float = 0.5
     host: str = "127.0.0.1"
+    room: str = "lobby"  # where the senders talk; another room must already hold every user
 
     def __post_init__(self) -> None:
         if self.host != "127.0.0.1":

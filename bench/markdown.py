@@ -36,7 +36,8 @@ def render(results: dict[str, Any], info: dict[str, str], lines: list[str],
         "and `docs/bench/*.png`)")
     add("- `make bench-quick` = `.venv/bin/python -m bench quick` (about 30 s; prints the same "
         "kind of lines, ratios included, writes nothing)")
-    add("- one part: `python -m bench micro|handshake|lobby|thousand|blast`, and "
+    add("- one part: `python -m bench micro|handshake|lobby|thousand|blast|big_room|"
+        "many_rooms`, and "
         "`python -m bench load --target ours|plain --clients N --rate R --duration S` for a "
         "custom run (see `python -m bench --help`)\n")
     add("## Goals\n")
@@ -49,6 +50,7 @@ def render(results: dict[str, Any], info: dict[str, str], lines: list[str],
     _lobby(results.get("lobby", []), plots, add)
     _thousand(results.get("thousand", {}), add)
     _blast(results.get("blast", {}), add)
+    _rooms(results.get("big_room", {}), results.get("many_rooms", {}), add)
     _micro(results.get("micro", {}), add)
     notes = results.get("notes", [])
     if notes:
@@ -137,6 +139,31 @@ def _thousand(k: dict[str, Any], add: Callable[[str], None]) -> None:
     for name, cell in rows:
         add(f"| {name} | {cell(o) if o else '–'} | {cell(p) if p else '–'} |")
     add("")
+
+
+def _rooms(big: dict[str, Any], many: dict[str, Any], add: Callable[[str], None]) -> None:
+    """A 1,000-member room against the lobby; an account in 200 rooms against the lobby's."""
+    if big:
+        add(f"## Rooms: one message to a room of {big.get('clients', 1000):,} members\n")
+        add("| | lobby | room | room / lobby |\n|---|---|---|---|")
+        lobby, room = big.get("lobby", {}), big.get("bench-big", {})
+        add(f"| reaches all others p50 / p99 (ms) | {_lat(lobby.get('reach_all'))} | "
+            f"{_lat(room.get('reach_all'))} | p99 {big.get('ratio_reach_p99', math.nan):.2f}× |")
+        add(f"| per-delivery latency p50 / p99 (ms) | {_lat(lobby.get('latency'))} | "
+            f"{_lat(room.get('latency'))} | p50 {big.get('ratio_latency_p50', math.nan):.2f}× |")
+        add("")
+    if many:
+        add(f"## Rooms: the conversation list of an account in {many.get('rooms', 200)} rooms\n")
+        add("| account | entries | `0021` round trip p50 / p99 (ms) |\n|---|---|---|")
+        for key, name in (("lobby_only", "in the lobby only"), ("in_200_rooms", "in 200 rooms")):
+            row = many.get(key, {})
+            add(f"| {name} | {row.get('entries', '–')} | {_lat(row.get('ms'))} |")
+        add(f"\nRatio p50: {many.get('ratio_p50', math.nan):.2f}×. MariaDB's plan of the one "
+            "query (id, select type, table, type, keys, key, key length, ref, rows, extra):\n")
+        add("```")
+        for plan_row in many.get("explain", []):
+            add(" | ".join(plan_row))
+        add("```\n")
 
 
 def _blast(b: dict[str, Any], add: Callable[[str], None]) -> None:

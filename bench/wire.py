@@ -41,6 +41,7 @@ from common.messages import (
     PresenceEvent,
     ResumeRequest,
 )
+from common.messages_rooms import JoinRoomRequest
 from common.protocol import LOBBY
 
 Event = tuple[object, ...]
@@ -87,11 +88,13 @@ class ChatWire:
         *,
         resume: bool = False,
         msg_prefix: str = "m",
+        room: str = ROOM,
     ) -> None:
         self.conn = Connection.client(server_key)
         self._credentials = credentials
         self._resume = resume
         self._prefix = msg_prefix + "-"
+        self._room = room  # another room than the lobby is joined (and opted in to) at login
         self._out = bytearray()
 
     def hello(self) -> bytes:
@@ -106,7 +109,7 @@ class ChatWire:
 
     def chat(self, seq: int, text: str) -> bytes:
         """One ``0002`` message; ``client_msg_id`` is ``<prefix>-<seq>`` (unique per run)."""
-        return self.conn.send(ChatRequest(ROOM, f"{self._prefix}{seq}", text))
+        return self.conn.send(ChatRequest(self._room, f"{self._prefix}{seq}", text))
 
     def feed(self, data: bytes) -> list[Event]:
         """Bytes from the socket (``b""`` at EOF) to events. Protocol failures raise."""
@@ -134,6 +137,8 @@ class ChatWire:
                 self._login()
             elif kind is LoginResult:
                 if event.ok:  # type: ignore[union-attr]
+                    if self._room != LOBBY:  # a member already: answered by 1010, opts in
+                        self._out += self.conn.send(JoinRoomRequest(self._room))
                     events.append(("ready", event.detail))  # type: ignore[union-attr]
                 else:
                     events.append(("refused", event.detail))  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from common.errors import LocalProtocolError, RemoteProtocolError
+from common.messages_rooms import ROOM_EVENTS, ROOM_REQUESTS, RoomEvent, RoomRequest
 from common.protocol import (
     LOGIN_REFUSAL_CODES,
     LoginRefusal,
@@ -221,23 +222,23 @@ class ErrorReply:
 
 ClientMessage = (
     LoginRequest | ChatRequest | DirectRequest | HistoryRequest | LogoutRequest | PingRequest
-    | ResumeRequest
+    | ResumeRequest | RoomRequest
 )
 ServerMessage = (
     LoginResult | ChatDelivery | DirectDelivery | HistoryEnd | PresenceEvent | RosterUpdate | Ack
-    | Pong | ErrorReply
+    | Pong | ErrorReply | RoomEvent
 )
 Message = ClientMessage | ServerMessage
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     cls.CODE: cls
     for cls in (LoginRequest, ChatRequest, DirectRequest, HistoryRequest, LogoutRequest,
-                PingRequest, ResumeRequest)
+                PingRequest, ResumeRequest, *ROOM_REQUESTS)
 }
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     cls.CODE: cls
     for cls in (LoginResult, ChatDelivery, DirectDelivery, HistoryEnd, PresenceEvent,
-                RosterUpdate, Ack, Pong, ErrorReply)
+                RosterUpdate, Ack, Pong, ErrorReply, *ROOM_EVENTS)
 }
 
 
@@ -375,7 +376,7 @@ def decode_message(line: bytes, table: Mapping[str, type[Message]]) -> Message:
         return RosterUpdate(tuple(zip(names[::2], names[1::2], strict=True)))
     if cls is LoginResult:
         return _decode_login_result(raw_fields)
-    if cls is LogoutRequest and raw_fields == [b""]:
+    if not _KINDS[cls] and raw_fields == [b""]:
         raw_fields = []  # tolerate "0005|"
     kinds = _KINDS[cls]
     if len(raw_fields) != len(kinds):

@@ -64,6 +64,8 @@ class ErrorCode(enum.StrEnum):
     NOT_LOGGED_IN = "not_logged_in"
     NO_SUCH_USER = "no_such_user"
     FORBIDDEN = "forbidden"
+    NAME_TAKEN = "name_taken"
+    LIMIT_REACHED = "limit_reached"
 
 
 ERROR_CODES: tuple[str, ...] = tuple(code.value for code in ErrorCode)

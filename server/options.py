@@ -84,6 +84,11 @@ class ServerOptions:
     history_limit: int = 200
     commit_timeout: float = 10.0  # a send waits this long for its group commit
     commit_batch: int = 256
+    # rooms (PROTOCOL.md §6)
+    max_rooms_per_account: int = 500  # rooms besides the lobby
+    max_room_members: int = 5_000
+    max_topic: int = 200  # characters, after control and bidi characters are removed
+    directory_page: int = 100  # entries of one public-room or people page
 
     @property
     def max_line(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar
 
+from server.ports_rooms import RoomStore
 from server.store import DelayPolicy, NewMessage, StoredMessage, UserRecord
 
 OriginT = TypeVar("OriginT", contravariant=True)
@@ -55,7 +56,7 @@ class AccountStore(Protocol):
         ...
 
 
-class ChatStore(AccountStore, Protocol):
+class ChatStore(AccountStore, RoomStore, Protocol):
     """Everything the service asks the database, besides the group commit's inserts."""
 
     def user_exists(self, username: str) -> bool: ...

@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from common.errors import RemoteProtocolError
 from common.messages import (
     Ack,
-    ChatDelivery,
     ChatRequest,
     ClientMessage,
     DirectRequest,
@@ -59,17 +58,20 @@ from common.messages import (
     ResumeRequest,
     escape_field,
 )
+from common.messages_rooms import ROOM_REQUESTS
 from common.protocol import LOBBY, LoginRefusal
 from server.accounts import TOO_MANY_ATTEMPTS, Accounts, Identity, LockedOut
 from server.admission import Admission
 from server.commit import Committed
 from server.connection_state import ConnectionState
+from server.conversations import RoomRequests
 from server.direct import DirectMessages, dm_conversation, line_of
 from server.hub import Hub, LineSink
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
-from server.store import NewMessage, StoredMessage, StoreUnavailable
+from server.rooms import room_line
+from server.store import NewMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class ChatService:
         self._message_rate = KeyedBuckets(options.msg_rate, options.msg_burst, keys, clock)
         self._direct_messages = DirectMessages(store, hub, keys)
         self._admission = Admission(options, clock)
+        self._rooms = RoomRequests(store, hub, options, self.now_ms, self._admission)
         # room for a delivery's other fields (ids, names, time) inside one record
         self._max_text_bytes = options.max_line - 512
 
@@ -151,6 +154,9 @@ class ChatService:
             case PingRequest():
                 self._wait_for_earlier_sends(conn)
                 return self._ping(conn, message)
+            case _ if isinstance(message, ROOM_REQUESTS):  # server.conversations
+                self._wait_for_earlier_sends(conn)
+                return self._rooms.handle(conn, message)
             case LogoutRequest():
                 self._wait_for_earlier_sends(conn)
                 self._accounts.logout(conn.token_hash)  # the token given to this connection
@@ -173,6 +179,7 @@ class ChatService:
         self._wait_for_earlier_sends(conn)  # their acks go out before the connection closes
         conn.closed = True
         self._admission.forget(conn)
+        self._rooms.forget(conn.outbox)
         if conn.username is not None:
             self._admission.release_account_slot(conn.username)
             self._hub.detach(conn.username, conn.outbox)
@@ -232,29 +239,17 @@ class ChatService:
     # --- room chat -------------------------------------------------------------------------
 
     def _chat(self, conn: ConnectionState, request: ChatRequest) -> bool:
-        if request.room != LOBBY:
-            conn.error("bad_request", "the only room is lobby")
-            return True
         if not self._acceptable(conn, request.client_msg_id, request.text):
             return self._admission.count_request(conn)
         assert conn.username is not None
+        key = LOBBY if request.room == LOBBY else self._rooms.send_key(conn, request.room)
+        if key is None:  # refused (forbidden or unavailable), nothing stored
+            return self._admission.count_request(conn)
         message = NewMessage(
-            LOBBY, conn.username, None, request.client_msg_id, request.text, self.now_ms()
+            key, conn.username, None, request.client_msg_id, request.text, self.now_ms()
         )
         self._queue_send(conn, message)
         return True
-
-    def _room_line(self, stored: StoredMessage) -> bytes:
-        return line_of(
-            ChatDelivery(
-                stored.msg_id,
-                stored.conversation,
-                stored.sender,
-                stored.sender_nickname,
-                stored.created_ms,
-                stored.text,
-            )
-        )
 
     # --- direct messages (all of it here, so end-to-end encryption can replace it) ----------
 
@@ -346,8 +341,10 @@ class ChatService:
                              stored.sender)
                     continue
                 audience: Sequence[LineSink]
-                if stored.recipient is None:
-                    line, audience = self._room_line(stored), self._hub.everyone()
+                if stored.conversation == LOBBY:
+                    line, audience = room_line(stored, LOBBY), self._hub.everyone()
+                elif stored.recipient is None:  # a room: its members at this moment
+                    line, audience = self._rooms.rooms.delivery(stored)
                 else:
                     line = self._direct_messages.line(stored)
                     audience = self._direct_messages.audience(stored, outbox)
@@ -363,13 +360,15 @@ class ChatService:
 
     def _history(self, conn: ConnectionState, request: HistoryRequest) -> bool:
         assert conn.username is not None
-        conversation = request.conversation
+        conversation, floor = request.conversation, 0
         if conversation == LOBBY:
             key: str | None = LOBBY
         elif conversation.startswith("@"):
             key = self._direct_messages.history_key(conn.username, conversation)
+        elif (source := self._rooms.history_source(conn, conversation)) is None:
+            return True  # refused (forbidden, bad name or unavailable) and answered
         else:
-            key = None
+            key, floor = source
         if key is None:
             conn.error("bad_request", "conversation is lobby or @username")
             return True
@@ -382,8 +381,12 @@ class ChatService:
         except StoreUnavailable:
             conn.error("unavailable", "history is unavailable; try again")
             return True
+        if floor:  # a private room's member reads from where it joined
+            kept = [row for row in rows if row.msg_id > floor]
+            rows, more = kept, more and len(kept) == len(rows)
         direct_line = self._direct_messages.line
-        page = [direct_line(row) if row.recipient else self._room_line(row) for row in rows]
+        page = [direct_line(row) if row.recipient else room_line(row, conversation)
+                for row in rows]
         oldest = rows[0].msg_id if rows else None
         page.append(line_of(HistoryEnd(conversation, oldest, more)))
         conn.outbox.put_lines(tuple(page))

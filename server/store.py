@@ -28,6 +28,7 @@ from dbutils.pooled_db import PooledDB
 from server.names import nickname_key
 from server.store_logins import DelayPolicy as DelayPolicy  # re-exported for callers
 from server.store_logins import LoginRows
+from server.store_rooms import RoomRows, record_direct_members
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class _Pool:
         self._pool.close()
 
 
-class Store(LoginRows):
+class Store(LoginRows, RoomRows):
     """Pooled, parameterised access to users and messages; login rows come from ``LoginRows``."""
 
     def __init__(self, params: DbParams) -> None:
@@ -305,6 +306,7 @@ class Store(LoginRows):
                         for m in fresh
                     ],
                 )
+                record_direct_members(cur, fresh)
                 cur.execute(
                     "SELECT m.id, m.sender, m.client_msg_id, COALESCE(u.nickname, m.sender) "
                     "FROM messages m LEFT JOIN users u ON u.username = m.sender WHERE "

@@ -50,3 +50,38 @@ CREATE TABLE IF NOT EXISTS login_attempts (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE INDEX IF NOT EXISTS ix_resume_tokens_expires ON resume_tokens (expires_ms);
+
+-- Rooms other than the lobby. The name is what people type and may change (rename); messages
+-- are stored under the conversation 'room:<id>', so a rename keeps history and read positions.
+CREATE TABLE IF NOT EXISTS rooms (
+    id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    name        VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,  -- a-z 0-9 -
+    topic       VARCHAR(200) NOT NULL DEFAULT '',
+    is_private  TINYINT(1) NOT NULL DEFAULT 0,
+    created_ms  BIGINT NOT NULL,
+    UNIQUE KEY uq_rooms_name (name),
+    KEY ix_rooms_public_name (is_private, name)      -- the public room list, by name
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- One row per (account, conversation) the account is in: rooms (role, where its history
+-- starts), the lobby and direct conversations (made when their first message is stored), each
+-- with the account's read position. The conversation list at login reads these rows by
+-- username (the primary key) and each conversation's newest message by ix_messages_conversation.
+CREATE TABLE IF NOT EXISTS memberships (
+    username      VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    conversation  VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,  -- lobby | room:<id> | dm:a:b
+    room_id       BIGINT UNSIGNED NULL,                  -- rooms.id for a room, else NULL
+    role          VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT 'member',
+    joined_after  BIGINT UNSIGNED NOT NULL DEFAULT 0,    -- private room: history after this id
+    joined_ms     BIGINT NOT NULL DEFAULT 0,
+    last_read     BIGINT UNSIGNED NOT NULL DEFAULT 0,    -- the newest message id read
+    PRIMARY KEY (username, conversation),
+    KEY ix_memberships_room (room_id, username)          -- a room's members
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- a database made before memberships: every direct conversation already stored gets its two
+-- rows, so it is in both accounts' conversation lists (INSERT IGNORE: a second init-db adds none)
+INSERT IGNORE INTO memberships (username, conversation)
+    SELECT DISTINCT sender, conversation FROM messages WHERE recipient IS NOT NULL;
+INSERT IGNORE INTO memberships (username, conversation)
+    SELECT DISTINCT recipient, conversation FROM messages WHERE recipient IS NOT NULL;

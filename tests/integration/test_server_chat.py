@@ -70,7 +70,7 @@ def test_too_long_is_refused_and_the_connection_stays(trio) -> None:
     "request_,code",
     [
         (ChatRequest("lobby", "e1", ""), "bad_request"),
-        (ChatRequest("kitchen", "e2", "hi"), "bad_request"),
+        (ChatRequest("kitchen", "e2", "hi"), "forbidden"),  # no such room (PROTOCOL.md §6)
         (ChatRequest("lobby", "", "hi"), "bad_request"),
         (ChatRequest("lobby", "i" * 65, "hi"), "bad_request"),
     ],

@@ -4,8 +4,9 @@ Rules: ``common`` imports only the stdlib, ``Crypto`` (pycryptodome, the envelop
 ``cryptography`` (pyca, the records' AES-GCM) and itself, and never the
 impure modules (sockets, threads, Tk, SQL, event loops) nor sets up logging; ``server`` never
 imports ``client`` or ``tkinter``; ``client`` never imports ``server`` or ``pymysql``; only
-``__main__`` modules (and tests) read ``config``; only ``server/store.py`` and
-``server/provision.py`` import ``pymysql``; only ``server/passwords.py`` imports ``argon2``.
+``__main__`` modules (and tests) read ``config``; only ``server/store.py``,
+``server/store_rooms.py`` and ``server/provision.py`` import ``pymysql``; only
+``server/passwords.py`` imports ``argon2``.
 From the layout: ``server/listener.py`` is the server's only socket code,
 ``client/session.py`` the client's, and ``client/ui/`` imports no socket or crypto.
 
@@ -37,7 +38,7 @@ IMPURE = frozenset(
     }
 )
 LOGGING_SETUP = frozenset({"basicConfig", "dictConfig", "fileConfig"})
-PYMYSQL_HOMES = frozenset({"server/store.py", "server/provision.py"})
+PYMYSQL_HOMES = frozenset({"server/store.py", "server/store_rooms.py", "server/provision.py"})
 ARGON2_HOMES = frozenset({"server/passwords.py"})
 SOCKET_HOMES = frozenset({"server/listener.py", "client/session.py"})
 CONFIG_RULE = "config read outside a __main__ module"
