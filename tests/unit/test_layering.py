@@ -1,12 +1,14 @@
 """The rules between the parts (docs/ARCHITECTURE.md §1), checked by reading every import.
 
 Rules: ``common`` imports only the stdlib, ``Crypto`` (pycryptodome, the envelope),
-``cryptography`` (pyca, the records' AES-GCM) and itself, and never the
-impure modules (sockets, threads, Tk, SQL, event loops) nor sets up logging; ``server`` never
-imports ``client`` or ``tkinter``; ``client`` never imports ``server`` or ``pymysql``; only
+``cryptography`` (pyca, the records' AES-GCM), ``argon2`` (only the key derivation) and
+itself, and never the impure modules (sockets, threads, Tk, SQL, event loops) nor sets up
+logging; ``server`` never imports ``client`` or ``tkinter``; ``client`` never imports
+``server`` or ``pymysql``; only
 ``__main__`` modules (and tests) read ``config``; only ``server/store.py``,
 ``server/store_rooms.py`` and ``server/provision.py`` import ``pymysql``; only
-``server/passwords.py`` imports ``argon2``.
+``server/passwords.py`` (the server's hashes) and ``common/account_keys.py`` (the client's
+key derivation, pure: bytes in, bytes out) import ``argon2``.
 From the layout: ``server/listener.py`` is the server's only socket code,
 ``client/session.py`` the client's, and ``client/ui/`` imports no socket or crypto.
 
@@ -29,7 +31,7 @@ PARTS = ("common", "server", "client")
 GRAPH_PARTS = (*PARTS, "bench")
 GRAPH_FILES = ("config.py",)
 STDLIB = frozenset(sys.stdlib_module_names)
-COMMON_MAY_IMPORT = frozenset({"Crypto", "cryptography", "common"})
+COMMON_MAY_IMPORT = frozenset({"Crypto", "cryptography", "common", "argon2"})
 IMPURE = frozenset(
     {
         "socket", "_socket", "socketserver", "ssl", "selectors", "select", "asyncio",
@@ -39,7 +41,7 @@ IMPURE = frozenset(
 )
 LOGGING_SETUP = frozenset({"basicConfig", "dictConfig", "fileConfig"})
 PYMYSQL_HOMES = frozenset({"server/store.py", "server/store_rooms.py", "server/provision.py"})
-ARGON2_HOMES = frozenset({"server/passwords.py"})
+ARGON2_HOMES = frozenset({"server/passwords.py", "common/account_keys.py"})
 SOCKET_HOMES = frozenset({"server/listener.py", "client/session.py"})
 CONFIG_RULE = "config read outside a __main__ module"
 
