@@ -339,6 +339,18 @@ class Store(LoginRows):
         more = len(rows) > limit
         return list(reversed(rows[:limit])), more
 
+    def messages_after(self, after_id: int, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` messages of every conversation with an id above ``after_id``,
+        oldest first: what a node of a cluster reads to catch up after missing pub/sub."""
+        with self._transaction() as cur:
+            cur.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages m "
+                "LEFT JOIN users u ON u.username = m.sender "
+                "WHERE m.id > %s ORDER BY m.id LIMIT %s",
+                (after_id, max(1, limit)),
+            )
+            return [_message(r) for r in cur.fetchall()]
+
     # --- health --------------------------------------------------------------------------------
 
     def ping(self) -> bool:
