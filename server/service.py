@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from common.errors import RemoteProtocolError
 from common.messages import (
     Ack,
-    ChatDelivery,
     ChatRequest,
     ClientMessage,
     DirectRequest,
@@ -64,8 +63,9 @@ from server.accounts import TOO_MANY_ATTEMPTS, Accounts, Identity
 from server.admission import Admission
 from server.commit import Committed
 from server.connection_state import ConnectionState
+from server.delivery import delivery_of, room_line
 from server.direct import DirectMessages, dm_conversation, line_of
-from server.hub import Hub, LineSink
+from server.hub import Hub, LineSink, Publication
 from server.limits import KeyedBuckets
 from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
@@ -244,16 +244,7 @@ class ChatService:
         return True
 
     def _room_line(self, stored: StoredMessage) -> bytes:
-        return line_of(
-            ChatDelivery(
-                stored.msg_id,
-                stored.conversation,
-                stored.sender,
-                stored.sender_nickname,
-                stored.created_ms,
-                stored.text,
-            )
-        )
+        return room_line(stored)
 
     # --- direct messages (all of it here, so end-to-end encryption can replace it) ----------
 
@@ -332,6 +323,7 @@ class ChatService:
         commit's acks and relays reach every recipient as one record, in send order.
         """
         lines: defaultdict[LineSink, list[bytes]] = defaultdict(list)
+        published: list[Publication] = []
         try:
             for item in batch:
                 outbox, stored = item.origin.sender.outbox, item.stored
@@ -344,16 +336,15 @@ class ChatService:
                     log.info("resend of message %d from %s acked again", stored.msg_id,
                              stored.sender)
                     continue
-                audience: Sequence[LineSink]
-                if stored.recipient is None:
-                    line, audience = self._room_line(stored), self._hub.everyone()
-                else:
-                    line = self._direct_messages.line(stored)
-                    audience = self._direct_messages.audience(stored, outbox)
-                for recipient in audience:
+                line, audience = delivery_of(stored)
+                exclude = None if audience is None else outbox  # the sender's window has the ack
+                for recipient in self._hub.local(audience, exclude):
                     lines[recipient].append(line)
+                published.append(Publication(stored.msg_id, line, audience))
             for recipient, queued in lines.items():
                 recipient.put_lines(tuple(queued))
+            if published:  # the other processes of a cluster deliver to their connections
+                self._hub.publish(published)
         finally:  # whatever happened, the senders' readers must not wait for these any longer
             for item in batch:
                 item.origin.answered.set_result(None)
