@@ -351,6 +351,13 @@ class Store(LoginRows):
             )
             return [_message(r) for r in cur.fetchall()]
 
+    def last_message_id(self) -> int:
+        """The highest message id stored (0 when there is none)."""
+        with self._transaction() as cur:
+            cur.execute("SELECT COALESCE(MAX(id), 0) FROM messages")
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
     # --- health --------------------------------------------------------------------------------
 
     def ping(self) -> bool:
