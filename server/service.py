@@ -66,7 +66,7 @@ from server.connection_state import ConnectionState
 from server.delivery import delivery_of, room_line
 from server.direct import DirectMessages, dm_conversation, line_of
 from server.hub import Hub, LineSink, Publication
-from server.limits import KeyedBuckets
+from server.limits_redis import buckets
 from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
 from server.store import NewMessage, StoredMessage, StoreUnavailable
@@ -107,7 +107,9 @@ class ChatService:
         self._wall = wall_clock
         self._accounts = Accounts(store, hasher, options, wall_clock=wall_clock, clock=clock)
         keys = options.rate_limit_keys
-        self._message_rate = KeyedBuckets(options.msg_rate, options.msg_burst, keys, clock)
+        self._message_rate = buckets(
+            options.redis_url, "msg", options.msg_rate, options.msg_burst, keys, clock
+        )
         self._direct_messages = DirectMessages(store, hub, keys)
         self._admission = Admission(options, clock)
         # room for a delivery's other fields (ids, names, time) inside one record

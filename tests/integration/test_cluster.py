@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from Crypto.PublicKey import RSA
 
-from common.messages import Ack, ChatDelivery, DirectDelivery, PresenceEvent, RosterUpdate
+from common.messages import (
+    Ack,
+    ChatDelivery,
+    DirectDelivery,
+    ErrorReply,
+    PresenceEvent,
+    RosterUpdate,
+)
 from server.store import DbParams
 from tests.integration.cluster_support import Node, PrivateRedis, start_node
 from tests.support.chat_client import ChatClient, ServerClosed
@@ -163,3 +170,25 @@ def test_node_killed_mid_flood_its_client_resumes_elsewhere(
     seen = deliveries(bob, set(acked.values()), timeout=20)
     assert set(acked.values()) <= seen.keys(), "an acked message never reached bob"
     assert max(seen.values()) == 1, "a message was delivered twice"
+
+
+def test_message_rate_holds_for_the_cluster_not_per_node(
+    tmp_path: Path, demo_db: DbParams, live_server_key: RSA.RsaKey, bus: PrivateRedis
+) -> None:
+    """The attack: spend the burst on node A, then go on sending through node B."""
+    slow = {"msg_rate": "0.01", "msg_burst": "5"}
+    a = start_node(tmp_path, "ra", demo_db, live_server_key, bus.url, **slow)
+    try:
+        b = start_node(tmp_path, "rb", demo_db, live_server_key, bus.url, **slow)
+        try:
+            on_a = client(a, live_server_key, "user3")
+            on_b = client(b, live_server_key, "user3")
+            for i in range(5):
+                on_a.chat_acked(f"burst {i}")
+            on_b.chat("one more through the other node")
+            reply = on_b.recv_until(lambda m: isinstance(m, (Ack, ErrorReply)))
+            assert isinstance(reply, ErrorReply) and reply.code_word == "rate_limited"
+        finally:
+            b.kill()
+    finally:
+        a.kill()
