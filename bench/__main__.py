@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import scale, scenarios
+from bench import scale, scaleout, scenarios
 from bench.procs import ServerProcess, free_port, python_module, raise_nofile_limit
 from bench.scenarios import Bench
 
@@ -30,10 +30,11 @@ PARTS: dict[str, Callable[[Bench], None]] = {
     "lobby": scenarios.scenario_lobby,
     "thousand": scale.scenario_thousand,
     "blast": scale.scenario_blast,
+    "scaleout": scaleout.scenario_scaleout,
 }
-NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast"}
+NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast", "scaleout"}
 QUICK = ("micro", "handshake", "lobby")
-ALL = ("micro", "handshake", "lobby", "thousand", "blast")
+ALL = ("micro", "handshake", "lobby", "thousand", "blast", "scaleout")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -109,7 +110,7 @@ def run(command: str, parts: tuple[str, ...], args: argparse.Namespace) -> int:
                 from bench.stack import start_chat
 
                 bench.chat = start_chat(stack, REPO, tmp, keep_db=args.keep_db,
-                                        users=1001 if "thousand" in parts else 100,
+                                        users=1001 if {"thousand", "scaleout"} & set(parts) else 100,
                                         say=bench.say)
             except Exception as exc:  # the baselines still run; the report says why
                 log.debug("chat stack failed", exc_info=True)
