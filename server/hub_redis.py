@@ -12,7 +12,9 @@ The database is the truth; Redis pub/sub only says what happened. Each process k
   network cut) loses what was published meanwhile. When the subscription comes back, and every
   ``catchup_interval`` seconds anyway, the process reads from MariaDB every message above its
   watermark (less a window, because ids are given at insert and commits of other processes
-  finish out of order) and delivers those it has not delivered.
+  finish out of order) and delivers those it has not delivered and that the previous pass
+  (half a second or one interval earlier) also found undelivered, so that its own commits,
+  stored a moment before they are handed to the hub, are never delivered twice.
 - Presence. Each logged-in connection is a key ``chat:conn:<user>:<node>:<n>`` whose value is
   the nickname and whose TTL (``presence_ttl``) the heartbeat refreshes. An account is online
   while any such key exists. Joins and leaves are also published so that others learn at once;
@@ -45,6 +47,7 @@ CONN_PREFIX = "chat:conn:"
 REMEMBERED_IDS = 100_000  # message ids delivered, kept to deliver each once
 CATCHUP_WINDOW = 2_000  # ids below the watermark read again (commits finish out of order)
 CATCHUP_PAGE = 1_000
+SECOND_LOOK = 0.5  # seconds between the two catch-up passes after a reconnect
 
 Render = Callable[[StoredMessage], tuple[bytes, Audience]]
 
@@ -89,6 +92,11 @@ class RedisHub:
         self._delivered: OrderedDict[int, None] = OrderedDict()
         self._delivered_lock = threading.Lock()  # also serialises deliveries of remote ids
         self._watermark: int | None = None  # highest message id delivered or published
+        # Ids the last catch-up found stored but not delivered. A row is delivered by the
+        # catch-up only when a second pass, a moment later, still finds it undelivered: this
+        # node's own commits are in the database a moment before ``on_committed`` publishes
+        # (and so remembers) them, and must not be delivered twice.
+        self._suspects: set[int] = set()
         self._outgoing: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._caught_up = threading.Event()  # the subscription is live (tests wait on it)
@@ -197,9 +205,17 @@ class RedisHub:
                         self._watermark = watermark
                 return
             after = max(0, watermark - CATCHUP_WINDOW)
+            suspects, self._suspects = self._suspects, set()
             while not self._stop.is_set():
                 rows = self._source.messages_after(after, CATCHUP_PAGE)
                 for row in rows:
+                    with self._delivered_lock:
+                        delivered = row.msg_id in self._delivered
+                    if delivered:
+                        continue
+                    if row.msg_id not in suspects:  # maybe this node's, not yet handed over
+                        self._suspects.add(row.msg_id)
+                        continue
                     line, audience = self._render(row)
                     self._deliver(row.msg_id, line, audience)
                 if len(rows) < CATCHUP_PAGE:
@@ -263,6 +279,8 @@ class RedisHub:
             try:
                 pubsub.subscribe(CHANNEL)
                 self._catch_up()  # what was published while we were not listening
+                self._stop.wait(SECOND_LOOK)
+                self._catch_up()  # ... delivered now that it was missing twice
                 self._reconcile()
                 self._caught_up.set()
                 delay = 0.1
