@@ -5,8 +5,10 @@ VENV_STAMP := .venv/.stamp
 
 .PHONY: run test sysdeps venv keys db db-stop lint typecheck unit bench bench-quick screenshots clean clean-all
 
+NODES ?= 1
+
 run: sysdeps venv keys db
-	scripts/run.sh
+	NODES=$(NODES) scripts/run.sh
 
 test: sysdeps venv
 	.venv/bin/ruff check .

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import rooms, scale, scenarios
+from bench import rooms, scale, scaleout, scenarios
 from bench.procs import ServerProcess, free_port, python_module, raise_nofile_limit
 from bench.scenarios import Bench
 
@@ -32,10 +32,11 @@ PARTS: dict[str, Callable[[Bench], None]] = {
     "blast": scale.scenario_blast,
     "big_room": rooms.scenario_big_room,
     "many_rooms": rooms.scenario_many_rooms,
+    "scaleout": scaleout.scenario_scaleout,
 }
-NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast", "big_room", "many_rooms"}
+NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast", "big_room", "many_rooms", "scaleout"}
 QUICK = ("micro", "handshake", "lobby")
-ALL = ("micro", "handshake", "lobby", "thousand", "blast", "big_room", "many_rooms")
+ALL = ("micro", "handshake", "lobby", "thousand", "blast", "big_room", "many_rooms", "scaleout")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,7 +112,8 @@ def run(command: str, parts: tuple[str, ...], args: argparse.Namespace) -> int:
                 from bench.stack import start_chat
 
                 bench.chat = start_chat(stack, REPO, tmp, keep_db=args.keep_db,
-                                        users=1001 if {"thousand", "big_room"} & set(parts) else 100,
+                                        users=1001 if {"thousand", "big_room", "scaleout"} & set(parts)
+                                        else 100,
                                         say=bench.say)
             except Exception as exc:  # the baselines still run; the report says why
                 log.debug("chat stack failed", exc_info=True)

@@ -96,7 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except ValueError as exc:  # a bad CHAT_* variable: say which, as argparse would
         raise SystemExit(f"python -m client: error: {exc}") from None
     parser = argparse.ArgumentParser(prog="python -m client", description="Encrypted chat client")
-    parser.add_argument("--host", default=host, help=f"server address (default {host})")
+    parser.add_argument("--host", default=host,
+                        help=f"server address, or several nodes of one cluster as a,b,c "
+                             f"(same key; the client fails over between them; default {host})")
     parser.add_argument("--port", type=int, default=port, help=f"server port (default {port})")
     parser.add_argument("--user", default="", help="username to prefill in the login form")
     parser.add_argument("--server-key", type=Path, default=None,
@@ -129,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"cannot open a window ({exc}); is DISPLAY set?\n")
         return 1
     view = TkView(root, PrefsFile(config_dir()))
+    nodes = ",".join(f"{host.strip()}:{args.port}" for host in args.host.split(","))
     app = App(
-        view, KnownServers(config_dir()), address=f"{args.host}:{args.port}",
+        view, KnownServers(config_dir()), address=nodes,
         username=args.user, explicit_key=explicit,
         project_key=args.key_dir / "server_public.pem",
         session_factory=functools.partial(Session, connect_timeout=args.connect_deadline),

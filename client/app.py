@@ -47,7 +47,7 @@ from client.session import (
 )
 from client.stash import StashFile
 from client.traffic import RETRY_BASE, RETRY_CAP, ChatTraffic
-from client.trust import KnownServers, parse_address, server_id
+from client.trust import KnownServers, next_server, parse_address, server_id
 from common.crypto import fingerprint
 from common.messages import (
     LoginRequest,
@@ -104,6 +104,7 @@ class App(ChatActions):
         self.link = SessionLink(self.lifecycle)
         self.traffic: ChatTraffic | None = None  # from the first login to the logout
         self._host, self._port = "", 0
+        self._servers: list[tuple[str, int]] = []  # every address given (--host a,b,c)
         self._password: str | None = None  # memory only: to log in again if a resume fails
         self._token: str | None = None  # single-use resume token from the last 1001
         self._key: RSA.RsaKey | None = None
@@ -170,8 +171,10 @@ class App(ChatActions):
         """The Login button: check the form, pick the key, connect."""
         if self.phase is not Phase.LOGIN:
             return
-        default = parse_address(self.address, 8090)
-        where = parse_address(address, default.port if default else 8090)
+        default = parse_address(self.address.split(",")[0], 8090)
+        servers = [parse_address(part, default.port if default else 8090)
+                   for part in address.split(",")]  # nodes of one cluster: same key
+        where = servers[0] if None not in servers else None
         if where is None:
             self.view.show_login_error("Enter the server as host:port, for example 127.0.0.1:8090.")
             return
@@ -183,6 +186,7 @@ class App(ChatActions):
             return
         self.address = address.strip()
         self._host, self._port = where.host, where.port
+        self._servers = [(a.host, a.port) for a in servers if a is not None]
         self.username, self._password, self._token = username.strip(), password, None
         self.lifecycle.move("submit login")
         self.view.set_login_busy(True, "Checking the server's key…")
@@ -263,6 +267,7 @@ class App(ChatActions):
     def _reconnect(self) -> None:
         self.view.offer_reconnect(False)
         self.lifecycle.move("reconnect")
+        self._host, self._port = next_server(self._servers, (self._host, self._port))
         self._connect()
 
     def _connect(self) -> None:

@@ -89,6 +89,14 @@ def parse_address(text: str, default_port: int) -> Address | None:
     return Address(host, int(port_text))
 
 
+def next_server(servers: list[tuple[str, int]], current: tuple[str, int]) -> tuple[str, int]:
+    """The node to reconnect to after ``current`` failed: the next one of ``servers`` (the
+    nodes of one cluster, all holding the same pinned key), or ``current`` if it is alone."""
+    if current not in servers:
+        return current
+    return servers[(servers.index(current) + 1) % len(servers)]
+
+
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback addresses: only then is the project key implied."""
     host = host.strip().strip("[]").lower()

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the chat needs, and only those that are missing:
-# MariaDB (the real database the server and its tests use), Xvfb + xdotool (GUI tests and
+# MariaDB (the real database the server and its tests use), Redis (the bus between the
+# server processes of a cluster, and its tests), Xvfb + xdotool (GUI tests and
 # screenshots), CJK and emoji fonts (so Tk can show every message), and Tk for Python.
 set -euo pipefail
 
 need=()
 command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
 command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
 command -v import >/dev/null 2>&1 && import -version 2>/dev/null | grep -q ImageMagick || need+=(imagemagick)

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 
 from server.connection_state import ConnectionState
-from server.limits import KeyedBuckets, RequestLimiter, count_down, network_key
+from server.limits import RequestLimiter, count_down, network_key
+from server.limits_redis import buckets
 from server.names import is_username
 from server.options import ServerOptions
 
@@ -30,11 +31,12 @@ class Admission:
         keys = options.rate_limit_keys
         self._account_conns: dict[str, int] = {}  # logged-in connections per account
         self._account_lock = threading.Lock()
-        self._logins = KeyedBuckets(
-            options.account_login_rate, options.account_login_burst, keys, clock
+        url = options.redis_url  # set: these buckets hold for the whole cluster
+        self._logins = buckets(
+            url, "login", options.account_login_rate, options.account_login_burst, keys, clock
         )
-        self._history_rows = KeyedBuckets(
-            options.history_rows_rate, options.history_rows_burst, keys, clock
+        self._history_rows = buckets(
+            url, "history", options.history_rows_rate, options.history_rows_burst, keys, clock
         )
         self._requests = RequestLimiter(options.request_rate, options.request_burst, clock)
 

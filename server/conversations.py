@@ -3,7 +3,7 @@ the service calls for every rooms request (``RoomRequests``).
 
 Read positions live in the database (``memberships.last_read``), so every window and every
 later login of an account sees the same unread counts; moving one (``0020``) tells all of the
-account's opted-in windows (``1018``) through the rooms' ``Audience``.
+account's opted-in windows (``1018``) through the rooms' ``RoomTraffic``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from server.names import USERNAME_PATTERN, is_username
 from server.options import ServerOptions
 from server.ports_rooms import RoomStore
 from server.room_rules import is_room_name
-from server.rooms import FORBIDDEN_TEXT, Audience, Rooms, line_of
+from server.room_traffic import RoomTraffic
+from server.rooms import FORBIDDEN_TEXT, Rooms, line_of
 from server.store import StoreUnavailable
 from server.store_rooms import LOBBY_KEY, ConversationRow
 
@@ -60,7 +61,7 @@ def conversation_name(row: ConversationRow, username: str) -> str:
 class Conversations:
     """``0019`` people, ``0020`` mark read, ``0021`` the conversation list."""
 
-    def __init__(self, store: RoomStore, rooms: Rooms, audience: Audience,
+    def __init__(self, store: RoomStore, rooms: Rooms, audience: RoomTraffic,
                  options: ServerOptions) -> None:
         self._store, self._rooms, self._audience = store, rooms, audience
         self._options = options
@@ -117,7 +118,7 @@ class RoomRequests:
     def __init__(self, store: RoomStore, hub: Hub, options: ServerOptions,
                  now_ms: Callable[[], int], admission: Admission) -> None:
         self._admission = admission
-        self.audience = Audience(hub)
+        self.audience = RoomTraffic(hub)
         self.rooms = Rooms(store, self.audience, options, now_ms)
         self._conversations = Conversations(store, self.rooms, self.audience, options)
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -67,8 +67,34 @@ class LineSink(Protocol):
         """Queue several encoded messages as one item (sealed together); never waits."""
 
 
+Audience = frozenset[str] | None
+"""Who a line is for: a set of account usernames, or None for everyone logged in."""
+
+EVERYONE: Audience = None
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One committed line for the other server processes: its message id (they deliver each
+    id once and catch up from the database by id), its line and its audience."""
+
+    msg_id: int
+    line: bytes
+    audience: Audience
+
+
 class Hub(Protocol):
-    """Roster and fan-out; the in-process hub is one implementation."""
+    """Roster and fan-out; the in-process hub is one implementation, ``RedisHub`` another.
+
+    Publish model: the process that committed something delivers it to its own connections
+    (``local``) and then ``publish``es it; every other process delivers it to its own.
+    """
+
+    def local(self, audience: Audience, exclude: LineSink | None = None) -> Sequence[LineSink]:
+        """This process's connections of ``audience`` (less ``exclude``), presence first."""
+
+    def publish(self, items: Sequence[Publication]) -> None:
+        """Hand committed lines to the other processes (nothing to do in one process)."""
 
     def attach(self, username: str, nickname: str, outbox: LineSink) -> None:
         """Add a logged-in connection: it gets the roster; others get ``join`` if it is new."""
@@ -138,8 +164,14 @@ class InProcessHub:
     """The roster of this process; see the module docstring for the locking rules."""
 
     def __init__(
-        self, max_line: int = MAX_FRAME - GCM_TAG, presence_interval: float = PRESENCE_INTERVAL
+        self,
+        max_line: int = MAX_FRAME - GCM_TAG,
+        presence_interval: float = PRESENCE_INTERVAL,
+        elsewhere: Callable[[], dict[str, str]] | None = None,
     ) -> None:
+        # accounts online on OTHER processes (username -> nickname): they are in every roster,
+        # and a local window of theirs coming or going changes nothing for anyone
+        self._elsewhere = elsewhere or dict
         self._lock = threading.Lock()  # guards _accounts and _everyone; held only to copy/change
         self._presence = threading.Lock()  # orders attach/detach; guards _pending and _fresh
         self._flushing = threading.Lock()  # one flush at a time, held while it enqueues
@@ -163,7 +195,9 @@ class InProcessHub:
             with self._lock:
                 account = self._accounts.get(username)
                 online = {name: a.nickname for name, a in self._accounts.items()}
-            first = account is None
+            remote = self._elsewhere()
+            first = account is None and username not in remote
+            online = {**remote, **online}
             if first:
                 online[username] = nickname
             # Queued before the outbox is on the roster, so nothing can precede it.
@@ -198,9 +232,22 @@ class InProcessHub:
                     del self._accounts[username]
                 self._rebuild()
             self._fresh.pop(outbox, None)
-            if remaining:
+            if remaining or username in self._elsewhere():
                 return
             self._pending.append(_Change.of("leave", username, account.nickname))
+            now = self._schedule()
+        if now:
+            self.flush()
+
+    def remote_change(self, event: Literal["join", "leave"], username: str, nickname: str) -> None:
+        """An account came online (or went offline) on the other processes as a whole: tell
+        this process's connections, unless the account has a window here (then nothing
+        changed for them)."""
+        with self._presence:
+            with self._lock:
+                if username in self._accounts:
+                    return
+            self._pending.append(_Change.of(event, username, nickname))
             now = self._schedule()
         if now:
             self.flush()
@@ -303,3 +350,12 @@ class InProcessHub:
                 for sink in account.outboxes
                 if sink is not exclude
             ]
+
+    def local(self, audience: Audience, exclude: LineSink | None = None) -> Sequence[LineSink]:
+        if audience is None:
+            everyone = self.everyone()
+            return everyone if exclude is None else [s for s in everyone if s is not exclude]
+        return self.connections_of(audience, exclude)
+
+    def publish(self, items: Sequence[Publication]) -> None:
+        """One process: every connection was reached by ``local``; nobody else to tell."""

@@ -296,6 +296,8 @@ class ChatServer:
             self.counts = self._connection_counts(cap)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.options.reuse_port:  # the kernel spreads connections over the processes
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((self.options.host, self.options.port))
         sock.listen(self.options.listen_backlog)
         sock.settimeout(0.25)  # lets the accept loop notice stop() promptly

@@ -10,7 +10,7 @@ never import ``config``).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from common.framing import MAX_FRAME
 from common.protocol import GCM_TAG, MAX_MESSAGES_PER_RECORD, MAX_TEXT
@@ -89,6 +89,11 @@ class ServerOptions:
     max_room_members: int = 5_000
     max_topic: int = 200  # characters, after control and bidi characters are removed
     directory_page: int = 100  # entries of one public-room or people page
+    # cluster (README "Running a cluster"): empty redis_url = one process, in-process hub
+    redis_url: str = field(default="", repr=False)  # may hold the Redis password
+    presence_ttl: float = 10.0  # a dead process's accounts leave within this many seconds
+    catchup_interval: float = 5.0  # a process re-reads recent messages from MariaDB this often
+    reuse_port: bool = False  # SO_REUSEPORT: several processes on one port (make run NODES=N)
 
     @property
     def max_line(self) -> int:

@@ -8,7 +8,7 @@ so a member who left or was removed gets nothing committed after its ``1011``. W
 server processes each process's cache must be told of changes the others make (the hub's
 pub/sub carries them; docs/ARCHITECTURE.md "Rooms").
 
-Every room line reaches connections through ``Audience.sinks`` (hub ``connections_of`` less the
+Every room line reaches connections through ``RoomTraffic.sinks`` (hub ``connections_of`` less the
 connections that never opted in to room traffic, PROTOCOL.md §6): there is no other way.
 Membership is checked against the cache on every request; a room one may not see answers
 ``forbidden`` with the same bytes whether or not it exists.
@@ -44,7 +44,7 @@ from common.messages_rooms import (
 )
 from common.protocol import LOBBY
 from server.connection_state import ConnectionState
-from server.hub import Hub, LineSink
+from server.hub import LineSink
 from server.names import is_username
 from server.options import ServerOptions
 from server.ports_rooms import RoomStore
@@ -58,6 +58,7 @@ from server.room_rules import (
     is_room_name,
     next_owner,
 )
+from server.room_traffic import RoomTraffic
 from server.store import StoredMessage
 from server.store_rooms import NameTaken, RoomRecord, room_key
 
@@ -74,36 +75,6 @@ def room_line(stored: StoredMessage, name: str) -> bytes:
     """The ``1002`` of a stored room message, under the room's current ``name``."""
     return line_of(ChatDelivery(stored.msg_id, name, stored.sender, stored.sender_nickname,
                                 stored.created_ms, stored.text))
-
-
-class Audience:
-    """The one way room traffic reaches connections: members' connections that opted in."""
-
-    def __init__(self, hub: Hub) -> None:
-        self._hub = hub
-        self._lock = threading.Lock()
-        self._opted: set[LineSink] = set()
-
-    def opt_in(self, sink: LineSink) -> None:
-        with self._lock:
-            self._opted.add(sink)
-
-    def forget(self, sink: LineSink) -> None:
-        with self._lock:
-            self._opted.discard(sink)
-
-    def sinks(self, usernames: Iterable[str]) -> list[LineSink]:
-        """The opted-in connections of ``usernames`` (hub ``connections_of``)."""
-        found = self._hub.connections_of(usernames)
-        with self._lock:
-            return [sink for sink in found if sink in self._opted]
-
-    def send(self, usernames: Iterable[str], *lines: bytes) -> None:
-        for sink in self.sinks(usernames):
-            sink.put_lines(lines)
-
-    def online(self, username: str) -> bool:
-        return bool(self._hub.connections_of((username,)))
 
 
 @dataclass
@@ -132,7 +103,7 @@ class Rooms:
     """Room requests (``0009``-``0018``), the membership checks of sends and history, and the
     fan-out of room messages; thread-safe (one lock over each change and its database write)."""
 
-    def __init__(self, store: RoomStore, audience: Audience, options: ServerOptions,
+    def __init__(self, store: RoomStore, audience: RoomTraffic, options: ServerOptions,
                  now_ms: Callable[[], int]) -> None:
         self._store, self._audience, self._options = store, audience, options
         self._now_ms = now_ms
@@ -184,15 +155,20 @@ class Rooms:
             floor = room.joined_after.get(username, 0) if room.private else 0
             return room_key(room.room_id), floor
 
-    def delivery(self, stored: StoredMessage) -> tuple[bytes, list[LineSink]]:
-        """A committed room message's ``1002`` and who gets it: the members at this moment."""
+    def delivery(self, stored: StoredMessage) -> tuple[bytes, frozenset[str]]:
+        """A committed room message's ``1002`` and who gets it: the members at this moment
+        (an empty line for a room that is gone)."""
         room_id = int(stored.conversation.removeprefix("room:"))
         with self._lock:
             room = self._by_id.get(room_id)
             if room is None:
-                return b"", []
-            name, members = room.name, tuple(room.members)
-        return room_line(stored, name), self._audience.sinks(members)
+                return b"", frozenset()
+            name, members = room.name, frozenset(room.members)
+        return room_line(stored, name), members
+
+    def opted_in(self, sinks: Iterable[LineSink]) -> list[LineSink]:
+        """Those of ``sinks`` whose client asked for room traffic (PROTOCOL.md §6)."""
+        return self._audience.opted_in(sinks)
 
     # --- requests -----------------------------------------------------------------------------
 

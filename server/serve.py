@@ -28,13 +28,14 @@ from Crypto.PublicKey import RSA
 
 from server.accounts import TokenSweeper
 from server.commit import GroupCommitter
-from server.hub import InProcessHub
+from server.hub import Audience, InProcessHub
+from server.hub_redis import RedisHub
 from server.keyfile import KeyFileExposedError, load_private_key
 from server.listener import ChatServer
 from server.options import ServerOptions
 from server.passwords import PasswordHasherPool
 from server.service import ChatService, PendingSend
-from server.store import DbParams, Store
+from server.store import DbParams, Store, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,20 @@ class BuiltServer:
     options: ServerOptions
     store: Store
     hasher: PasswordHasherPool
-    hub: InProcessHub
+    hub: InProcessHub | RedisHub
     committer: GroupCommitter[PendingSend]
     service: ChatService
     server: ChatServer
     sweeper: TokenSweeper
 
     def start(self) -> tuple[str, int]:
-        """Listen; returns the bound ``(host, port)`` (port 0 picks a free one)."""
+        """Listen; returns the bound ``(host, port)`` (port 0 picks a free one).
+
+        A node of a cluster first subscribes to Redis (briefly; it catches up later if Redis
+        is down), so that nothing committed elsewhere after its first client logs in is missed.
+        """
+        if isinstance(self.hub, RedisHub) and not self.hub.wait_subscribed(5.0):
+            log.warning("redis not reachable yet; serving, and catching up once it is")
         address = self.server.start()
         self.sweeper.start()
         return address
@@ -82,9 +89,28 @@ def build(
     """
     store = Store(db)
     hasher = hasher or PasswordHasherPool(options.argon2_workers)
-    hub = InProcessHub(options.max_line, options.presence_interval)
+    hub: InProcessHub | RedisHub
+    services: list[ChatService] = []  # the service is made after the hub it talks through
+
+    def delivery(stored: StoredMessage) -> tuple[bytes, Audience]:
+        """A caught-up message's line and audience, by the service's rules (rooms included)."""
+        return services[0].delivery(stored) if services else (b"", frozenset())
+
+    if options.redis_url:  # one process of a cluster: Redis tells it what the others committed
+        hub = RedisHub(
+            options.redis_url,
+            store,
+            delivery,
+            max_line=options.max_line,
+            presence_interval=options.presence_interval,
+            presence_ttl=options.presence_ttl,
+            catchup_interval=options.catchup_interval,
+        )
+    else:
+        hub = InProcessHub(options.max_line, options.presence_interval)
     committer: GroupCommitter[PendingSend] = GroupCommitter(store, options.commit_batch)
     service = ChatService(store, hasher, hub, committer, options)
+    services.append(service)
     committer.start(service.on_committed)
     server = ChatServer(options, service, private_key)
     sweeper = TokenSweeper(service.accounts, options.token_sweep_interval)

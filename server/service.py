@@ -48,7 +48,6 @@ from common.messages import (
     ClientMessage,
     DirectRequest,
     ErrorReply,
-    HistoryEnd,
     HistoryRequest,
     LoginRequest,
     LoginResult,
@@ -66,12 +65,13 @@ from server.commit import Committed
 from server.connection_state import ConnectionState
 from server.conversations import RoomRequests
 from server.direct import DirectMessages, dm_conversation, line_of
-from server.hub import Hub, LineSink
-from server.limits import KeyedBuckets
+from server.history import HistoryPages
+from server.hub import EVERYONE, Audience, Hub, LineSink, Publication
+from server.limits_redis import buckets
 from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
 from server.rooms import room_line
-from server.store import NewMessage, StoreUnavailable
+from server.store import NewMessage, StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +109,14 @@ class ChatService:
         self._wall = wall_clock
         self._accounts = Accounts(store, hasher, options, wall_clock=wall_clock, clock=clock)
         keys = options.rate_limit_keys
-        self._message_rate = KeyedBuckets(options.msg_rate, options.msg_burst, keys, clock)
+        self._message_rate = buckets(
+            options.redis_url, "msg", options.msg_rate, options.msg_burst, keys, clock
+        )
         self._direct_messages = DirectMessages(store, hub, keys)
         self._admission = Admission(options, clock)
         self._rooms = RoomRequests(store, hub, options, self.now_ms, self._admission)
+        self._history = HistoryPages(store, options, self._admission, self._direct_messages,
+                                     self._rooms)
         # room for a delivery's other fields (ids, names, time) inside one record
         self._max_text_bytes = options.max_line - 512
 
@@ -150,7 +154,7 @@ class ChatService:
                 return self._direct(conn, message)
             case HistoryRequest():
                 self._wait_for_earlier_sends(conn)
-                return self._history(conn, message)
+                return self._history.answer(conn, message)
             case PingRequest():
                 self._wait_for_earlier_sends(conn)
                 return self._ping(conn, message)
@@ -319,6 +323,15 @@ class ChatService:
         log.warning("%d commit(s) for %s are slow; answering unavailable", count, conn.peer)
         conn.error("unavailable", "messages were not stored in time; they will be resent")
 
+    def delivery(self, stored: StoredMessage) -> tuple[bytes, Audience]:
+        """A stored message's line and who gets it, for the committing process and for one
+        catching up from the database (``RedisHub``): lobby, a room's members, or the pair."""
+        if stored.conversation == LOBBY:
+            return room_line(stored, LOBBY), EVERYONE
+        if stored.recipient is None:
+            return self._rooms.rooms.delivery(stored)
+        return self._direct_messages.line(stored), frozenset({stored.recipient, stored.sender})
+
     def on_committed(self, batch: Sequence[Committed[PendingSend]]) -> None:
         """One group commit's answers (on the commit thread, once per batch, in commit order).
 
@@ -328,6 +341,7 @@ class ChatService:
         commit's acks and relays reach every recipient as one record, in send order.
         """
         lines: defaultdict[LineSink, list[bytes]] = defaultdict(list)
+        published: list[Publication] = []
         try:
             for item in batch:
                 outbox, stored = item.origin.sender.outbox, item.stored
@@ -340,57 +354,25 @@ class ChatService:
                     log.info("resend of message %d from %s acked again", stored.msg_id,
                              stored.sender)
                     continue
-                audience: Sequence[LineSink]
-                if stored.conversation == LOBBY:
-                    line, audience = room_line(stored, LOBBY), self._hub.everyone()
-                elif stored.recipient is None:  # a room: its members at this moment
-                    line, audience = self._rooms.rooms.delivery(stored)
-                else:
-                    line = self._direct_messages.line(stored)
-                    audience = self._direct_messages.audience(stored, outbox)
-                for recipient in audience:
+                line, audience = self.delivery(stored)
+                if not line:
+                    continue  # a room deleted since: nobody to tell
+                exclude = outbox if stored.recipient is not None else None  # it has the ack
+                targets = self._hub.local(audience, exclude)
+                if stored.recipient is None and audience is not EVERYONE:
+                    targets = self._rooms.rooms.opted_in(targets)
+                for recipient in targets:
                     lines[recipient].append(line)
+                published.append(Publication(stored.msg_id, line, audience))
             for recipient, queued in lines.items():
                 recipient.put_lines(tuple(queued))
+            if published:  # the other processes of a cluster deliver to their connections
+                self._hub.publish(published)
         finally:  # whatever happened, the senders' readers must not wait for these any longer
             for item in batch:
                 item.origin.answered.set_result(None)
 
-    # --- history, ping, logout -------------------------------------------------------------
-
-    def _history(self, conn: ConnectionState, request: HistoryRequest) -> bool:
-        assert conn.username is not None
-        conversation, floor = request.conversation, 0
-        if conversation == LOBBY:
-            key: str | None = LOBBY
-        elif conversation.startswith("@"):
-            key = self._direct_messages.history_key(conn.username, conversation)
-        elif (source := self._rooms.history_source(conn, conversation)) is None:
-            return True  # refused (forbidden, bad name or unavailable) and answered
-        else:
-            key, floor = source
-        if key is None:
-            conn.error("bad_request", "conversation is lobby or @username")
-            return True
-        limit = min(max(request.limit, 1), self._options.history_limit)
-        if not self._admission.take_history_rows(conn.username, limit):
-            conn.error("rate_limited", "too much history at once; slow down")
-            return self._admission.count_request(conn)
-        try:
-            rows, more = self._store.history(key, request.before_msg_id, limit)
-        except StoreUnavailable:
-            conn.error("unavailable", "history is unavailable; try again")
-            return True
-        if floor:  # a private room's member reads from where it joined
-            kept = [row for row in rows if row.msg_id > floor]
-            rows, more = kept, more and len(kept) == len(rows)
-        direct_line = self._direct_messages.line
-        page = [direct_line(row) if row.recipient else room_line(row, conversation)
-                for row in rows]
-        oldest = rows[0].msg_id if rows else None
-        page.append(line_of(HistoryEnd(conversation, oldest, more)))
-        conn.outbox.put_lines(tuple(page))
-        return True
+    # --- ping, logout ------------------------------------------------------------------
 
     def _ping(self, conn: ConnectionState, request: PingRequest) -> bool:
         verdict = self._admission.check_request(conn)

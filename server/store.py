@@ -341,6 +341,25 @@ class Store(LoginRows, RoomRows):
         more = len(rows) > limit
         return list(reversed(rows[:limit])), more
 
+    def messages_after(self, after_id: int, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` messages of every conversation with an id above ``after_id``,
+        oldest first: what a node of a cluster reads to catch up after missing pub/sub."""
+        with self._transaction() as cur:
+            cur.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages m "
+                "LEFT JOIN users u ON u.username = m.sender "
+                "WHERE m.id > %s ORDER BY m.id LIMIT %s",
+                (after_id, max(1, limit)),
+            )
+            return [_message(r) for r in cur.fetchall()]
+
+    def last_message_id(self) -> int:
+        """The highest message id stored (0 when there is none)."""
+        with self._transaction() as cur:
+            cur.execute("SELECT COALESCE(MAX(id), 0) FROM messages")
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
     # --- health --------------------------------------------------------------------------------
 
     def ping(self) -> bool:

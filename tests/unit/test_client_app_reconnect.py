@@ -153,3 +153,21 @@ def test_identity_failure_during_reconnect_stops(h: Harness) -> None:
     assert "could not prove its identity" in h.view.key_changed[0]
     h.advance(60)
     assert len(h.sessions) == 2
+
+
+def test_several_addresses_fail_over_to_the_next_with_the_same_key(h: Harness) -> None:
+    h.app.login("127.0.0.1:8090,127.0.0.2:8091", "user1", "111111")
+    first = h.session
+    assert (first.host, first.port) == ("127.0.0.1", 8090)
+    first.handshake()
+    h.pump()
+    first.deliver(LoginResult(True, "wang_yuan", "user1", "token-1"))
+    h.pump()
+    first.drop()  # that node died
+    h.advance(1.1)
+    second = h.session
+    assert (second.host, second.port) == ("127.0.0.2", 8091)
+    assert second.key is first.key  # the same pinned key for every node
+    second.handshake()
+    h.pump()
+    assert second.of(ResumeRequest) == [ResumeRequest("user1", "token-1")]

@@ -19,7 +19,8 @@ from common.messages_rooms import (
 from server.connection_state import ConnectionState
 from server.options import ServerOptions
 from server.room_rules import clean_topic, is_room_name, next_owner
-from server.rooms import Audience, Rooms
+from server.room_traffic import RoomTraffic
+from server.rooms import Rooms
 from server.store import StoredMessage
 from server.store_rooms import NameTaken, RoomRecord, room_key
 
@@ -97,14 +98,14 @@ class FakeRoomStore:
 
 
 @pytest.fixture()
-def world() -> tuple[Rooms, Audience, FakeHub]:
+def world() -> tuple[Rooms, RoomTraffic, FakeHub]:
     hub = FakeHub()
-    audience = Audience(hub)  # type: ignore[arg-type]
+    audience = RoomTraffic(hub)  # type: ignore[arg-type]
     rooms = Rooms(FakeRoomStore(), audience, ServerOptions(), lambda: 0)  # type: ignore[arg-type]
     return rooms, audience, hub
 
 
-def connect(hub: FakeHub, audience: Audience, username: str, opted: bool = True
+def connect(hub: FakeHub, audience: RoomTraffic, username: str, opted: bool = True
             ) -> ConnectionState:
     sink = Sink()
     hub.sinks.setdefault(username, []).append(sink)
@@ -153,8 +154,9 @@ def test_room_lines_reach_only_members_opted_in_connections(world) -> None:
     old_window = connect(hub, audience, "user1", opted=False)
     carol = connect(hub, audience, "user3")
     rooms.create(alice, CreateRoomRequest("team", "", False))
-    line, sinks = rooms.delivery(stored(1, "hi"))
-    assert sinks == [alice.outbox] and b"|team|" in line
+    line, members = rooms.delivery(stored(1, "hi"))
+    sinks = rooms.opted_in(hub.connections_of(members))
+    assert members == {"user1"} and sinks == [alice.outbox] and b"|team|" in line
     assert old_window.outbox.lines == [] and carol.outbox not in sinks  # type: ignore[attr-defined]
 
 
@@ -166,8 +168,9 @@ def test_removal_and_leaving_stop_delivery_at_once(world) -> None:
     rooms.join(carol, JoinRoomRequest("team"))
     rooms.remove(alice, RemoveMemberRequest("team", "user2"))
     rooms.leave(carol, LeaveRoomRequest("team"))
-    _, sinks = rooms.delivery(stored(1, "after"))
-    assert sinks == [alice.outbox]
+    _, members = rooms.delivery(stored(1, "after"))
+    assert members == {"user1"}
+    assert rooms.opted_in(hub.connections_of(members)) == [alice.outbox]
     assert rooms.conversation_of("user2", "team") is None
     assert b"1011|team|removed|user1" in bob.outbox.lines  # type: ignore[attr-defined]
 

@@ -37,7 +37,7 @@ from common.messages import (
 )
 from server.commit import Committed
 from server.connection_state import ConnectionState
-from server.hub import LineSink
+from server.hub import Audience, LineSink, Publication
 from server.options import ServerOptions
 from server.service import ChatService, PendingSend
 from server.store import NewMessage, StoredMessage
@@ -141,6 +141,7 @@ class FakeHub:
 
     def __init__(self) -> None:
         self.accounts: dict[str, list[LineSink]] = {}
+        self.published: list[Publication] = []
 
     def attach(self, username: str, nickname: str, outbox: LineSink) -> None:
         self.accounts.setdefault(username, []).append(outbox)
@@ -158,6 +159,14 @@ class FakeHub:
             sink for name in set(usernames) for sink in self.accounts.get(name, [])
             if sink is not exclude
         ]
+
+    def local(self, audience: Audience, exclude: LineSink | None = None) -> list[LineSink]:
+        if audience is None:
+            return [sink for sink in self.everyone() if sink is not exclude]
+        return self.connections_of(audience, exclude)
+
+    def publish(self, items: Sequence[Publication]) -> None:
+        self.published.extend(items)
 
     def close(self) -> None:
         pass
