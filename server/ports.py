@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol, TypeVar
 
 from server.store import DelayPolicy, NewMessage, StoredMessage, UserRecord
+from server.store_keys import KeySet
 
 OriginT = TypeVar("OriginT", contravariant=True)
 
@@ -51,7 +52,19 @@ class AccountStore(Protocol):
         ...
 
 
-class ChatStore(AccountStore, Protocol):
+class KeyStore(Protocol):
+    """The end-to-end key directory (``server.store_keys.KeyRows``, used by ``server.e2e``)."""
+
+    def publish_keys(self, keys: KeySet) -> bool:
+        """Store a key set; True if the account had not published it before."""
+        ...
+
+    def key_set(self, username: str, key_id: bytes | None) -> KeySet | None:
+        """The account's set ``key_id``, or its newest if None."""
+        ...
+
+
+class ChatStore(AccountStore, KeyStore, Protocol):
     """Everything the service asks the database, besides the group commit's inserts."""
 
     def user_exists(self, username: str) -> bool: ...
