@@ -98,3 +98,18 @@ def test_the_safety_number_changes_with_either_key() -> None:
     new_bob = Identity.generate(counter_random(b"bob after reset"))
     assert safety_number("user1", ALICE.public, "user2", new_bob.public) != both
     assert safety_number("user1", CAROL.public, "user2", BOB.public) != both
+
+
+def test_pins_take_the_first_key_and_report_every_change() -> None:
+    from common.e2e_pins import KeyPins, PinVerdict
+
+    pins = KeyPins()
+    assert pins.see("user2", BOB.public) is PinVerdict.FIRST_USE
+    assert pins.see("user2", BOB.public) is PinVerdict.SAME
+    assert pins.see("user2", CAROL.public) is PinVerdict.CHANGED  # a swapped directory entry
+    assert pins.pinned("user2") == BOB.public and pins.may_send("user2")
+    pins.mark_verified("user2")
+    assert pins.see("user2", CAROL.public) is PinVerdict.CHANGED_VERIFIED
+    assert not pins.may_send("user2")  # held until the person acknowledges
+    pins.accept_change("user2", CAROL.public)
+    assert pins.may_send("user2") and not pins.is_verified("user2")
