@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import scale, scenarios
+from bench import e2e, scale, scenarios
 from bench.procs import ServerProcess, free_port, python_module, raise_nofile_limit
 from bench.scenarios import Bench
 
@@ -30,6 +30,7 @@ PARTS: dict[str, Callable[[Bench], None]] = {
     "lobby": scenarios.scenario_lobby,
     "thousand": scale.scenario_thousand,
     "blast": scale.scenario_blast,
+    "e2e": e2e.scenario_e2e,  # end-to-end sealing: client-side only, run on its own
 }
 NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast"}
 QUICK = ("micro", "handshake", "lobby")
