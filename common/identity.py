@@ -16,6 +16,7 @@ commitment cannot be used to make a client accept someone else's keys.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,12 +45,6 @@ Random = Callable[[int], bytes]
 
 class IdentityError(ValueError):
     """A public bundle or a backup that cannot be used (malformed, tampered, wrong key)."""
-
-
-def _os_random(size: int) -> bytes:
-    import os
-
-    return os.urandom(size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +105,7 @@ class Identity:
         return cls(sign_seed, receive_seed, public)
 
     @classmethod
-    def generate(cls, random: Random = _os_random) -> Identity:
+    def generate(cls, random: Random = os.urandom) -> Identity:
         """A new identity from 64 bytes of ``random`` (the OS by default; tests inject theirs)."""
         return cls.from_seeds(random(32), random(32))
 
@@ -130,7 +125,7 @@ def backup_associated_data(username: str, key_id: bytes) -> bytes:
 
 
 def seal_backup(
-    identity: Identity, username: str, master_key: bytes, random: Random = _os_random
+    identity: Identity, username: str, master_key: bytes, random: Random = os.urandom
 ) -> bytes:
     """The private keys sealed under the master key:
     ``0x01 | nonce[12] | AES-256-GCM(sign_seed | recv_seed) + tag[16]`` (93 bytes)."""
