@@ -1,7 +1,7 @@
 """End-to-end sealed direct messages: the digital envelope from one person to another.
 
 A direct message travels as one *blob* that the server stores and relays but cannot read
-(PROTOCOL.md §6 gives it byte by byte):
+(PROTOCOL.md §7 gives it byte by byte):
 
 - a **header** in clear (sender, recipient, conversation, client message id, time, both key
   ids), so the server can check what it must (the sender is the logged-in account) and the

@@ -3,7 +3,7 @@
 Why two pairs: one Ed25519 pair signs every direct message (who wrote it), one X25519 pair
 receives envelopes (who can open it); using one key for both jobs would tie the signature
 scheme to the key agreement. Both are 32-byte keys from pycryptodome, so a public bundle is
-65 bytes and a message carries no certificate chains (PROTOCOL.md §6 says why not RSA-3072).
+65 bytes and a message carries no certificate chains (PROTOCOL.md §7 says why not RSA-3072).
 
 The private keys leave the client only as a backup sealed with AES-256-GCM under the
 account's 32-byte master key, which is derived from the password on the client and never

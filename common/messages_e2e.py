@@ -1,4 +1,4 @@
-"""The codes of end-to-end direct messages and of the key directory (PROTOCOL.md §6).
+"""The codes of end-to-end direct messages and of the key directory (PROTOCOL.md §7).
 
 Kept apart from ``common.messages`` (which registers them into its tables) so the feature
 reads in one place. Binary values (public bundles, key backups, sealed blobs, key ids) travel
@@ -15,12 +15,12 @@ from typing import ClassVar
 
 @dataclass(frozen=True)
 class PublishKeysRequest:
-    """``0020``: store my public key bundle and my private keys sealed under my master key.
+    """``0040``: store my public key bundle and my private keys sealed under my master key.
 
     The same key set again (a password change re-wraps the backup) replaces the backup; a new
     key set (after an administrator's password reset) becomes current and is announced."""
 
-    CODE: ClassVar[str] = "0020"
+    CODE: ClassVar[str] = "0040"
     bundle: str
     backup: str
 
@@ -30,25 +30,25 @@ class PublishKeysRequest:
 
 @dataclass(frozen=True)
 class OwnKeysRequest:
-    """``0021``: my current key set and its backup (every window of the account opens it)."""
+    """``0041``: my current key set and its backup (every window of the account opens it)."""
 
-    CODE: ClassVar[str] = "0021"
+    CODE: ClassVar[str] = "0041"
 
 
 @dataclass(frozen=True)
 class KeyLookupRequest:
-    """``0022``: an account's public keys; ``key_id`` empty = its current set."""
+    """``0042``: an account's public keys; ``key_id`` empty = its current set."""
 
-    CODE: ClassVar[str] = "0022"
+    CODE: ClassVar[str] = "0042"
     username: str
     key_id: str
 
 
 @dataclass(frozen=True)
 class SealedDirectRequest:
-    """``0023``: an end-to-end sealed direct message; ``blob`` as in PROTOCOL.md §6."""
+    """``0043``: an end-to-end sealed direct message; ``blob`` as in PROTOCOL.md §7."""
 
-    CODE: ClassVar[str] = "0023"
+    CODE: ClassVar[str] = "0043"
     to_username: str
     client_msg_id: str
     blob: str
@@ -59,9 +59,9 @@ class SealedDirectRequest:
 
 @dataclass(frozen=True)
 class OwnKeys:
-    """``1020``: answer to ``0020``/``0021``; all empty and ``created_ms`` None: no keys yet."""
+    """``1040``: answer to ``0040``/``0041``; all empty and ``created_ms`` None: no keys yet."""
 
-    CODE: ClassVar[str] = "1020"
+    CODE: ClassVar[str] = "1040"
     bundle: str
     backup: str
     created_ms: int | None
@@ -72,10 +72,10 @@ class OwnKeys:
 
 @dataclass(frozen=True)
 class PublicKeys:
-    """``1021``: an account's public keys, in answer to ``0022`` (bundle empty: none), and
+    """``1041``: an account's public keys, in answer to ``0042`` (bundle empty: none), and
     unasked to everyone online when an account publishes a new key set."""
 
-    CODE: ClassVar[str] = "1021"
+    CODE: ClassVar[str] = "1041"
     username: str
     bundle: str
     created_ms: int | None
@@ -83,9 +83,9 @@ class PublicKeys:
 
 @dataclass(frozen=True)
 class SealedDirectDelivery:
-    """``1023``: a sealed direct message, live or from history (as ``1003`` for clear ones)."""
+    """``1043``: a sealed direct message, live or from history (as ``1003`` for clear ones)."""
 
-    CODE: ClassVar[str] = "1023"
+    CODE: ClassVar[str] = "1043"
     msg_id: int
     sender: str
     sender_nickname: str

@@ -62,7 +62,7 @@ class DirectMessages:
 
     @staticmethod
     def line(stored: StoredMessage) -> bytes:
-        """The ``1003`` of a stored direct message (``1023`` if it is sealed end to end)."""
+        """The ``1003`` of a stored direct message (``1043`` if it is sealed end to end)."""
         if stored.sealed:
             return line_of(SealedDirectDelivery(
                 stored.msg_id, stored.sender, stored.sender_nickname, stored.recipient or "",

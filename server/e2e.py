@@ -1,19 +1,19 @@
 """End-to-end direct messages and the key directory, on the server's side.
 
 The server keeps public keys and sealed blobs only: it never has a key that opens a direct
-message. What it can check it does (PROTOCOL.md §6): a blob parses, its clear header names the
-logged-in account as sender and the ``0023``'s recipient as recipient, its client message id
+message. What it can check it does (PROTOCOL.md §7): a blob parses, its clear header names the
+logged-in account as sender and the ``0043``'s recipient as recipient, its client message id
 is the request's, the recipient is an account, the size is within ``CHAT_MAX_SEALED_BYTES``
 and the sender's message rate allows it. Everything else (signatures, key ids, who may open
 it) is checked by the clients, which is the point.
 
 Sealed messages are stored in the messages table (``sealed = 1``), acked and relayed on the
 same path as clear direct messages (the service's group commit, ``server.direct``), and come
-back in ``@name`` history pages as ``1023``.
+back in ``@name`` history pages as ``1043``.
 
 A key set published again by its account is a password change (the backup is replaced); a
 new set (after an administrator reset the password, the old master key is gone) becomes
-current and is announced to everyone online as an unasked ``1021``. Clients notice a change
+current and is announced to everyone online as an unasked ``1041``. Clients notice a change
 either way: every blob names its keys by id, and they compare fetched keys with their pins.
 """
 
@@ -49,7 +49,7 @@ KeyRequest = PublishKeysRequest | OwnKeysRequest | KeyLookupRequest
 
 
 class EndToEnd:
-    """The ``0020``-``0023`` requests; thread-safe (state lives in the store and the buckets)."""
+    """The ``0040``-``0043`` requests; thread-safe (state lives in the store and the buckets)."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""PROTOCOL.md §6 read by an independent implementation: the known-answer blob is parsed by
+"""PROTOCOL.md §7 read by an independent implementation: the known-answer blob is parsed by
 offsets and opened with pycryptodome alone (its own GCM), nothing from ``common.e2e``."""
 
 from __future__ import annotations

@@ -163,14 +163,14 @@ def test_wire_shapes_of_the_contract_table() -> None:
 
 
 def test_code_spaces_follow_the_contract() -> None:
-    e2e_client, e2e_server = {"0020", "0021", "0022", "0023"}, {"1020", "1021", "1023"}
+    e2e_client, e2e_server = {"0040", "0041", "0042", "0043"}, {"1040", "1041", "1043"}
     assert set(CLIENT_MESSAGES) == {"0001", "0002", "0003", "0004", "0005", "0006", "0008",
                                     *e2e_client}
     assert set(SERVER_MESSAGES) == {f"100{i}" for i in range(1, 10)} | e2e_server
     counts = {"0001": 2, "0002": 3, "0003": 3, "0004": 3, "0005": 0, "0006": 1, "0008": 2,
               "1001": 4, "1002": 6, "1003": 6, "1004": 3, "1005": 3, "1007": 3, "1008": 1,
-              "1009": 2, "0020": 2, "0021": 0, "0022": 2, "0023": 3, "1020": 3, "1021": 3,
-              "1023": 6}  # fmt: skip
+              "1009": 2, "0040": 2, "0041": 0, "0042": 2, "0043": 3, "1040": 3, "1041": 3,
+              "1043": 6}  # fmt: skip
     for code, cls in ALL.items():
         assert code == cls.CODE
         if code != "1006":  # fields on the wire (LoginResult's code word shares a place)
