@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from common import messages_e2e as e2e  # end-to-end codes, registered below
 from common.errors import LocalProtocolError, RemoteProtocolError
 from common.messages_rooms import ROOM_EVENTS, ROOM_REQUESTS, RoomEvent, RoomRequest
 from common.protocol import (
@@ -222,23 +223,24 @@ class ErrorReply:
 
 ClientMessage = (
     LoginRequest | ChatRequest | DirectRequest | HistoryRequest | LogoutRequest | PingRequest
-    | ResumeRequest | RoomRequest
+    | ResumeRequest | RoomRequest | e2e.PublishKeysRequest | e2e.OwnKeysRequest
+    | e2e.KeyLookupRequest | e2e.SealedDirectRequest
 )
 ServerMessage = (
     LoginResult | ChatDelivery | DirectDelivery | HistoryEnd | PresenceEvent | RosterUpdate | Ack
-    | Pong | ErrorReply | RoomEvent
+    | Pong | ErrorReply | RoomEvent | e2e.OwnKeys | e2e.PublicKeys | e2e.SealedDirectDelivery
 )
 Message = ClientMessage | ServerMessage
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     cls.CODE: cls
     for cls in (LoginRequest, ChatRequest, DirectRequest, HistoryRequest, LogoutRequest,
-                PingRequest, ResumeRequest, *ROOM_REQUESTS)
+                PingRequest, ResumeRequest, *ROOM_REQUESTS, *e2e.E2E_CLIENT_MESSAGES)
 }
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     cls.CODE: cls
     for cls in (LoginResult, ChatDelivery, DirectDelivery, HistoryEnd, PresenceEvent,
-                RosterUpdate, Ack, Pong, ErrorReply, *ROOM_EVENTS)
+                RosterUpdate, Ack, Pong, ErrorReply, *ROOM_EVENTS, *e2e.E2E_SERVER_MESSAGES)
 }
 
 

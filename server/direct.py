@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 
 from common.messages import DirectDelivery, ServerMessage, encode_message
+from common.messages_e2e import SealedDirectDelivery
 from server.hub import Hub, LineSink
 from server.names import is_username
 from server.ports import ChatStore
@@ -61,7 +62,12 @@ class DirectMessages:
 
     @staticmethod
     def line(stored: StoredMessage) -> bytes:
-        """The ``1003`` of a stored direct message."""
+        """The ``1003`` of a stored direct message (``1043`` if it is sealed end to end)."""
+        if stored.sealed:
+            return line_of(SealedDirectDelivery(
+                stored.msg_id, stored.sender, stored.sender_nickname, stored.recipient or "",
+                stored.created_ms, stored.text,
+            ))
         return line_of(
             DirectDelivery(
                 stored.msg_id,

@@ -79,6 +79,7 @@ class ServerOptions:
     # messages
     max_text: int = MAX_TEXT  # characters; the client's counter uses the same constant
     max_client_msg_id: int = 64
+    max_sealed_bytes: int = 20_480  # an end-to-end blob: a 4,000-character text and its envelope
     max_username: int = 32
     max_password: int = 1_024
     history_limit: int = 200

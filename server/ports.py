@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 
 from server.ports_rooms import RoomStore
 from server.store import DelayPolicy, NewMessage, StoredMessage, UserRecord
+from server.store_keys import KeySet
 
 OriginT = TypeVar("OriginT", contravariant=True)
 
@@ -56,7 +57,19 @@ class AccountStore(Protocol):
         ...
 
 
-class ChatStore(AccountStore, RoomStore, Protocol):
+class KeyStore(Protocol):
+    """The end-to-end key directory (``server.store_keys.KeyRows``, used by ``server.e2e``)."""
+
+    def publish_keys(self, keys: KeySet) -> bool:
+        """Store a key set; True if the account had not published it before."""
+        ...
+
+    def key_set(self, username: str, key_id: bytes | None) -> KeySet | None:
+        """The account's set ``key_id``, or its newest if None."""
+        ...
+
+
+class ChatStore(AccountStore, RoomStore, KeyStore, Protocol):
     """Everything the service asks the database, besides the group commit's inserts."""
 
     def user_exists(self, username: str) -> bool: ...

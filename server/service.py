@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from common import messages_e2e as e2e
 from common.errors import RemoteProtocolError
 from common.messages import (
     Ack,
@@ -65,6 +66,7 @@ from server.commit import Committed
 from server.connection_state import ConnectionState
 from server.conversations import RoomRequests
 from server.direct import DirectMessages, dm_conversation, line_of
+from server.e2e import EndToEnd
 from server.history import HistoryPages
 from server.hub import EVERYONE, Audience, Hub, LineSink, Publication
 from server.limits_redis import buckets
@@ -117,6 +119,8 @@ class ChatService:
         self._rooms = RoomRequests(store, hub, options, self.now_ms, self._admission)
         self._history = HistoryPages(store, options, self._admission, self._direct_messages,
                                      self._rooms)
+        self._e2e = EndToEnd(store, hub, self._direct_messages, self._admission,
+                             self._message_rate, options, self.now_ms)
         # room for a delivery's other fields (ids, names, time) inside one record
         self._max_text_bytes = options.max_line - 512
 
@@ -152,6 +156,11 @@ class ChatService:
                 return self._chat(conn, message)
             case DirectRequest():  # does not wait: answered by on_committed
                 return self._direct(conn, message)
+            case e2e.SealedDirectRequest():  # does not wait: answered by on_committed
+                return self._e2e.send(conn, message, self._queue_send)
+            case e2e.PublishKeysRequest() | e2e.OwnKeysRequest() | e2e.KeyLookupRequest():
+                self._wait_for_earlier_sends(conn)
+                return self._e2e.on_key_request(conn, message)
             case HistoryRequest():
                 self._wait_for_earlier_sends(conn)
                 return self._history.answer(conn, message)

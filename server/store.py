@@ -26,6 +26,7 @@ import pymysql
 from dbutils.pooled_db import PooledDB
 
 from server.names import nickname_key
+from server.store_keys import KeyRows
 from server.store_logins import DelayPolicy as DelayPolicy  # re-exported for callers
 from server.store_logins import LoginRows
 from server.store_rooms import RoomRows, record_direct_members
@@ -88,6 +89,7 @@ class NewMessage:
     client_msg_id: str
     text: str = field(repr=False)
     created_ms: int
+    sealed: bool = False  # an end-to-end blob, not text (common.e2e)
 
 
 @dataclass(frozen=True)
@@ -100,17 +102,18 @@ class StoredMessage:
     client_msg_id: str
     text: str = field(repr=False)
     created_ms: int
+    sealed: bool = False
 
 
 _MESSAGE_COLUMNS = (
     "m.id, m.conversation, m.sender, COALESCE(u.nickname, m.sender), m.recipient, "
-    "m.client_msg_id, m.body, m.created_ms"
+    "m.client_msg_id, m.body, m.created_ms, m.sealed"
 )
 
 
 def _message(row: Sequence[Any]) -> StoredMessage:
     return StoredMessage(
-        int(row[0]), row[1], row[2], row[3], row[4], row[5], row[6], int(row[7])
+        int(row[0]), row[1], row[2], row[3], row[4], row[5], row[6], int(row[7]), bool(row[8])
     )
 
 
@@ -181,7 +184,7 @@ class _Pool:
         self._pool.close()
 
 
-class Store(LoginRows, RoomRows):
+class Store(LoginRows, RoomRows, KeyRows):
     """Pooled, parameterised access to users and messages; login rows come from ``LoginRows``."""
 
     def __init__(self, params: DbParams) -> None:
@@ -298,11 +301,11 @@ class Store(LoginRows, RoomRows):
                 # PyMySQL sends this as ONE multi-row INSERT (split only past ~1 MB)
                 cur.executemany(
                     "INSERT INTO messages "
-                    "(conversation, sender, recipient, client_msg_id, body, created_ms) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    "(conversation, sender, recipient, client_msg_id, body, created_ms, sealed) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     [
                         (m.conversation, m.sender, m.recipient, m.client_msg_id, m.text,
-                         m.created_ms)
+                         m.created_ms, m.sealed)
                         for m in fresh
                     ],
                 )
@@ -321,7 +324,7 @@ class Store(LoginRows, RoomRows):
                     msg_id, nickname = found
                     rows[_key(m.sender, m.client_msg_id)] = StoredMessage(
                         msg_id, m.conversation, m.sender, nickname, m.recipient,
-                        m.client_msg_id, m.text, m.created_ms,
+                        m.client_msg_id, m.text, m.created_ms, m.sealed,
                     )
         return rows, {_key(m.sender, m.client_msg_id) for m in fresh}
 

@@ -85,3 +85,21 @@ INSERT IGNORE INTO memberships (username, conversation)
     SELECT DISTINCT sender, conversation FROM messages WHERE recipient IS NOT NULL;
 INSERT IGNORE INTO memberships (username, conversation)
     SELECT DISTINCT recipient, conversation FROM messages WHERE recipient IS NOT NULL;
+
+-- End-to-end direct messages: the body of a sealed row is the blob (base64url, PROTOCOL.md §7),
+-- which the server cannot read; clear rows (0003 of older clients) keep sealed = 0.
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS sealed TINYINT(1) NOT NULL DEFAULT 0;
+
+-- Each account's identity key sets, made on its client. Public keys only, and the private keys
+-- sealed under a master key that is derived from the password on the client and never sent.
+-- Every set an account ever published stays (older messages name theirs by key id); the
+-- newest is current.
+CREATE TABLE IF NOT EXISTS identity_keys (
+    username   VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    key_id     BINARY(16) NOT NULL,           -- SHA-256(label | sign_pub | recv_pub)[:16]
+    bundle     VARBINARY(65) NOT NULL,        -- 0x01 | Ed25519 public | X25519 public
+    backup     VARBINARY(93) NOT NULL,        -- AES-256-GCM under the client's master key
+    created_ms BIGINT NOT NULL,
+    PRIMARY KEY (username, key_id),
+    KEY ix_identity_keys_current (username, created_ms)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
