@@ -1,17 +1,13 @@
 """The controller: login, trust, the session's life and the chat state, with no widgets.
 
-It owns the policy (which key to pin, when to reconnect, what to resend) and talks to a ``View``
-(the Tk widgets, or a fake in tests) and to ``Session`` objects through the event queue. All of
-it runs in the Tk thread: network threads only put events on the queue, and ``pump()`` drains
-them in batches every 50 ms with the view's ``after()``. That is what keeps the window
-responsive and makes the whole controller testable without a display or a socket.
+It owns the policy (key to pin, when to reconnect, what to resend) and talks to a ``View`` (Tk,
+or a fake in tests) and to ``Session`` objects through the event queue, all in the Tk thread:
+network threads only queue events, ``pump()`` drains them every 50 ms with ``after()``, so the
+window stays responsive and the controller is testable without a display or a socket.
 
-``App`` runs the connection's life: the login form, the key to pin (``KeyFlow``), the session,
-logging in or resuming, and reconnecting, as moves of the ``client.lifecycle`` state machine.
-The conversation itself (sending, receiving, history pages, acks and the outbox) is a
-``ChatTraffic`` object that ``App`` creates at the first login and owns until the logout; the
-widgets' chat actions reach it through ``client.actions.ChatActions`` (a base of ``App``), and
-what the status area says about the connection, pings included, is ``client.liveness``.
+``App`` runs the connection's life as moves of the ``client.lifecycle`` table; the conversation
+is the ``ChatTraffic`` it owns from login to logout (reached through ``client.actions``); what
+the status area says of the connection is ``client.liveness``.
 """
 
 from __future__ import annotations

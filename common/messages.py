@@ -1,13 +1,11 @@
 """Messages inside records: the ``CODE|field|field`` text protocol.
 
-The original chat spoke ``0001|user|password``; we keep that shape and make it safe. A record's
-plaintext holds one or more messages joined by ``\\n``. Each field is UTF-8 text,
-percent-encoded so that ``|``, newlines and ``%`` inside chat text can never split a message or a
-field. Client requests are ``0xxx``, server messages ``1xxx``.
+The original chat's ``0001|user|password`` shape, made safe: a record holds messages joined by
+``\\n``; fields are UTF-8, percent-encoded so ``|``, newlines and ``%`` never split anything.
+Client requests are ``0xxx``, server messages ``1xxx``; rooms and end-to-end codes have modules.
 
-Every code is one frozen dataclass. The field layout of each is read from the dataclass itself,
-so the table below *is* the protocol: a field annotated ``int`` travels as ASCII digits, ``bool``
-as ``1``/``0``, ``int | None`` as digits or empty, ``str`` as percent-encoded UTF-8.
+Every code is one frozen dataclass whose fields *are* the protocol: ``int`` travels as ASCII
+digits, ``bool`` as ``1``/``0``, ``int | None`` as digits or empty, ``str`` percent-encoded.
 """
 
 from __future__ import annotations
@@ -223,12 +221,11 @@ class ErrorReply:
 
 ClientMessage = (
     LoginRequest | ChatRequest | DirectRequest | HistoryRequest | LogoutRequest | PingRequest
-    | ResumeRequest | RoomRequest | e2e.PublishKeysRequest | e2e.OwnKeysRequest
-    | e2e.KeyLookupRequest | e2e.SealedDirectRequest
+    | ResumeRequest | RoomRequest | e2e.E2eRequest
 )
 ServerMessage = (
     LoginResult | ChatDelivery | DirectDelivery | HistoryEnd | PresenceEvent | RosterUpdate | Ack
-    | Pong | ErrorReply | RoomEvent | e2e.OwnKeys | e2e.PublicKeys | e2e.SealedDirectDelivery
+    | Pong | ErrorReply | RoomEvent | e2e.E2eEvent
 )
 Message = ClientMessage | ServerMessage
 

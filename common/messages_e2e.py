@@ -94,5 +94,7 @@ class SealedDirectDelivery:
     blob: str
 
 
+E2eRequest = PublishKeysRequest | OwnKeysRequest | KeyLookupRequest | SealedDirectRequest
+E2eEvent = OwnKeys | PublicKeys | SealedDirectDelivery
 E2E_CLIENT_MESSAGES = (PublishKeysRequest, OwnKeysRequest, KeyLookupRequest, SealedDirectRequest)
 E2E_SERVER_MESSAGES = (OwnKeys, PublicKeys, SealedDirectDelivery)
