@@ -120,6 +120,7 @@ class RoomRequests:
         self._admission = admission
         self.audience = RoomTraffic(hub)
         self.rooms = Rooms(store, self.audience, options, now_ms)
+        hub.bind_rooms(self.rooms)  # a cluster's room lines from elsewhere: opt-in, reloads
         self._conversations = Conversations(store, self.rooms, self.audience, options)
 
     def forget(self, sink: LineSink) -> None:

@@ -81,6 +81,21 @@ class Publication:
     msg_id: int
     line: bytes
     audience: Audience
+    room: bool = False  # a room line: only connections that opted in to room traffic get it
+
+
+class RoomCache(Protocol):
+    """What a cluster's hub needs of the rooms (``server.rooms.Rooms`` is one): the opt-in
+    filter for room lines committed elsewhere, and forgetting a room another process changed."""
+
+    def opted_in(self, sinks: Iterable[LineSink]) -> list[LineSink]:
+        """Those of ``sinks`` whose client asked for room traffic (PROTOCOL.md §6)."""
+
+    def invalidate(self, room_id: int, name: str) -> None:
+        """Forget cached room ``room_id`` and load it again as ``name`` if it was cached."""
+
+    def forget_all(self) -> None:
+        """Forget every cached room (changes made elsewhere may have been missed)."""
 
 
 class Hub(Protocol):
@@ -95,6 +110,18 @@ class Hub(Protocol):
 
     def publish(self, items: Sequence[Publication]) -> None:
         """Hand committed lines to the other processes (nothing to do in one process)."""
+
+    def bind_rooms(self, rooms: RoomCache) -> None:
+        """The rooms of this process: filter and cache that room events from others reach."""
+
+    def relay(self, audience: frozenset[str], lines: tuple[bytes, ...]) -> None:
+        """Room lines that are not stored (member changes, room info), already given to this
+        process's opted-in connections of ``audience``: the other processes give them to
+        theirs (at most once: a process that misses them sees the change at its next list)."""
+
+    def room_changed(self, room_id: int, name: str) -> None:
+        """A room's members, roles or name changed here: the other processes forget their
+        cached copy of it (``name`` is its name now)."""
 
     def attach(self, username: str, nickname: str, outbox: LineSink) -> None:
         """Add a logged-in connection: it gets the roster; others get ``join`` if it is new."""
@@ -359,3 +386,12 @@ class InProcessHub:
 
     def publish(self, items: Sequence[Publication]) -> None:
         """One process: every connection was reached by ``local``; nobody else to tell."""
+
+    def bind_rooms(self, rooms: RoomCache) -> None:
+        """One process: no room is changed elsewhere."""
+
+    def relay(self, audience: frozenset[str], lines: tuple[bytes, ...]) -> None:
+        """One process: ``RoomTraffic`` reached every connection already."""
+
+    def room_changed(self, room_id: int, name: str) -> None:
+        """One process: nobody else caches the room."""

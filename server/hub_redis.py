@@ -30,14 +30,22 @@ import logging
 import queue
 import threading
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 import redis
 
 from common.framing import MAX_FRAME
-from server.hub import GCM_TAG, PRESENCE_INTERVAL, Audience, InProcessHub, LineSink, Publication
+from server.hub import (
+    GCM_TAG,
+    PRESENCE_INTERVAL,
+    Audience,
+    InProcessHub,
+    LineSink,
+    Publication,
+    RoomCache,
+)
 from server.store import StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -48,6 +56,7 @@ REMEMBERED_IDS = 100_000  # message ids delivered, kept to deliver each once
 CATCHUP_WINDOW = 2_000  # ids below the watermark read again (commits finish out of order)
 CATCHUP_PAGE = 1_000
 SECOND_LOOK = 0.5  # seconds between the two catch-up passes after a reconnect
+DRAIN = 200  # events read before delivering them together
 
 Render = Callable[[StoredMessage], tuple[bytes, Audience]]
 
@@ -60,6 +69,19 @@ class MessageSource(Protocol):
 
     def last_message_id(self) -> int:
         """The highest stored message id (0 when there is none)."""
+
+
+class _NoRooms:
+    """Before the service binds its rooms: no connection has opted in to room traffic."""
+
+    def opted_in(self, sinks: Iterable[LineSink]) -> list[LineSink]:
+        return []
+
+    def invalidate(self, room_id: int, name: str) -> None:
+        pass
+
+    def forget_all(self) -> None:
+        pass
 
 
 class RedisHub:
@@ -98,6 +120,7 @@ class RedisHub:
         # (and so remembers) them, and must not be delivered twice.
         self._suspects: set[int] = set()
         self._outgoing: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._rooms: RoomCache = _NoRooms()  # until the service binds its rooms
         self._stop = threading.Event()
         self._caught_up = threading.Event()  # the subscription is live (tests wait on it)
         self._threads = [
@@ -146,16 +169,27 @@ class RedisHub:
         return self.local_hub.local(audience, exclude)
 
     def publish(self, items: Sequence[Publication]) -> None:
-        """Remember the ids as delivered here, and queue them for the publisher thread (the
-        commit thread never waits for Redis)."""
+        """Remember the ids as delivered here, and queue them for the publisher thread as ONE
+        event (the commit thread never waits for Redis; the others deliver a group commit in
+        one pass, one item per connection)."""
         with self._delivered_lock:
             for item in items:
                 self._remember(item.msg_id)
-        for item in items:
-            audience = None if item.audience is None else sorted(item.audience)
-            self._outgoing.put(
-                {"k": "m", "id": item.msg_id, "l": item.line.decode(), "a": audience}
-            )
+        if items:
+            self._outgoing.put({"k": "m", "m": [
+                [item.msg_id, item.line.decode(),
+                 None if item.audience is None else sorted(item.audience), int(item.room)]
+                for item in items
+            ]})
+
+    def bind_rooms(self, rooms: RoomCache) -> None:
+        self._rooms = rooms
+
+    def relay(self, audience: frozenset[str], lines: tuple[bytes, ...]) -> None:
+        self._outgoing.put({"k": "l", "a": sorted(audience), "l": [x.decode() for x in lines]})
+
+    def room_changed(self, room_id: int, name: str) -> None:
+        self._outgoing.put({"k": "r", "id": room_id, "n": name})
 
     def close(self) -> None:
         self._stop.set()
@@ -186,12 +220,23 @@ class RedisHub:
             self._watermark = msg_id
         return True
 
-    def _deliver(self, msg_id: int, line: bytes, audience: Audience) -> None:
+    def _deliver(self, messages: Iterable[tuple[int, bytes, Audience, bool]]) -> None:
+        """Give each message not yet delivered here to this process's connections of its
+        audience (room lines only to those that opted in). The lines are gathered per
+        connection and each gets them as ONE item, in order: one record and one wake-up per
+        connection for a whole group commit, as ``ChatService.on_committed`` does locally."""
+        lines: defaultdict[LineSink, list[bytes]] = defaultdict(list)
         with self._delivered_lock:
-            if not self._remember(msg_id):
-                return
-            for sink in self.local_hub.local(audience):
-                sink.put(line)
+            for msg_id, line, audience, room in messages:
+                if not self._remember(msg_id):
+                    continue
+                targets = self.local_hub.local(audience)
+                if room:
+                    targets = self._rooms.opted_in(targets)
+                for sink in targets:
+                    lines[sink].append(line)
+            for sink, queued in lines.items():
+                sink.put_lines(tuple(queued))
 
     def _catch_up(self) -> None:
         """Deliver every stored message this process may have missed (each id once)."""
@@ -217,22 +262,49 @@ class RedisHub:
                         self._suspects.add(row.msg_id)
                         continue
                     line, audience = self._render(row)
-                    self._deliver(row.msg_id, line, audience)
+                    if line:
+                        room = audience is not None and row.recipient is None
+                        self._deliver([(row.msg_id, line, audience, room)])
                 if len(rows) < CATCHUP_PAGE:
                     return
                 after = rows[-1].msg_id
         except StoreUnavailable:
             log.warning("catch-up: the database is unavailable; trying again later")
 
-    def _on_event(self, data: str) -> None:
-        event = json.loads(data)
-        if event.get("node") == self.node:
-            return
-        if event["k"] == "m":
-            audience = None if event["a"] is None else frozenset(event["a"])
-            self._deliver(int(event["id"]), event["l"].encode(), audience)
-        elif event["k"] == "p":
-            self._presence(event["e"], event["u"], event["n"], event["c"])
+    def _on_events(self, events: Iterable[str]) -> None:
+        """Handle what other processes published, in order; the messages of consecutive
+        events are delivered together."""
+        messages: list[tuple[int, bytes, Audience, bool]] = []
+        for data in events:
+            event = json.loads(data)
+            if event.get("node") == self.node:
+                continue
+            if event["k"] == "m":
+                messages.extend(
+                    (int(msg_id), line.encode(), None if aud is None else frozenset(aud),
+                     bool(room))
+                    for msg_id, line, aud, room in event["m"]
+                )
+                continue
+            if messages:  # what came before this event goes out before it
+                self._deliver(messages)
+                messages = []
+            if event["k"] == "p":
+                self._presence(event["e"], event["u"], event["n"], event["c"])
+            elif event["k"] == "r":
+                self._room_changed(int(event["id"]), str(event["n"]))
+            elif event["k"] == "l":
+                lines = tuple(str(line).encode() for line in event["l"])
+                for sink in self._rooms.opted_in(self.local_hub.connections_of(event["a"])):
+                    sink.put_lines(lines)
+        if messages:
+            self._deliver(messages)
+
+    def _room_changed(self, room_id: int, name: str) -> None:
+        try:
+            self._rooms.invalidate(room_id, name)
+        except StoreUnavailable:
+            log.warning("room %d changed elsewhere; reloaded when the database is back", room_id)
 
     # --- presence of the other processes ----------------------------------------------------
 
@@ -278,6 +350,7 @@ class RedisHub:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(CHANNEL)
+                self._rooms.forget_all()  # room changes published meanwhile were missed
                 self._catch_up()  # what was published while we were not listening
                 self._stop.wait(SECOND_LOOK)
                 self._catch_up()  # ... delivered now that it was missing twice
@@ -286,8 +359,14 @@ class RedisHub:
                 delay = 0.1
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
+                    events: list[str] = []
+                    while message is not None and len(events) < DRAIN:
+                        if message["type"] == "message":
+                            events.append(message["data"])
+                        message = pubsub.get_message(timeout=0.0)
                     if message is not None and message["type"] == "message":
-                        self._on_event(message["data"])
+                        events.append(message["data"])
+                    self._on_events(events)
             except (redis.RedisError, OSError) as exc:
                 self._caught_up.clear()
                 log.warning("redis subscription lost (%s); reconnecting", exc)

@@ -126,13 +126,22 @@ class Rooms:
             self._by_name[room.name], self._by_id[room.room_id] = room, room
         return room
 
-    def invalidate(self, room_id: int) -> None:
-        """Forget the cached room ``room_id``; the next request reloads it from the database.
-        For a change made by another server process (its hub relays the room id)."""
+    def invalidate(self, room_id: int, name: str) -> None:
+        """Forget the cached room ``room_id`` (changed by another server process, whose hub
+        relays its id and name now) and, if it was cached, load it again at once, so that
+        deliveries by id (``delivery``) keep finding it."""
         with self._lock:
             room = self._by_id.pop(room_id, None)
-            if room is not None:
-                self._by_name.pop(room.name, None)
+            if room is None:
+                return
+            self._by_name.pop(room.name, None)
+            self._room(name)
+
+    def forget_all(self) -> None:
+        """Forget every cached room: changes made elsewhere may have been missed."""
+        with self._lock:
+            self._by_id.clear()
+            self._by_name.clear()
 
     def _visible(self, username: str, name: str) -> RoomState | None:
         with self._lock:
@@ -258,6 +267,7 @@ class Rooms:
                 return
             self._store.set_topic(room.room_id, topic)
             room.topic = topic
+            self._audience.changed(room.room_id, room.name)
             for member in room.members:
                 self._audience.send((member,), room.info(member))
 
@@ -282,6 +292,7 @@ class Rooms:
             del self._by_name[old]
             room.name = new
             self._by_name[new] = room
+            self._audience.changed(room.room_id, new)
             self._audience.send(room.members, line_of(RoomRenamed(old, new, _user(conn))))
 
     def set_role(self, conn: ConnectionState, request: SetRoleRequest) -> None:
@@ -362,6 +373,7 @@ class Rooms:
         room.joined_after[username] = self._store.add_member(
             room.room_id, username, room.private, self._now_ms())
         room.members[username] = MEMBER
+        self._audience.changed(room.room_id, room.name)
         self._audience.send((username,), room.info(username))
         change = MemberChange(room.name, "join", username, nickname, MEMBER)
         self._audience.send(others, line_of(change))
@@ -370,6 +382,7 @@ class Rooms:
         self._store.remove_member(room.room_id, username)
         del room.members[username]
         room.joined_after.pop(username, None)
+        self._audience.changed(room.room_id, room.name)
         self._audience.send((username,), line_of(RoomLeft(room.name, how, by)))
         event = "leave" if how == "left" else "removed"
         self._audience.send(room.members, line_of(MemberChange(room.name, event, username,
@@ -381,6 +394,7 @@ class Rooms:
             self._tell_role(room, heir, self._store.nicknames((heir,)).get(heir, heir))
 
     def _tell_role(self, room: RoomState, target: str, nickname: str) -> None:
+        self._audience.changed(room.room_id, room.name)
         change = MemberChange(room.name, "role", target, nickname, room.members[target])
         self._audience.send((m for m in room.members if m != target), line_of(change))
         self._audience.send((target,), room.info(target))

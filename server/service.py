@@ -368,11 +368,12 @@ class ChatService:
                     continue  # a room deleted since: nobody to tell
                 exclude = outbox if stored.recipient is not None else None  # it has the ack
                 targets = self._hub.local(audience, exclude)
-                if stored.recipient is None and audience is not EVERYONE:
+                room = stored.recipient is None and audience is not EVERYONE
+                if room:
                     targets = self._rooms.rooms.opted_in(targets)
                 for recipient in targets:
                     lines[recipient].append(line)
-                published.append(Publication(stored.msg_id, line, audience))
+                published.append(Publication(stored.msg_id, line, audience, room))
             for recipient, queued in lines.items():
                 recipient.put_lines(tuple(queued))
             if published:  # the other processes of a cluster deliver to their connections

@@ -42,9 +42,16 @@ class Sink:
 class FakeHub:
     def __init__(self) -> None:
         self.sinks: dict[str, list[Sink]] = {}
+        self.changed: list[tuple[int, str]] = []
 
     def connections_of(self, usernames: Iterable[str], exclude: object = None) -> list[Sink]:
         return [s for u in set(usernames) for s in self.sinks.get(u, []) if s is not exclude]
+
+    def relay(self, audience: frozenset[str], lines: tuple[bytes, ...]) -> None:
+        pass
+
+    def room_changed(self, room_id: int, name: str) -> None:
+        self.changed.append((room_id, name))
 
 
 class FakeRoomStore:
@@ -210,5 +217,14 @@ def test_a_change_made_elsewhere_is_seen_after_invalidation(world) -> None:
     store = rooms._store  # another process adds bob behind this one's cache
     store.add_member(1, "user2", False, 0)  # type: ignore[attr-defined]
     assert rooms.conversation_of("user2", "team") is None  # the stale cache
-    rooms.invalidate(1)
+    rooms.invalidate(1, "team")
     assert rooms.conversation_of("user2", "team") == room_key(1)
+
+
+def test_every_membership_change_tells_the_other_processes(world) -> None:
+    rooms, audience, hub = world
+    alice, bob = connect(hub, audience, "user1"), connect(hub, audience, "user2")
+    rooms.create(alice, CreateRoomRequest("team", "", False))
+    rooms.join(bob, JoinRoomRequest("team"))
+    rooms.leave(bob, LeaveRoomRequest("team"))
+    assert hub.changed == [(1, "team"), (1, "team")]

@@ -168,6 +168,15 @@ class FakeHub:
     def publish(self, items: Sequence[Publication]) -> None:
         self.published.extend(items)
 
+    def bind_rooms(self, rooms: object) -> None:
+        pass
+
+    def relay(self, audience: frozenset[str], lines: tuple[bytes, ...]) -> None:
+        pass
+
+    def room_changed(self, room_id: int, name: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
