@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from server.connection_state import ConnectionState
-from server.limits import RequestLimiter, count_down, network_key
+from server.limits import RequestLimiter, SharedCounts, count_down, network_key
 from server.limits_redis import buckets
 from server.names import is_username
 from server.options import ServerOptions
@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 class Admission:
     """The per-account and per-connection budgets; thread-safe, one per service."""
 
-    def __init__(self, options: ServerOptions, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, options: ServerOptions, clock: Callable[[], float] = time.monotonic,
+                 shared: SharedCounts | None = None):
         self._options = options
+        self._shared = shared  # a cluster: connections per account counted for all nodes
         keys = options.rate_limit_keys
         self._account_conns: dict[str, int] = {}  # logged-in connections per account
         self._account_lock = threading.Lock()
@@ -71,11 +73,20 @@ class Admission:
             if count >= self._options.max_conns_per_account:
                 return False
             self._account_conns[username] = count + 1
+        if self._shared is None or self._shared.claim(
+                f"account:{username}", self._options.max_conns_per_account):
             return True
+        with self._account_lock:
+            count_down(self._account_conns, username)
+        log.warning("connection of %s refused: the cluster holds %d", username,
+                    self._options.max_conns_per_account)
+        return False
 
     def release_account_slot(self, username: str) -> None:
         with self._account_lock:
             count_down(self._account_conns, username)
+        if self._shared is not None:
+            self._shared.release(f"account:{username}")
 
     # --- history rows per account --------------------------------------------------------
 

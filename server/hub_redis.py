@@ -15,11 +15,15 @@ The database is the truth; Redis pub/sub only says what happened. Each process k
   finish out of order) and delivers those it has not delivered and that the previous pass
   (half a second or one interval earlier) also found undelivered, so that its own commits,
   stored a moment before they are handed to the hub, are never delivered twice.
-- Presence. Each logged-in connection is a key ``chat:conn:<user>:<node>:<n>`` whose value is
-  the nickname and whose TTL (``presence_ttl``) the heartbeat refreshes. An account is online
-  while any such key exists. Joins and leaves are also published so that others learn at once;
-  each heartbeat re-reads the keys, so a process that died without a word has its accounts
-  leave within the TTL, and a lost join or leave is corrected.
+- Presence (``server.presence_redis``): a key with a TTL per logged-in connection, refreshed
+  by the heartbeat, and joins and leaves on the bus. The same heartbeat keeps this process's
+  cluster-wide connection counts alive (``server.counts_redis``).
+- Rooms. Room lines reach only connections that opted in (``RoomCache.opted_in``); room lines
+  that are not stored (``relay``) and room changes (``room_changed``: reload the cached room)
+  go on the same channel, in order with the messages.
+
+Deliveries are batched like the committing process's own: one event per group commit, the
+listener drains what has arrived and gives each connection ONE item for all of it.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ import threading
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import redis
 
 from common.framing import MAX_FRAME
+from server.counts_redis import ClusterCounts
 from server.hub import (
     GCM_TAG,
     PRESENCE_INTERVAL,
@@ -46,12 +51,12 @@ from server.hub import (
     Publication,
     RoomCache,
 )
+from server.presence_redis import CONN_PREFIX, RemotePresence
 from server.store import StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "chat:events"
-CONN_PREFIX = "chat:conn:"
 REMEMBERED_IDS = 100_000  # message ids delivered, kept to deliver each once
 CATCHUP_WINDOW = 2_000  # ids below the watermark read again (commits finish out of order)
 CATCHUP_PAGE = 1_000
@@ -99,15 +104,15 @@ class RedisHub:
         catchup_interval: float = 5.0,
     ) -> None:
         self.node = uuid.uuid4().hex[:12]
-        self._redis = redis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=2, decode_responses=True
-        )
+        self._redis = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, max_connections=8, timeout=5, socket_timeout=5, socket_connect_timeout=2,
+            decode_responses=True))
         self._source, self._render = source, render
         self._ttl = max(1, int(presence_ttl))
         self._catchup_interval = catchup_interval
-        self._remote: dict[str, tuple[str, frozenset[str]]] = {}  # user -> nickname, conn keys
-        self._remote_lock = threading.Lock()
-        self.local_hub = InProcessHub(max_line, presence_interval, elsewhere=self._remote_online)
+        self._elsewhere = RemotePresence(self.node)
+        self.local_hub = InProcessHub(max_line, presence_interval, elsewhere=self._elsewhere.online)
+        self._elsewhere.bind(self.local_hub)
         self._keys: dict[LineSink, tuple[str, str]] = {}  # connection -> presence key, nickname
         self._keys_lock = threading.Lock()
         self._serial = itertools.count(1)
@@ -120,6 +125,8 @@ class RedisHub:
         # (and so remembers) them, and must not be delivered twice.
         self._suspects: set[int] = set()
         self._outgoing: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        # connections per account, address and network, counted for the whole cluster
+        self.counts = ClusterCounts(url, self.node, self._ttl)
         self._rooms: RoomCache = _NoRooms()  # until the service binds its rooms
         self._stop = threading.Event()
         self._caught_up = threading.Event()  # the subscription is live (tests wait on it)
@@ -137,8 +144,7 @@ class RedisHub:
         key = f"{CONN_PREFIX}{username}:{self.node}:{next(self._serial)}"
         with self._keys_lock:
             self._keys[outbox] = (key, nickname)
-        self._try(lambda: self._redis.set(key, nickname, ex=self._ttl))
-        self.local_hub.attach(username, nickname, outbox)
+        self.local_hub.attach(username, nickname, outbox)  # the key: by the publisher thread
         self._outgoing.put({"k": "p", "e": "join", "u": username, "n": nickname, "c": key})
 
     def detach(self, username: str, outbox: LineSink) -> None:
@@ -147,13 +153,8 @@ class RedisHub:
         if entry is None:
             return
         key = entry[0]
-        self._try(lambda: self._redis.delete(key))
         self.local_hub.detach(username, outbox)
         self._outgoing.put({"k": "p", "e": "leave", "u": username, "n": "", "c": key})
-
-    def _remote_online(self) -> dict[str, str]:
-        with self._remote_lock:
-            return {user: nickname for user, (nickname, _) in self._remote.items()}
 
     # --- Hub: fan-out ---------------------------------------------------------------------
 
@@ -201,6 +202,7 @@ class RedisHub:
         if keys:
             self._try(lambda: self._redis.delete(*keys))
         self.local_hub.close()
+        self.counts.close()
         self._redis.close()
 
     def wait_subscribed(self, timeout: float) -> bool:
@@ -290,7 +292,7 @@ class RedisHub:
                 self._deliver(messages)
                 messages = []
             if event["k"] == "p":
-                self._presence(event["e"], event["u"], event["n"], event["c"])
+                self._elsewhere.event(event["e"], event["u"], event["n"], event["c"])
             elif event["k"] == "r":
                 self._room_changed(int(event["id"]), str(event["n"]))
             elif event["k"] == "l":
@@ -306,41 +308,6 @@ class RedisHub:
         except StoreUnavailable:
             log.warning("room %d changed elsewhere; reloaded when the database is back", room_id)
 
-    # --- presence of the other processes ----------------------------------------------------
-
-    def _presence(self, event: Literal["join", "leave"], user: str, nick: str, key: str) -> None:
-        with self._remote_lock:
-            before = self._remote.get(user)
-            keys = before[1] if before else frozenset()
-            keys = keys | {key} if event == "join" else keys - {key}
-            if keys:
-                self._remote[user] = (before[0] if before else nick, keys)
-            else:
-                self._remote.pop(user, None)
-        if event == "join" and before is None:
-            self.local_hub.remote_change("join", user, nick)
-        elif event == "leave" and before is not None and not keys:
-            self.local_hub.remote_change("leave", user, before[0])
-
-    def _reconcile(self) -> None:
-        """Re-read every presence key: who is online elsewhere is what Redis says now."""
-        found: dict[str, tuple[str, frozenset[str]]] = {}
-        names = [str(n) for n in self._redis.scan_iter(match=f"{CONN_PREFIX}*", count=1_000)]
-        values: list[Any] = list(self._redis.mget(names)) if names else []
-        for name, value in zip(names, values, strict=True):
-            nickname = None if value is None else str(value)
-            user, node = name[len(CONN_PREFIX) :].split(":")[:2]
-            if node == self.node or nickname is None:
-                continue
-            nick, keys = found.get(user, (nickname, frozenset()))
-            found[user] = (nick, keys | {name})
-        with self._remote_lock:
-            before, self._remote = self._remote, found
-        for user in found.keys() - before.keys():
-            self.local_hub.remote_change("join", user, found[user][0])
-        for user in before.keys() - found.keys():
-            self.local_hub.remote_change("leave", user, before[user][0])
-
     # --- threads ----------------------------------------------------------------------------
 
     def _listen(self) -> None:
@@ -354,7 +321,7 @@ class RedisHub:
                 self._catch_up()  # what was published while we were not listening
                 self._stop.wait(SECOND_LOOK)
                 self._catch_up()  # ... delivered now that it was missing twice
-                self._reconcile()
+                self._elsewhere.reconcile(self._redis)
                 self._caught_up.set()
                 delay = 0.1
                 while not self._stop.is_set():
@@ -379,8 +346,10 @@ class RedisHub:
                     pass
 
     def _send(self) -> None:
-        """Publish queued events in order, many per round trip; a failure loses them from the
-        bus only (the others catch up from MariaDB when their subscription comes back)."""
+        """Publish queued events in order, many per round trip, with the presence keys of
+        joins and leaves (so a login storm costs no Redis round trip per login, and no Redis
+        connection per login thread); a failure loses them from the bus only (the others catch
+        up from MariaDB when their subscription comes back; the heartbeat rewrites the keys)."""
         while True:
             first = self._outgoing.get()
             if first is None:
@@ -399,6 +368,11 @@ class RedisHub:
                 pipe = self._redis.pipeline(transaction=False)
                 for event in batch:
                     event["node"] = self.node
+                    if event["k"] == "p":  # the presence key first, as a login would
+                        if event["e"] == "join":
+                            pipe.set(event["c"], event["n"], ex=self._ttl)
+                        else:
+                            pipe.delete(event["c"])
                     pipe.publish(CHANNEL, json.dumps(event, separators=(",", ":")))
                 pipe.execute()
             except (redis.RedisError, OSError) as exc:
@@ -419,9 +393,10 @@ class RedisHub:
                 for (_, (key, nickname)), alive in zip(mine, results, strict=True):
                     if not alive:  # Redis lost it (restarted): write it again
                         self._redis.set(key, nickname, ex=self._ttl)
-                self._reconcile()
+                self._elsewhere.reconcile(self._redis)
             except (redis.RedisError, OSError) as exc:
                 log.warning("redis heartbeat failed: %s", exc)
+            self.counts.refresh()
             since_catchup += interval
             if since_catchup >= self._catchup_interval:
                 since_catchup = 0.0

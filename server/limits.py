@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
 Clock = Callable[[], float]
 
@@ -241,6 +242,17 @@ class MemoryBudget:
             return max(self._holders, key=self._holders.__getitem__, default=None)
 
 
+class SharedCounts(Protocol):
+    """Counts kept for a whole cluster (``server.counts_redis.ClusterCounts``): asked after
+    this process's own count said yes, with the same limit."""
+
+    def claim(self, thing: str, limit: int) -> bool:
+        """One more of ``thing``; False at ``limit`` in the cluster (nothing counted)."""
+
+    def release(self, thing: str) -> None:
+        """One of ``thing`` counted by ``claim`` is gone."""
+
+
 class ConnectionCounts:
     """Open connections by address, by network, and how many have not logged in yet.
 
@@ -251,8 +263,10 @@ class ConnectionCounts:
     """
 
     def __init__(
-        self, max_total: int, max_pending: int, per_address: int, per_network: int
+        self, max_total: int, max_pending: int, per_address: int, per_network: int,
+        shared: SharedCounts | None = None,
     ) -> None:
+        self._shared = shared  # a cluster: per address and per network hold for all nodes
         self.max_total = max(1, max_total)
         login_room = max(1, self.max_total // 10)
         self.max_pending = max(1, min(max_pending, self.max_total - login_room))
@@ -275,11 +289,24 @@ class ConnectionCounts:
                 return "too many connections from this address"
             if self._by_network.get(network, 0) >= self._per_network_limit:
                 return f"too many connections from {network}"
+            if (refusal := self._claim_shared(address, network)):
+                return refusal
             self._total += 1
             self._pending += 1
             self._by_address[address] = self._by_address.get(address, 0) + 1
             self._by_network[network] = self._by_network.get(network, 0) + 1
             return ""
+
+    def _claim_shared(self, address: str, network: str) -> str:
+        """(lock held) The cluster's count of the address and the network; or the refusal."""
+        if self._shared is None:
+            return ""
+        if not self._shared.claim(f"address:{address}", self._per_address_limit):
+            return "too many connections from this address (cluster)"
+        if not self._shared.claim(f"network:{network}", self._per_network_limit):
+            self._shared.release(f"address:{address}")
+            return f"too many connections from {network} (cluster)"
+        return ""
 
     def logged_in(self) -> None:
         """A pending connection logged in: it no longer counts against ``max_pending``."""
@@ -295,6 +322,9 @@ class ConnectionCounts:
                 self._pending -= 1
             count_down(self._by_address, address)
             count_down(self._by_network, network)
+        if self._shared is not None:
+            self._shared.release(f"address:{address}")
+            self._shared.release(f"network:{network}")
 
 
 def raise_descriptor_limit() -> int:

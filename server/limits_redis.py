@@ -53,7 +53,10 @@ class ClusterBuckets:
     def __init__(
         self, url: str, name: str, rate: float, burst: int, fallback: KeyedBuckets
     ) -> None:
-        self._redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        # a bounded pool: a login storm's threads wait for a connection (at most a second)
+        # instead of opening one each (Redis refuses past its client limit)
+        self._redis = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, max_connections=16, timeout=1, socket_timeout=1, socket_connect_timeout=1))
         self._script = self._redis.register_script(_TAKE)
         self._prefix = f"chat:bucket:{name}:"
         self._rate, self._burst = rate, burst

@@ -41,6 +41,7 @@ from server.limits import (
     HandshakeGate,
     KeyedBuckets,
     MemoryBudget,
+    SharedCounts,
     network_key,
     raise_descriptor_limit,
 )
@@ -260,9 +261,11 @@ class ChatServer:
     """Accepts connections on ``options.host:options.port`` and serves them until ``stop``."""
 
     def __init__(
-        self, options: ServerOptions, service: ChatService, private_key: RSA.RsaKey
+        self, options: ServerOptions, service: ChatService, private_key: RSA.RsaKey,
+        shared_counts: SharedCounts | None = None,
     ) -> None:
         self.options, self.service, self.private_key = options, service, private_key
+        self._shared_counts = shared_counts  # a cluster's counts per address and network
         self.fingerprint = crypto.fingerprint(private_key.public_key())
         self._handshakes = KeyedBuckets(
             options.handshake_rate, options.handshake_burst, options.rate_limit_keys
@@ -313,7 +316,7 @@ class ChatServer:
         opts = self.options
         return ConnectionCounts(
             max_total, opts.max_pending_connections, opts.max_conns_per_addr,
-            opts.max_conns_per_network,
+            opts.max_conns_per_network, self._shared_counts,
         )
 
     def connection_count(self) -> int:

@@ -109,10 +109,11 @@ def build(
     else:
         hub = InProcessHub(options.max_line, options.presence_interval)
     committer: GroupCommitter[PendingSend] = GroupCommitter(store, options.commit_batch)
-    service = ChatService(store, hasher, hub, committer, options)
+    counts = hub.counts if isinstance(hub, RedisHub) else None  # limits for the whole cluster
+    service = ChatService(store, hasher, hub, committer, options, shared_counts=counts)
     services.append(service)
     committer.start(service.on_committed)
-    server = ChatServer(options, service, private_key)
+    server = ChatServer(options, service, private_key, counts)
     sweeper = TokenSweeper(service.accounts, options.token_sweep_interval)
     return BuiltServer(options, store, hasher, hub, committer, service, server, sweeper)
 

@@ -69,6 +69,7 @@ from server.direct import DirectMessages, dm_conversation, line_of
 from server.e2e import EndToEnd
 from server.history import HistoryPages
 from server.hub import EVERYONE, Audience, Hub, LineSink, Publication
+from server.limits import SharedCounts
 from server.limits_redis import buckets
 from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
@@ -105,6 +106,7 @@ class ChatService:
         *,
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
+        shared_counts: SharedCounts | None = None,  # a cluster's connections per account
     ) -> None:
         self._store, self._hub = store, hub
         self._committer, self._options = committer, options
@@ -115,7 +117,7 @@ class ChatService:
             options.redis_url, "msg", options.msg_rate, options.msg_burst, keys, clock
         )
         self._direct_messages = DirectMessages(store, hub, keys)
-        self._admission = Admission(options, clock)
+        self._admission = Admission(options, clock, shared_counts)
         self._rooms = RoomRequests(store, hub, options, self.now_ms, self._admission)
         self._history = HistoryPages(store, options, self._admission, self._direct_messages,
                                      self._rooms)
