@@ -40,6 +40,7 @@ RETRY_CAP = 30.0
 DRAFT_SAVE_MS = 1000
 """Drafts reach the stash file at most this long after the last keystroke (the outbox at
 once): one write per pause in typing, not one per key."""
+GAP_PAGES = 40  # history pages that may fill one conversation's gap after a reconnect
 
 
 class Link(Protocol):
@@ -82,6 +83,9 @@ class ChatTraffic:
         self._retry_timer: object | None = None
         self._page_added: dict[str, int] = {}  # messages per conversation since its request
         self._page_kind: dict[str, HistoryKind] = {}  # per pending history request
+        # conversation -> (newest msg_id known when the link came back, pages left): a gap
+        # longer than one page is filled page by page, down to what was known
+        self._gaps: dict[str, tuple[int, int]] = {}
 
     # --- what the view calls ----------------------------------------------------------------
 
@@ -190,6 +194,7 @@ class ChatTraffic:
         for conv in self.model.conversations.values():
             conv.history_inflight = False  # requests of the dead session get no answer
             if conv.opened:  # fill the gap left while we were away
+                self._gaps[conv.key] = (conv.newest_msg_id, GAP_PAGES)
                 self._request_history(conv, None, "refresh")
             elif conv.key == self.model.active:  # opened while offline
                 self._request_history(conv, None, "first")
@@ -250,6 +255,12 @@ class ChatTraffic:
         added = self._page_added.pop(end.conversation, 0)
         kind = self._page_kind.pop(end.conversation, "first")
         self.model.history_end(end.conversation, end.oldest_msg_id, end.more, added, kind)
+        floor, pages = self._gaps.pop(end.conversation, (0, 0)) if kind == "refresh" else (0, 0)
+        oldest = end.oldest_msg_id
+        if floor and pages > 1 and end.more and oldest is not None and oldest > floor:
+            # the page did not reach what we had: the next older one, until it does
+            self._gaps[end.conversation] = (floor, pages - 1)
+            self._request_history(self.model.conversation(end.conversation), oldest, "refresh")
 
     def _error(self, error: ErrorReply) -> None:
         code = error.code_word  # what to do is chosen by the code word; the text is for people

@@ -20,9 +20,12 @@ from common.messages import (
     ChatDelivery,
     DirectDelivery,
     ErrorReply,
+    HistoryEnd,
+    HistoryRequest,
     PresenceEvent,
     RosterUpdate,
 )
+from common.protocol import LOBBY
 from server.store import DbParams
 from tests.integration.cluster_support import Node, PrivateRedis, start_node
 from tests.support.chat_client import ChatClient, ServerClosed
@@ -192,3 +195,52 @@ def test_message_rate_holds_for_the_cluster_not_per_node(
             b.kill()
     finally:
         a.kill()
+
+
+def history_down_to(peer: ChatClient, known: int) -> list[int]:
+    """What a reconnected client does (``client/traffic.py``, ``GAP_PAGES``): lobby pages
+    from the newest back, until a page reaches the newest id it already had."""
+    got: list[int] = []
+    before: int | None = None
+    while True:
+        peer.send(HistoryRequest(LOBBY, before, 50))
+        page: list[int] = []
+        while True:
+            message = peer.recv_until(lambda m: isinstance(m, ChatDelivery | HistoryEnd))
+            if isinstance(message, HistoryEnd):
+                break
+            page.append(message.msg_id)
+        got.extend(i for i in page if i > known)
+        if not message.more or message.oldest_msg_id is None or message.oldest_msg_id <= known:
+            return got
+        before = message.oldest_msg_id
+
+
+def test_a_reader_whose_node_dies_catches_up_on_the_other_from_history(
+    two_nodes: tuple[Node, Node], live_server_key: RSA.RsaKey
+) -> None:
+    """Bob reads on node A while Alice floods through node B; A dies. Bob resumes on B and
+    pages the lobby's history back to the last id he had: every acked message is his exactly
+    once, across what came live and what history gave (more than one page was missed)."""
+    a, b = two_nodes
+    bob = client(a, live_server_key, "user2")
+    token = bob.login_result.detail
+    alice = client(b, live_server_key, "user1")
+    cids = []
+    live: list[int] = []
+    for i in range(160):
+        cids.append(alice.chat(f"while bob reads {i}"))
+        if i == 40:
+            live = [m.msg_id for m in bob.collect(1.0) if isinstance(m, ChatDelivery)]
+            a.kill()
+        time.sleep(0.003)
+    acked = [alice.wait_ack(cid, timeout=20).msg_id for cid in cids]
+    assert live, "bob heard nothing before his node died"
+    again = ChatClient("127.0.0.1", b.port, live_server_key.public_key())
+    assert again.resume("user2", token).ok
+    missed = history_down_to(again, max(live))
+    assert len(missed) > 50, "the gap should take more than one page"
+    assert len(missed) == len(set(missed)), "history gave a row twice"
+    had = collections.Counter(live + missed)
+    assert set(acked) <= had.keys(), f"{len(set(acked) - had.keys())} acked messages lost"
+    assert max(had[i] for i in acked) == 1, "an acked message came twice"

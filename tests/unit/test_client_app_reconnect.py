@@ -9,6 +9,7 @@ from common.messages import (
     Ack,
     ChatDelivery,
     ChatRequest,
+    HistoryEnd,
     HistoryRequest,
     LoginRequest,
     LoginResult,
@@ -63,6 +64,42 @@ def test_reconnect_fills_the_gap_with_history(h: Harness) -> None:
     h.session.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"))
     h.pump()
     assert h.session.of(HistoryRequest) == [HistoryRequest("lobby", None, 50)]
+
+
+def deliveries(first: int, last: int) -> list[ChatDelivery]:
+    return [ChatDelivery(i, "lobby", "user2", "ding_zhen", 1000 + i, f"message {i}")
+            for i in range(first, last + 1)]
+
+
+def test_a_gap_longer_than_a_page_is_filled_down_to_what_was_known(h: Harness) -> None:
+    """120 lobby messages were missed while offline: pages go back until they reach msg 10."""
+    first = h.online()
+    assert first.of(HistoryRequest) == [HistoryRequest("lobby", None, 50)]
+    for message in deliveries(1, 10):
+        first.deliver(message)
+    first.deliver(HistoryEnd("lobby", 1, False))
+    h.pump()
+    first.drop()
+    h.advance(1.1)
+    second = h.session
+    second.handshake()
+    h.pump()
+    second.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"))
+    h.pump()
+    for page_start in (81, 31):  # newest first, as the server pages
+        for message in deliveries(page_start, page_start + 49):
+            second.deliver(message)
+        second.deliver(HistoryEnd("lobby", page_start, True))
+        h.pump()
+    for message in deliveries(1, 30):  # the last page reaches what was known
+        second.deliver(message)
+    second.deliver(HistoryEnd("lobby", 1, False))
+    h.pump()
+    assert second.of(HistoryRequest) == [HistoryRequest("lobby", None, 50),
+                                         HistoryRequest("lobby", 81, 50),
+                                         HistoryRequest("lobby", 31, 50)]
+    texts = [m[1] for m in h.view.messages() if m[1].startswith("message")]
+    assert texts == [f"message {i}" for i in range(1, 131)]  # each once, in order
 
 
 def test_failed_resume_falls_back_to_the_password(h: Harness) -> None:
