@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench import scaleout_report
 from bench.report import _lat, _loadavg, _num, goals
 from bench.stats import fmt_ms, fmt_ratio
 
@@ -52,6 +53,7 @@ def render(results: dict[str, Any], info: dict[str, str], lines: list[str],
     _blast(results.get("blast", {}), add)
     _rooms(results.get("big_room", {}), results.get("many_rooms", {}), add)
     _micro(results.get("micro", {}), add)
+    scaleout_report.section(results, add)
     notes = results.get("notes", [])
     if notes:
         add("## What bounds it\n")

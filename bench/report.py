@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bench import scaleout_report
 from bench.stats import fmt_ms
 
 PLOT_DIR = Path("docs/bench")
@@ -90,6 +91,7 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, float, bool | None]]:
         ("1,000 clients: one message reaches all, p99", "≤ 500 ms", get(k, "reach_all", "p99"),
          "le", 500),
         ("blast: acked messages lost", "0", get(blast, "lost"), "le", 0),
+        *scaleout_report.goal_rows(results),
     ]
     out = []
     for name, target, value, op, bound in rows:

@@ -4,26 +4,21 @@ committed.
 The database is the truth; Redis pub/sub only says what happened. Each process keeps an
 ``InProcessHub`` for its own connections and adds three things:
 
-- Deliveries. The committing process delivers to its own connections, then publishes each
-  message (id, line, audience) on one channel; every other process delivers it to its own
-  connections of the audience. Each process delivers a message id at most once (a bounded
-  memory of recent ids), so pub/sub and the catch-up below may both bring it.
-- Catch-up. Pub/sub is at-most-once: a subscriber whose connection drops (Redis restarted, a
-  network cut) loses what was published meanwhile. When the subscription comes back, and every
-  ``catchup_interval`` seconds anyway, the process reads from MariaDB every message above its
-  watermark (less a window, because ids are given at insert and commits of other processes
-  finish out of order) and delivers those it has not delivered and that the previous pass
-  (half a second or one interval earlier) also found undelivered, so that its own commits,
-  stored a moment before they are handed to the hub, are never delivered twice.
+- Deliveries. The committing process delivers to its own connections, then publishes the
+  group commit (ids, lines, audiences) as ONE event; every other process drains what arrived
+  and gives each connection of the audiences ONE item for all of it. Each id is delivered at
+  most once (a bounded memory of recent ids): pub/sub and the catch-up may both bring it.
+- Catch-up. Pub/sub is at-most-once. When the subscription comes back, and every
+  ``catchup_interval`` seconds, the process reads from MariaDB every message above its
+  watermark less a window (ids are given at insert; commits finish out of order), never below
+  what was stored before it first subscribed, and delivers those that two passes in a row
+  found undelivered (its own commits are stored a moment before they reach the hub).
 - Presence (``server.presence_redis``): a key with a TTL per logged-in connection, refreshed
   by the heartbeat, and joins and leaves on the bus. The same heartbeat keeps this process's
   cluster-wide connection counts alive (``server.counts_redis``).
 - Rooms. Room lines reach only connections that opted in (``RoomCache.opted_in``); room lines
   that are not stored (``relay``) and room changes (``room_changed``: reload the cached room)
   go on the same channel, in order with the messages.
-
-Deliveries are batched like the committing process's own: one event per group commit, the
-listener drains what has arrived and gives each connection ONE item for all of it.
 """
 
 from __future__ import annotations
@@ -117,8 +112,9 @@ class RedisHub:
         self._keys_lock = threading.Lock()
         self._serial = itertools.count(1)
         self._delivered: OrderedDict[int, None] = OrderedDict()
-        self._delivered_lock = threading.Lock()  # also serialises deliveries of remote ids
+        self._delivered_lock = threading.Lock()
         self._watermark: int | None = None  # highest message id delivered or published
+        self._floor = 0  # the highest id stored before this process subscribed
         # Ids the last catch-up found stored but not delivered. A row is delivered by the
         # catch-up only when a second pass, a moment later, still finds it undelivered: this
         # node's own commits are in the database a moment before ``on_committed`` publishes
@@ -199,8 +195,11 @@ class RedisHub:
             thread.join(timeout=6)
         with self._keys_lock:
             keys = [key for key, _ in self._keys.values()]
-        if keys:
-            self._try(lambda: self._redis.delete(*keys))
+        try:
+            if keys:
+                self._redis.delete(*keys)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("redis: presence keys left to expire (%s)", exc)
         self.local_hub.close()
         self.counts.close()
         self._redis.close()
@@ -227,18 +226,17 @@ class RedisHub:
         audience (room lines only to those that opted in). The lines are gathered per
         connection and each gets them as ONE item, in order: one record and one wake-up per
         connection for a whole group commit, as ``ChatService.on_committed`` does locally."""
+        with self._delivered_lock:  # held only to pick the new ids: commits remember theirs
+            fresh = [m for m in messages if self._remember(m[0])]
         lines: defaultdict[LineSink, list[bytes]] = defaultdict(list)
-        with self._delivered_lock:
-            for msg_id, line, audience, room in messages:
-                if not self._remember(msg_id):
-                    continue
-                targets = self.local_hub.local(audience)
-                if room:
-                    targets = self._rooms.opted_in(targets)
-                for sink in targets:
-                    lines[sink].append(line)
-            for sink, queued in lines.items():
-                sink.put_lines(tuple(queued))
+        for _, line, audience, room in fresh:
+            targets = self.local_hub.local(audience)
+            if room:
+                targets = self._rooms.opted_in(targets)
+            for sink in targets:
+                lines[sink].append(line)
+        for sink, queued in lines.items():
+            sink.put_lines(tuple(queued))
 
     def _catch_up(self) -> None:
         """Deliver every stored message this process may have missed (each id once)."""
@@ -248,10 +246,11 @@ class RedisHub:
             if watermark is None:  # first time: everything older was before our time
                 watermark = self._source.last_message_id()
                 with self._delivered_lock:
+                    self._floor = watermark  # ... and is never delivered, even in the window
                     if self._watermark is None or watermark > self._watermark:
                         self._watermark = watermark
                 return
-            after = max(0, watermark - CATCHUP_WINDOW)
+            after = max(self._floor, watermark - CATCHUP_WINDOW)
             suspects, self._suspects = self._suspects, set()
             while not self._stop.is_set():
                 rows = self._source.messages_after(after, CATCHUP_PAGE)
@@ -401,9 +400,3 @@ class RedisHub:
             if since_catchup >= self._catchup_interval:
                 since_catchup = 0.0
                 self._catch_up()
-
-    def _try(self, call: Callable[[], object]) -> None:
-        try:
-            call()
-        except (redis.RedisError, OSError) as exc:
-            log.warning("redis: %s (the heartbeat will repair it)", exc)
