@@ -74,7 +74,7 @@ class Admission:
                 return False
             self._account_conns[username] = count + 1
         if self._shared is None or self._shared.claim(
-                f"account:{username}", self._options.max_conns_per_account):
+                (f"account:{username}", self._options.max_conns_per_account)):
             return True
         with self._account_lock:
             count_down(self._account_conns, username)

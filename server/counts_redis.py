@@ -35,29 +35,36 @@ COUNT_PREFIX = "chat:count:"
 NODE_PREFIX = "chat:node:"
 RETRY_AFTER = 2.0  # seconds without asking Redis after it failed
 
-# KEYS[1] the counted thing; ARGV node, limit, ttl, liveness key prefix. 1: counted.
+# KEYS the counted things; ARGV node, ttl, liveness key prefix, then one limit per key.
+# 1: each counted once more; 0: one of them is at its limit (nothing counted).
 _CLAIM = """
-local fields = redis.call('HGETALL', KEYS[1])
-local total = 0
-for i = 1, #fields, 2 do
-  local node, n = fields[i], tonumber(fields[i + 1])
-  if node == ARGV[1] or redis.call('EXISTS', ARGV[4] .. node) == 1 then
-    total = total + n
-  else
-    redis.call('HDEL', KEYS[1], node)
+for k = 1, #KEYS do
+  local fields = redis.call('HGETALL', KEYS[k])
+  local total = 0
+  for i = 1, #fields, 2 do
+    local node, n = fields[i], tonumber(fields[i + 1])
+    if node == ARGV[1] or redis.call('EXISTS', ARGV[3] .. node) == 1 then
+      total = total + n
+    else
+      redis.call('HDEL', KEYS[k], node)
+    end
   end
+  if total >= tonumber(ARGV[3 + k]) then return 0 end
 end
-if total >= tonumber(ARGV[2]) then return 0 end
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+for k = 1, #KEYS do
+  redis.call('HINCRBY', KEYS[k], ARGV[1], 1)
+  redis.call('EXPIRE', KEYS[k], ARGV[2])
+end
 return 1
 """
 
-# KEYS[1] the counted thing; ARGV node.
+# KEYS the counted things; ARGV node.
 _RELEASE = """
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
-if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return n
+for k = 1, #KEYS do
+  local n = redis.call('HINCRBY', KEYS[k], ARGV[1], -1)
+  if n <= 0 then redis.call('HDEL', KEYS[k], ARGV[1]) end
+end
+return 1
 """
 
 
@@ -80,39 +87,44 @@ class ClusterCounts:
         self._down_until = 0.0
         self.refresh()
 
-    def claim(self, thing: str, limit: int) -> bool:
-        """One more connection of ``thing`` on this node; False if the cluster holds
-        ``limit`` already (nothing counted then)."""
+    def claim(self, *limits: tuple[str, int]) -> bool:
+        """One more connection of each ``(thing, limit)`` on this node, in one round trip;
+        False if the cluster holds ``limit`` of any of them already (nothing counted then)."""
         with self._lock:
             if self._clock() >= self._down_until:
                 try:
-                    counted = self._claim(keys=[COUNT_PREFIX + thing], args=[
-                        self._node, limit, self._ttl, NODE_PREFIX])
+                    counted = self._claim(
+                        keys=[COUNT_PREFIX + thing for thing, _ in limits],
+                        args=[self._node, self._ttl, NODE_PREFIX,
+                              *(limit for _, limit in limits)])
                 except (redis.RedisError, OSError) as exc:
                     self._failed(exc)
                 else:
                     if not counted:
                         return False
-            self._held[thing] = self._held.get(thing, 0) + 1
-            self._gone.discard(thing)
+            for thing, _ in limits:
+                self._held[thing] = self._held.get(thing, 0) + 1
+                self._gone.discard(thing)
             return True
 
-    def release(self, thing: str) -> None:
-        """A connection counted by ``claim`` is gone."""
+    def release(self, *things: str) -> None:
+        """Connections counted by ``claim`` are gone (one of each of ``things``)."""
         with self._lock:
-            left = self._held.get(thing, 0) - 1
-            if left > 0:
-                self._held[thing] = left
-            else:
-                self._held.pop(thing, None)
+            emptied = []
+            for thing in things:
+                left = self._held.get(thing, 0) - 1
+                if left > 0:
+                    self._held[thing] = left
+                else:
+                    self._held.pop(thing, None)
+                    emptied.append(thing)
             if self._clock() >= self._down_until:
                 try:
-                    self._release(keys=[COUNT_PREFIX + thing], args=[self._node])
+                    self._release(keys=[COUNT_PREFIX + t for t in things], args=[self._node])
                     return
                 except (redis.RedisError, OSError) as exc:
                     self._failed(exc)
-            if left <= 0:
-                self._gone.add(thing)
+            self._gone.update(emptied)
 
     def refresh(self) -> None:
         """The heartbeat: this node is alive, and these are its counts (written whole)."""

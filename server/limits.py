@@ -246,11 +246,12 @@ class SharedCounts(Protocol):
     """Counts kept for a whole cluster (``server.counts_redis.ClusterCounts``): asked after
     this process's own count said yes, with the same limit."""
 
-    def claim(self, thing: str, limit: int) -> bool:
-        """One more of ``thing``; False at ``limit`` in the cluster (nothing counted)."""
+    def claim(self, *limits: tuple[str, int]) -> bool:
+        """One more of each ``(thing, limit)``; False if any is at its limit in the cluster
+        (nothing counted then)."""
 
-    def release(self, thing: str) -> None:
-        """One of ``thing`` counted by ``claim`` is gone."""
+    def release(self, *things: str) -> None:
+        """One of each of ``things`` counted by ``claim`` is gone."""
 
 
 class ConnectionCounts:
@@ -301,12 +302,10 @@ class ConnectionCounts:
         """(lock held) The cluster's count of the address and the network; or the refusal."""
         if self._shared is None:
             return ""
-        if not self._shared.claim(f"address:{address}", self._per_address_limit):
-            return "too many connections from this address (cluster)"
-        if not self._shared.claim(f"network:{network}", self._per_network_limit):
-            self._shared.release(f"address:{address}")
-            return f"too many connections from {network} (cluster)"
-        return ""
+        if self._shared.claim((f"address:{address}", self._per_address_limit),
+                              (f"network:{network}", self._per_network_limit)):
+            return ""
+        return f"too many connections from this address or {network} (cluster)"
 
     def logged_in(self) -> None:
         """A pending connection logged in: it no longer counts against ``max_pending``."""
@@ -323,8 +322,7 @@ class ConnectionCounts:
             count_down(self._by_address, address)
             count_down(self._by_network, network)
         if self._shared is not None:
-            self._shared.release(f"address:{address}")
-            self._shared.release(f"network:{network}")
+            self._shared.release(f"address:{address}", f"network:{network}")
 
 
 def raise_descriptor_limit() -> int:
