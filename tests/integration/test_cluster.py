@@ -247,18 +247,21 @@ def test_a_reader_whose_node_dies_catches_up_on_the_other_from_history(
 
 
 def test_a_node_that_starts_delivers_nothing_stored_before_it(
-    two_nodes: tuple[Node, Node], live_server_key: RSA.RsaKey, tmp_path: Path,
-    demo_db: DbParams, bus: PrivateRedis,
+    live_server_key: RSA.RsaKey, tmp_path: Path, demo_db: DbParams, bus: PrivateRedis,
 ) -> None:
     """The catch-up re-reads a window of ids below its watermark; on a node that has just
     started, that window is history, and its clients must not get it as live messages."""
-    a, _ = two_nodes
-    alice = client(a, live_server_key, "user1")
-    old = {alice.chat_acked(f"before node c {i}").msg_id for i in range(5)}
-    c = start_node(tmp_path, "c", demo_db, live_server_key, bus.url, **FAST)
+    a = start_node(tmp_path, "a", demo_db, live_server_key, bus.url, **FAST)
     try:
-        bob = client(c, live_server_key, "user2")
-        late = [m.msg_id for m in bob.collect(4.0) if isinstance(m, ChatDelivery)]
-        assert not old & set(late), "messages stored before the node started came as live"
+        alice = client(a, live_server_key, "user1")
+        old = {alice.chat_acked(f"before node c {i}").msg_id for i in range(5)}
+        a.kill()
+        c = start_node(tmp_path, "c", demo_db, live_server_key, bus.url, **FAST)
+        try:
+            bob = client(c, live_server_key, "user2")
+            late = [m.msg_id for m in bob.collect(4.0) if isinstance(m, ChatDelivery)]
+            assert not old & set(late), "messages stored before the node started came as live"
+        finally:
+            c.kill()
     finally:
-        c.kill()
+        a.kill()
