@@ -29,6 +29,9 @@ OPTIONS = ServerOptions(
     login_rate=0.001,
     login_burst=1_000,
     max_tokens_per_account=3,
+    kdf_memory_kib=64,  # the derivation a password login also runs: cheap here
+    kdf_time_cost=1,
+    kdf_parallelism=1,
 )
 A, B = "198.51.100.1", "203.0.113.7"
 
@@ -40,11 +43,13 @@ class World:
         self.store = FakeAccountStore()
         self.store.add("alice", "right", "Alice")
         self.hasher = FakeHasher()
+        self.key_hasher = FakeHasher()  # of authentication keys
         self.clock = FakeClock()
         options = dataclasses.replace(OPTIONS, **changes)
         self.accounts = Accounts(
             self.store, self.hasher, options,  # type: ignore[arg-type]
             wall_clock=self.clock, clock=self.clock,
+            key_hasher=self.key_hasher,  # type: ignore[arg-type]
         )
 
     def login(self, password: str, address: str = A, name: str = "alice") -> Identity | str:
