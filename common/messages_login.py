@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from common.account_keys import KdfParams
-from common.e2e import from_field
+from common.account_keys import AccountKeys, KdfParams, derive_account_keys
+from common.e2e import from_field, to_field
 
 # --- client -> server -------------------------------------------------------------------------
 
@@ -101,6 +101,19 @@ class Invitation:
 def params_of(reply: KdfParamsReply) -> KdfParams:
     """The parameters of a ``1030`` (``ValueError`` if the salt field is not base64url)."""
     return KdfParams(reply.memory_kib, reply.time_cost, reply.parallelism, from_field(reply.salt))
+
+
+def registration(
+    code: str, username: str, nickname: str, password: str, reply: KdfParamsReply, salt: bytes
+) -> tuple[RegisterRequest, AccountKeys]:
+    """The ``0032`` for a new account (the parameters of the name's ``1030``, the client's own
+    random ``salt``), and the keys it derives; the password goes no further than here."""
+    params = KdfParams(reply.memory_kib, reply.time_cost, reply.parallelism, salt)
+    keys = derive_account_keys(password, params)
+    request = RegisterRequest(code, username, nickname, to_field(keys.auth_key),
+                              params.memory_kib, params.time_cost, params.parallelism,
+                              to_field(salt))
+    return request, keys
 
 
 SignInRequest = KdfParamsRequest | KeyLoginRequest | RegisterRequest | InviteRequest

@@ -17,6 +17,7 @@ from typing import Any
 
 from Crypto.PublicKey import RSA
 
+from common.account_keys import derive_account_keys
 from common.connection import (
     NEED_DATA,
     BadMessage,
@@ -24,10 +25,8 @@ from common.connection import (
     ConnectionClosed,
     HandshakeComplete,
 )
-from common.account_keys import derive_account_keys
 from common.e2e import to_field
 from common.errors import RemoteProtocolError
-from common.messages_login import KdfParamsReply, KdfParamsRequest, KeyLoginRequest, params_of
 from common.framing import FrameDecoder
 from common.messages import (
     Ack,
@@ -39,6 +38,7 @@ from common.messages import (
     Message,
     ResumeRequest,
 )
+from common.messages_login import KdfParamsReply, KdfParamsRequest, KeyLoginRequest, params_of
 
 Predicate = Callable[[Any], bool]
 
