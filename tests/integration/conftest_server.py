@@ -20,10 +20,10 @@ from Crypto.PublicKey import RSA
 from common.crypto import generate_rsa_key
 from common.messages import RosterUpdate
 from server.commit import GroupCommitter
+from server.credentials import new_key_account
 from server.hub import InProcessHub
 from server.listener import ChatServer
 from server.options import ServerOptions
-from server.credentials import new_key_account
 from server.passwords import PasswordHasherPool
 from server.serve import BuiltServer, build
 from server.service import ChatService, PendingSend

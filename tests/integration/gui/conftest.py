@@ -61,8 +61,9 @@ def demo_users(db_params: Any) -> tuple[tuple[str, str], ...]:
     """user1..3 with password 111111, as key accounts (``init-db --demo`` makes them so).
 
     The same accounts as ``conftest_server.demo_db``, but derived at the default cost: the
-    server here is a separate process with default settings. (Imported here, not at the top, so that the modules
-    registering ``conftest_server`` as a plugin still get it assertion-rewritten.)
+    server here is a separate process with default settings. (Imported here, not at the top,
+    so that the modules registering ``conftest_server`` as a plugin still get it
+    assertion-rewritten.)
     """
     from server.options import ServerOptions
     from tests.integration.conftest_server import DEMO_USERS, seed_demo_users
