@@ -294,12 +294,13 @@ class Accounts:
             log.warning("resume token not revoked: database unavailable (%s)", exc)
 
     def sweep(self) -> int:
-        """Delete expired tokens and long-idle failed-login rows; how many rows went."""
+        """Delete expired tokens, long-idle failed-login rows and spent or expired
+        invitations; how many rows went."""
         now = self._now_ms()
         idle_before = now - FORGET_AFTER_HALF_LIVES * self._policy.half_life_ms
-        return self._store.sweep_resume_tokens(now) + self._store.sweep_login_attempts(
-            idle_before, now
-        )
+        return (self._store.sweep_resume_tokens(now)
+                + self._store.sweep_login_attempts(idle_before, now)
+                + self._store.sweep_invitations(now))
 
     def issue(self, user: UserRecord) -> Identity:
         """A session for an account that has just been created (``0032``)."""

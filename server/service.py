@@ -107,8 +107,7 @@ class ChatService:
         *,
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
-        key_hasher: PasswordHasher | None = None,  # of authentication keys (server.credentials)
-        salt_secret: bytes = b"",
+        key_hasher: PasswordHasher | None = None, salt_secret: bytes = b"",  # server.credentials
     ) -> None:
         self._store, self._hub = store, hub
         self._committer, self._options = committer, options

@@ -91,6 +91,7 @@ def test_used_expired_and_unknown_codes_are_refused_alike(chat) -> None:
     assert len(answers) == 1 and next(iter(answers))[0] == "bad_code"
     for name in ("second-one", "third-one", "fourth-one", "fifth-one"):
         assert chat.store.get_user(name) is None
+    assert chat.store.sweep_invitations(int(time.time() * 1000)) >= 2  # used up, expired
 
 
 def test_without_a_code_registration_is_closed_unless_the_setting_opens_it(make_server) -> None:

@@ -105,6 +105,10 @@ class FakeAccountStore:
             del self.attempts[k]
         return len(idle)
 
+    def sweep_invitations(self, now_ms: int) -> int:
+        self.calls.append(("sweep_invitations", (now_ms,)))
+        return 0
+
     def call_names(self) -> list[str]:
         return [name for name, _ in self.calls]
 
