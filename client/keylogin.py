@@ -36,7 +36,9 @@ from common.messages_login import (
 
 logger = logging.getLogger(__name__)
 
-MAX_MEMORY_KIB = 4 * 1024 * 1024  # a server asking for more than 4 GiB is refused, not obeyed
+MAX_MEMORY_KIB = 1024 * 1024  # a server asking for more (1 GiB) is refused, not obeyed
+MAX_TIME_COST = 64  # passes; a server must not be able to keep a client busy for hours
+MAX_PARALLELISM = 64
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,18 @@ class SignInFlow:
         return self._password is not None or self._keys is not None
 
     def start_login(self, password: str) -> None:
-        self._password, self._registration, self._keys = password, None, None
+        self.clear()
+        self._password = password
 
     def start_registration(self, password: str, code: str, nickname: str) -> None:
-        self._password, self._keys = password, None
-        self._registration = _Registration(code, nickname)
+        self.clear()
+        self._password, self._registration = password, _Registration(code, nickname)
 
     def clear(self) -> None:
-        """Logout or a refused key: forget the password and both keys."""
+        """Logout or a refused key: forget the password and both keys. A derivation still
+        running for an ended session is dropped on arrival (its session id is stale)."""
         self._password, self._registration, self._keys = None, None, None
+        self.deriving = False
 
     def first_request(self, username: str) -> ClientMessage:
         """On a new connection: the key if it is known (a reconnect), else ask for parameters."""
@@ -106,7 +111,8 @@ class SignInFlow:
         password, joining = self._password, self._registration
         if password is None or self.deriving:
             return
-        if not 0 < reply.memory_kib <= MAX_MEMORY_KIB:
+        if not (0 < reply.memory_kib <= MAX_MEMORY_KIB and 0 < reply.time_cost <= MAX_TIME_COST
+                and 0 < reply.parallelism <= MAX_PARALLELISM):
             self._events.put(KeysDerived(session_id, None, None,
                                          "The server asked for an unreasonable key derivation."))
             return

@@ -67,3 +67,17 @@ def test_weak_or_mismatched_passwords_are_refused_before_connecting(h: Harness) 
     ):
         h.app.register("127.0.0.1:8090", "code", "user1", "Newbie", password, again)
         assert words in h.view.login_error and not h.sessions and h.app.phase == "login"
+
+
+def test_a_server_asking_for_an_absurd_derivation_is_not_obeyed(h: Harness) -> None:
+    from common.e2e import to_field
+    from common.messages_login import KdfParamsReply
+
+    h.app.login("127.0.0.1:8090", "user1", "111111")
+    session = h.session
+    session.handshake()
+    h.pump()
+    session.deliver(KdfParamsReply(64, 10**9, 1, to_field(TEST_SALT)))  # hours of Argon2id
+    for _ in range(20):
+        h.pump()
+    assert h.app.phase == "login" and "unreasonable" in h.view.login_error
