@@ -15,7 +15,7 @@ import pymysql
 import pytest
 
 import common.connection
-from common.account_keys import SALT_BYTES
+from common.account_keys import SALT_BYTES, derive_account_keys
 from common.e2e import to_field
 from common.messages import ErrorReply, LoginResult, RosterUpdate
 from common.messages_login import (
@@ -23,6 +23,7 @@ from common.messages_login import (
     InviteRequest,
     KeyLoginRequest,
     RegisterRequest,
+    params_of,
     registration,
 )
 from common.protocol import LoginRefusal
@@ -215,3 +216,22 @@ def test_the_invite_command_prints_a_code_that_registers(chat, monkeypatch, caps
     code = capsys.readouterr().out.split()[0]
     assert register(chat.client(), code, "from-cli", "From Cli").ok
     assert server_cli.main(["invite", "--expires", "soon"]) == 2
+
+
+def test_key_login_and_registration_log_no_secrets(chat, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    code = invite(chat)
+    c = chat.client()
+    assert register(c, code, "quiet-one", "Quiet One").ok
+    again = chat.client()
+    assert again.key_login("quiet-one", SECRET).ok
+    reply = again.kdf_params("quiet-one")
+    keys = derive_account_keys(SECRET, params_of(reply))
+    assert not chat.client().key_login("quiet-one", "wrong horse").ok
+    text = caplog.text + "\n".join(str(r.args) for r in caplog.records)
+    secrets_ = {"password": SECRET, "code": code, "auth key": to_field(keys.auth_key),
+                "master key": to_field(keys.master_key), "auth key hex": keys.auth_key.hex()}
+    assert [name for name, value in secrets_.items() if value in text] == []
+    assert "quiet-one" in text  # who registered and logged in is said
