@@ -235,3 +235,19 @@ def test_key_login_and_registration_log_no_secrets(chat, caplog) -> None:
                 "master key": to_field(keys.master_key), "auth key hex": keys.auth_key.hex()}
     assert [name for name, value in secrets_.items() if value in text] == []
     assert "quiet-one" in text  # who registered and logged in is said
+
+
+def test_init_db_demo_turns_old_demo_rows_into_key_accounts(chat, monkeypatch) -> None:
+    db = chat.store._params
+    legacy = chat.hasher.hash("111111")  # a row from before key login, as old init-db made it
+    sql(db, "UPDATE users SET password_hash = %s, kdf_memory_kib = NULL, kdf_salt = NULL "
+            "WHERE username = %s", (legacy, "user1"))
+    assert chat.store.get_user("user1").kdf is None
+    for name, value in (("CHAT_DB_NAME", db.database), ("CHAT_DB_USER", db.user),
+                        ("CHAT_DB_PASSWORD", db.password), ("CHAT_DB_SOCKET", db.unix_socket),
+                        ("CHAT_DB_ADMIN_USER", "root")):
+        monkeypatch.setenv(name, value)
+    assert server_cli.main(["init-db", "--demo"]) == 0
+    row = chat.store.get_user("user1")
+    assert row is not None and row.kdf is not None and row.kdf.memory_kib == 65_536
+    assert chat.client().key_login("user1").ok
