@@ -3,7 +3,7 @@
 Both classes turn received bytes into small tuples the load generator can count without caring
 which protocol is underneath, and turn "send chat message number *seq*" into bytes. The chat
 side drives ``common.connection.Connection`` exactly as the desktop client does (handshake,
-``0001`` login or ``0008`` resume, ``0002`` chat), so its cost is the real client's cost.
+``0031`` key login or ``0008`` resume, ``0002`` chat), so its cost is the real client's cost.
 
 Event tuples (first item is the kind):
 
