@@ -397,8 +397,6 @@ class App(ChatActions, SignInActions):
                 self._auth = "key"
                 self.link.send(again)
                 return
-        elif refusal is LoginRefusal.WRONG_CREDENTIALS:
-            self.signin.clear()  # that key is not (or no longer) the account's
         if not self.in_chat:
             self._back_to_login(text, refused=True, wait=result.retry_after)
         elif refusal is LoginRefusal.WRONG_CREDENTIALS:
