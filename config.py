@@ -103,6 +103,8 @@ class Settings(ServerOptions):
             "handshake_network_burst", "max_pending_connections", "first_byte_timeout",
             "max_conns_per_account", "outbox_total_bytes", "write_stall_timeout",
             "history_rows_rate", "history_rows_burst", "request_rate", "request_burst",
+            "kdf_time_cost", "kdf_parallelism", "auth_hash_time_cost", "prelogin_rate",
+            "prelogin_burst", "max_invite_uses", "max_invite_ttl",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CHAT_{name.upper()} must be greater than 0")
@@ -110,6 +112,8 @@ class Settings(ServerOptions):
             value = getattr(self, f.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"CHAT_{f.name.upper()} cannot be negative")
+        if self.kdf_memory_kib < 8 * self.kdf_parallelism or self.auth_hash_memory_kib < 8:
+            raise ValueError("Argon2id needs at least 8 KiB of memory per lane")
         if self.max_frame > 65_536:
             raise ValueError("CHAT_MAX_FRAME cannot exceed the protocol's 65536")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import e2e, rooms, scale, scaleout, scenarios
+from bench import e2e, login, rooms, scale, scaleout, scenarios
 from bench.procs import ServerProcess, free_port, python_module, raise_nofile_limit
 from bench.scenarios import Bench
 
@@ -34,8 +34,10 @@ PARTS: dict[str, Callable[[Bench], None]] = {
     "many_rooms": rooms.scenario_many_rooms,
     "scaleout": scaleout.scenario_scaleout,
     "e2e": e2e.scenario_e2e,  # end-to-end sealing: client-side only, run on its own
+    "login": login.scenario_login,  # key login step by step (PROTOCOL.md §8), run on its own
 }
-NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast", "big_room", "many_rooms", "scaleout"}
+NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast", "big_room", "many_rooms", "scaleout",
+              "login"}
 QUICK = ("micro", "handshake", "lobby")
 ALL = ("micro", "handshake", "lobby", "thousand", "blast", "big_room", "many_rooms", "scaleout")
 

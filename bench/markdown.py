@@ -76,7 +76,7 @@ def _handshake(hs: dict[str, Any], add: Callable[[str], None]) -> None:
     add("| measurement | ours | TLS 1.3 | ours / TLS |\n|---|---|---|---|")
     add(f"| handshake (TCP connect + 1 RTT) | {_lat(hs.get('ours_latency'))} | "
         f"{_lat(hs.get('tls_latency'))} | {fmt_ratio(hs.get('ratio_latency', math.nan))} |")
-    add(f"| login `0001` (Argon2id) after the handshake | {_lat(hs.get('login'))} | | |")
+    add(f"| key login `0031` (Argon2id of the key) after the handshake | {_lat(hs.get('login'))} | | |")
     add(f"| handshake + login | {_lat(hs.get('handshake_login'))} | | |")
     add(f"| resume `0008` → `1001` | {_lat(hs.get('resume'))} | | |")
     add(f"| reconnect: TCP + handshake + resume | {_lat(hs.get('reconnect'))} | | |")

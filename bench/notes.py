@@ -121,11 +121,13 @@ def explain(results: dict[str, Any]) -> list[str]:
     argon = _prim(results, "argon2id")
     if met.get("handshake + login p50") is False:
         notes.append(
-            f"**Handshake + login.** The login verifies an Argon2id hash with the memory and "
-            f"passes of OWASP's minimum (m = 19 MiB, t = 2, in two lanes): {argon:.1f} ms here "
-            f"on its own, after the handshake ({_get(hs, 'handshake', 'p50'):.1f} ms p50) and "
-            f"before the database round trips: {_get(hs, 'handshake_login', 'p50'):.1f} ms p50 in all. The hash is "
-            f"slow on purpose and is the bound; a reconnect with the resume token skips it "
+            f"**Handshake + login.** The key login (0031) verifies a cheap Argon2id of the "
+            f"32-byte key (8 MiB, one pass; the client spent the expensive derivation, "
+            f"`python -m bench login`), after the handshake "
+            f"({_get(hs, 'handshake', 'p50'):.1f} ms p50) and the database round trips: "
+            f"{_get(hs, 'handshake_login', 'p50'):.1f} ms p50 in all (the password hash, "
+            f"{argon:.1f} ms on its own, is now paid by older clients' 0001 only); "
+            f"a reconnect with the resume token skips it "
             f"({_get(hs, 'resume', 'p50'):.2f} ms p50 for 0008 → 1001)."
         )
     k = results.get("thousand", {}).get("ours", {})

@@ -213,7 +213,7 @@ def scenario_handshake(bench: Bench) -> None:
         ).as_dict()
         out["ours_rate"] = _rate(bench, chat.server, ours_one, secs)
         bench.say(f"ours handshake (envelope + X25519, RSA-3072): {_lat(out['ours_latency'])}")
-        bench.say(f"ours login (0001, Argon2id) after handshake: {_lat(out['login'])}")
+        bench.say(f"ours key login (0031) after handshake: {_lat(out['login'])}")
         bench.say(f"ours handshake + login: {_lat(out['handshake_login'])}")
         bench.say(f"ours resume (0008 -> 1001): {_lat(out['resume'])}")
         bench.say(f"ours reconnect (TCP + handshake + resume): {_lat(out['reconnect'])}")

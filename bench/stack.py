@@ -6,8 +6,10 @@ through ``server.store.Store``, a key pair made once into a temp dir, and ``pyth
 serve`` as a subprocess with generous limits, so the per-address and per-user throttles (all
 bench clients come from 127.0.0.1) do not cap what is being measured.
 
-The bench users share one Argon2id hash computed once: hashing a thousand passwords would take
-longer than the benchmark, and a shared hash costs the server exactly the same per login.
+The bench users are key accounts (PROTOCOL.md §8) sharing one salt and one key hash computed
+once: a thousand client derivations would take longer than the benchmark, and a shared hash
+costs the server exactly the same per login. They log in as the chat's client does, with the
+authentication key (``0031``); the target's ``password`` is that key (``bench.wire.KEY_PREFIX``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from bench.procs import ServerProcess, free_port, python_module
 from bench.scenarios import ChatTarget
+from bench.wire import KEY_PREFIX
 
 BENCH_DB = "chat_bench"
 BENCH_DB_USER = "chat_bench"
@@ -86,10 +89,14 @@ def start_chat(
     server_argv: list[str] | None = None,
 ) -> ChatTarget:
     """Bring up MariaDB, the database, keys and the server; ``stack`` tears them down."""
+    from common.account_keys import derive_account_keys
+    from common.e2e import to_field
     from server import keyfile, provision
     from server.__main__ import DEMO_PASSWORD, DEMO_USERS
-    from server.passwords import PasswordHasherPool
+    from server.credentials import new_key_account
+    from server.options import ServerOptions
     from server.store import DbParams, Store
+    from server.store_signup import NewAccount
 
     t0 = time.monotonic()
     run_dir = repo / ".run" / "bench-mariadb"
@@ -106,14 +113,19 @@ def start_chat(
     params = DbParams(database=BENCH_DB, user=BENCH_DB_USER, password=db_password,
                       unix_socket=str(socket_path), pool_size=2)
     store = Store(params)
+    options = ServerOptions()  # the client's derivation and key hash at their defaults
     try:
-        hasher = PasswordHasherPool(1)
         for username, nickname in DEMO_USERS:
-            store.add_user(username, nickname, hasher.hash(DEMO_PASSWORD))
-        shared = hasher.hash(BENCH_PASSWORD)  # one Argon2id hash for every bench user
+            store.register_user(new_key_account(username, nickname, DEMO_PASSWORD, options),
+                                None, 0)
+        # one derivation and one key hash shared by every bench user, as a thousand
+        # derivations would take longer than the benchmark; each login costs the same
+        shared = new_key_account("bench", "bench", BENCH_PASSWORD, options)
+        auth_key = derive_account_keys(BENCH_PASSWORD, shared.kdf).auth_key
         names = bench_users(users)
         for name in names:
-            store.add_user(name, name, shared)
+            account = NewAccount(name, name, shared.key_hash, shared.kdf)
+            store.register_user(account, None, 0)
     finally:
         store.close()
     key_dir = tmp / "keys"
@@ -142,4 +154,5 @@ def start_chat(
     say(f"chat server pid {server.pid} on 127.0.0.1:{port} with {len(names)} bench users "
         f"(MariaDB {run_dir}, set up in {time.monotonic() - t0:.1f} s; log {log_path})")
     return ChatTarget(server=server, public_pem=public_pem, users=names,
-                      password=BENCH_PASSWORD, db=params, db_pid=_db_pid(run_dir))
+                      password=KEY_PREFIX + to_field(auth_key), db=params,
+                      db_pid=_db_pid(run_dir))

@@ -3,7 +3,7 @@
 Both classes turn received bytes into small tuples the load generator can count without caring
 which protocol is underneath, and turn "send chat message number *seq*" into bytes. The chat
 side drives ``common.connection.Connection`` exactly as the desktop client does (handshake,
-``0001`` login or ``0008`` resume, ``0002`` chat), so its cost is the real client's cost.
+``0031`` key login or ``0008`` resume, ``0002`` chat), so its cost is the real client's cost.
 
 Event tuples (first item is the kind):
 
@@ -41,6 +41,7 @@ from common.messages import (
     PresenceEvent,
     ResumeRequest,
 )
+from common.messages_login import KeyLoginRequest
 from common.messages_rooms import JoinRoomRequest
 from common.protocol import LOBBY
 
@@ -73,10 +74,15 @@ def parse_bench_text(text: str | bytes) -> tuple[int, int, int] | None:
         return None
 
 
+KEY_PREFIX = "key:"
+"""A ``password`` that starts with this is an authentication key (base64url): ``0031``."""
+
+
 class ChatWire:
     """A bench client of the real chat server, over ``common.connection.Connection``.
 
-    ``credentials`` is ``(username, password)`` for a ``0001`` login, ``(username, token)`` with
+    ``credentials`` is ``(username, password)`` for a ``0001`` login (``(username,
+    "key:<auth key>")`` for a ``0031`` key login), ``(username, token)`` with
     ``resume=True`` for a ``0008`` resume, or None to stop after the handshake (handshake-rate
     runs never log in).
     """
@@ -154,7 +160,13 @@ class ChatWire:
         if self._credentials is None:
             return
         user, secret = self._credentials
-        request = ResumeRequest(user, secret) if self._resume else LoginRequest(user, secret)
+        request: ResumeRequest | LoginRequest | KeyLoginRequest
+        if self._resume:
+            request = ResumeRequest(user, secret)
+        elif secret.startswith(KEY_PREFIX):  # a derived key, as the chat's client logs in
+            request = KeyLoginRequest(user, secret[len(KEY_PREFIX):])
+        else:
+            request = LoginRequest(user, secret)
         self._out += self.conn.send(request)
 
 

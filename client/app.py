@@ -25,6 +25,7 @@ from client.actions import ChatActions
 from client.backoff import Backoff
 from client.formatting import login_failure_text, online_status
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
+from client.keylogin import KeysDerived, SignInFlow
 from client.lifecycle import Lifecycle, Phase
 from client.link import SessionFactory, SessionLike, SessionLink
 from client.liveness import ConnectionWatch, LivenessTimes, StatusLine
@@ -41,12 +42,12 @@ from client.session import (
     SessionEvent,
     start_key_fetch,
 )
+from client.signin_actions import SignInActions
 from client.stash import StashFile
 from client.traffic import RETRY_BASE, RETRY_CAP, ChatTraffic
 from client.trust import KnownServers, next_server, parse_address, server_id
 from common.crypto import fingerprint
 from common.messages import (
-    LoginRequest,
     LoginResult,
     LogoutRequest,
     PingRequest,
@@ -61,7 +62,7 @@ PUMP_MS = 50
 PUMP_BATCH = 500
 
 
-class App(ChatActions):
+class App(ChatActions, SignInActions):
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -101,11 +102,11 @@ class App(ChatActions):
         self.traffic: ChatTraffic | None = None  # from the first login to the logout
         self._host, self._port = "", 0
         self._servers: list[tuple[str, int]] = []  # every address given (--host a,b,c)
-        self._password: str | None = None  # memory only: to log in again if a resume fails
+        self.signin = SignInFlow(self.events)  # the password until derived, then the keys
         self._token: str | None = None  # single-use resume token from the last 1001
         self._key: RSA.RsaKey | None = None
         self._key_source: KeySource = "known"
-        self._auth: Literal["", "password", "resume"] = ""
+        self._auth: Literal["", "key", "resume"] = ""
         self._pump_timer: object | None = None
         self._ended: list[SessionLike] = []  # closed sessions whose threads may still flush
         self._quit_when_sent = False  # the person chose to wait for the outbox, then close
@@ -163,30 +164,28 @@ class App(ChatActions):
         self._quit_when_sent = True
         self.status.set_notice(f"closing once {self.unsent_count()} unsent message(s) are sent…")
 
-    def login(self, address: str, username: str, password: str) -> None:
-        """The Login button: check the form, pick the key, connect."""
+    def _start(self, address: str, username: str, password: str) -> bool:
+        """Check the address and names, pick the key, connect; False: the form says why."""
         if self.phase is not Phase.LOGIN:
-            return
+            return False
         default = parse_address(self.address.split(",")[0], 8090)
         servers = [parse_address(part, default.port if default else 8090)
                    for part in address.split(",")]  # nodes of one cluster: same key
         where = servers[0] if None not in servers else None
-        if where is None:
-            self.view.show_login_error("Enter the server as host:port, for example 127.0.0.1:8090.")
-            return
-        if not username.strip():
-            self.view.show_login_error("Enter your username.")
-            return
-        if not password:
-            self.view.show_login_error("Enter your password.")
-            return
+        problem = ("Enter the server as host:port, for example 127.0.0.1:8090." if where is None
+                   else "Enter your username." if not username.strip()
+                   else "Enter your password." if not password else "")
+        if where is None or problem:
+            self.view.show_login_error(problem)
+            return False
         self.address = address.strip()
         self._host, self._port = where.host, where.port
         self._servers = [(a.host, a.port) for a in servers if a is not None]
-        self.username, self._password, self._token = username.strip(), password, None
+        self.username, self._token = username.strip(), None
         self.lifecycle.move("submit login")
         self.view.set_login_busy(True, "Checking the server's key…")
         self.keys.start(self._host, self._port)
+        return True
 
     def logout(self) -> None:
         """End the session cleanly and return to the login form.
@@ -198,7 +197,8 @@ class App(ChatActions):
         self._quit_when_sent = False
         self._end_session(logout=True)
         self.keys.cancel()
-        self.traffic, self._password, self._token = None, None, None
+        self.traffic, self._token = None, None
+        self.signin.clear()  # the keys go with the session
         self.backoff.reset()
         self.lifecycle.move("log out")
         self.view.show_login(self.address, self.username, "")
@@ -283,7 +283,9 @@ class App(ChatActions):
             return
         if self.link.session is None or event.session_id != self.link.session.id:
             return
-        if isinstance(event, Connected):
+        if isinstance(event, KeysDerived):
+            self._keys_derived(event)
+        elif isinstance(event, Connected):
             self._connected(event)
         elif isinstance(event, Received):
             self._received(event.message)
@@ -301,8 +303,8 @@ class App(ChatActions):
             self._auth = "resume"
             self.link.send(ResumeRequest(self.username, self._token))
         else:
-            self._auth = "password"
-            self.link.send(LoginRequest(self.username, self._password or ""))
+            self._auth = "key"
+            self.link.send(self.signin.first_request(self.username))
         if not self.in_chat:
             self.view.set_login_busy(True, "Logging in…")
 
@@ -350,6 +352,8 @@ class App(ChatActions):
     def _received(self, message: ServerMessage) -> None:
         if isinstance(message, LoginResult):
             self._login_result(message)
+        elif self._signin_reply(message):  # client.signin_actions: parameters, or a refusal
+            return
         elif self.traffic is not None:
             self.traffic.received(message)
             self.watch.heard(settled=self.traffic.unsent_count() == 0)
@@ -387,10 +391,11 @@ class App(ChatActions):
         credentials inside it, otherwise reconnect later."""
         refusal, text = result.refusal, login_failure_text(result)
         if self._auth == "resume":
-            self._token = None  # single use, and a refused one is spent: next time, the password
-            if self._password and refusal in (LoginRefusal.SESSION_EXPIRED, None):
-                self._auth = "password"
-                self.link.send(LoginRequest(self.username, self._password))
+            self._token = None  # single use, and a refused one is spent: next time, the key
+            again = self.signin.relogin_request(self.username)
+            if again is not None and refusal in (LoginRefusal.SESSION_EXPIRED, None):
+                self._auth = "key"
+                self.link.send(again)
                 return
         if not self.in_chat:
             self._back_to_login(text, refused=True, wait=result.retry_after)

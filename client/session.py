@@ -22,6 +22,7 @@ from typing import Literal
 
 from Crypto.PublicKey import RSA
 
+from client.keylogin import KeysDerived  # the key derivation's result, on the same queue
 from common.connection import (
     NEED_DATA,
     BadMessage,
@@ -138,7 +139,7 @@ class KeyFetched:
     reachable: bool = True  # False when the server could not be reached at all
 
 
-SessionEvent = Connected | Received | Disconnected | ConnectFailed | KeyFetched
+SessionEvent = Connected | Received | Disconnected | ConnectFailed | KeyFetched | KeysDerived
 
 
 def describe_os_error(exc: OSError, host: str, port: int) -> str:

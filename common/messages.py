@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from common import messages_e2e as e2e  # end-to-end codes, registered below
+from common import messages_login as signin  # key login and registration, registered below
 from common.errors import LocalProtocolError, RemoteProtocolError
 from common.messages_rooms import ROOM_EVENTS, ROOM_REQUESTS, RoomEvent, RoomRequest
 from common.protocol import (
@@ -221,23 +222,25 @@ class ErrorReply:
 
 ClientMessage = (
     LoginRequest | ChatRequest | DirectRequest | HistoryRequest | LogoutRequest | PingRequest
-    | ResumeRequest | RoomRequest | e2e.E2eRequest
+    | ResumeRequest | RoomRequest | e2e.E2eRequest | signin.SignInRequest
 )
 ServerMessage = (
     LoginResult | ChatDelivery | DirectDelivery | HistoryEnd | PresenceEvent | RosterUpdate | Ack
-    | Pong | ErrorReply | RoomEvent | e2e.E2eEvent
+    | Pong | ErrorReply | RoomEvent | e2e.E2eEvent | signin.SignInEvent
 )
 Message = ClientMessage | ServerMessage
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     cls.CODE: cls
     for cls in (LoginRequest, ChatRequest, DirectRequest, HistoryRequest, LogoutRequest,
-                PingRequest, ResumeRequest, *ROOM_REQUESTS, *e2e.E2E_CLIENT_MESSAGES)
+                PingRequest, ResumeRequest, *ROOM_REQUESTS, *e2e.E2E_CLIENT_MESSAGES,
+                *signin.SIGNIN_CLIENT_MESSAGES)
 }
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     cls.CODE: cls
     for cls in (LoginResult, ChatDelivery, DirectDelivery, HistoryEnd, PresenceEvent,
-                RosterUpdate, Ack, Pong, ErrorReply, *ROOM_EVENTS, *e2e.E2E_SERVER_MESSAGES)
+                RosterUpdate, Ack, Pong, ErrorReply, *ROOM_EVENTS, *e2e.E2E_SERVER_MESSAGES,
+                *signin.SIGNIN_SERVER_MESSAGES)
 }
 
 

@@ -66,6 +66,7 @@ class ErrorCode(enum.StrEnum):
     FORBIDDEN = "forbidden"
     NAME_TAKEN = "name_taken"
     LIMIT_REACHED = "limit_reached"
+    BAD_CODE = "bad_code"  # an invitation code that is unknown, used up or expired (§8)
 
 
 ERROR_CODES: tuple[str, ...] = tuple(code.value for code in ErrorCode)
@@ -84,6 +85,7 @@ class LoginRefusal(enum.StrEnum):
     SERVICE_UNAVAILABLE = "service unavailable"
     SESSION_EXPIRED = "session expired, log in again"
     TOO_MANY_CONNECTIONS = "too many connections for this account"
+    KEY_LOGIN_REQUIRED = "this server does not take passwords; log in with a newer client"
 
     @property
     def code_word(self) -> str:

@@ -1,4 +1,4 @@
-"""``python -m server``: serve, keygen, init-db, add-user.
+"""``python -m server``: serve, keygen, init-db, add-user, invite.
 
 The only server module that reads ``config``; it turns settings into plain values for the rest:
 ``settings.server_options()``, ``server_params`` and ``admin_params`` (``DbParams``), and the key's
@@ -13,12 +13,16 @@ import logging
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 from config import Settings
 from server import keyfile, provision, serve
+from server.credentials import new_key_account
+from server.invitations import code_hash, new_code, parse_duration
 from server.passwords import PasswordHasherPool
 from server.store import DbParams, Store
+from server.store_signup import Registered
 
 log = logging.getLogger("server")
 
@@ -85,18 +89,29 @@ def cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
         remote=not provision.is_local_host(settings.db_host),
     )
     if args.demo:
-        store = Store(server_params(settings))
-        hasher = PasswordHasherPool(1)
-        try:
-            for username, nickname in DEMO_USERS:
-                if store.user_exists(username):
-                    continue
-                store.add_user(username, nickname, hasher.hash(DEMO_PASSWORD))
-                log.info("demo account %s (%s) created", username, nickname)
-        finally:
-            store.close()
+        _demo_accounts(settings)
     print(f"database {settings.db_name} ready" + (" with demo accounts" if args.demo else ""))
     return 0
+
+
+def _demo_accounts(settings: Settings) -> None:
+    """user1..user3 as key accounts; demo rows made before key login become key rows too
+    (their password is known here), so the chat's client can log them in at once."""
+    options = settings.server_options()
+    store = Store(server_params(settings))
+    try:
+        for username, nickname in DEMO_USERS:
+            user = store.get_user(username)
+            account = new_key_account(username, nickname, DEMO_PASSWORD, options)
+            if user is None:
+                store.register_user(account, None, int(time.time() * 1000))
+                log.info("demo account %s (%s) created", username, nickname)
+            elif user.kdf is None and PasswordHasherPool(1).verify(user.password_hash,
+                                                                  DEMO_PASSWORD):
+                store.set_account_key(username, account.key_hash, account.kdf)
+                log.info("demo account %s now logs in with a key", username)
+    finally:
+        store.close()
 
 
 def cmd_add_user(settings: Settings, args: argparse.Namespace) -> int:
@@ -114,16 +129,42 @@ def cmd_add_user(settings: Settings, args: argparse.Namespace) -> int:
     if len(password) < 6:
         print("add-user: the password needs at least 6 characters", file=sys.stderr)
         return 2
+    nickname = args.nickname or args.username
+    account = new_key_account(args.username, nickname, password, settings.server_options())
     store = Store(server_params(settings))
     try:
-        password_hash = PasswordHasherPool(1).hash(password)
-        store.add_user(args.username, args.nickname or args.username, password_hash)
-    except ValueError as exc:
-        print(f"add-user: {exc}", file=sys.stderr)
-        return 1
+        outcome = store.register_user(account, None, int(time.time() * 1000))
     finally:
         store.close()
+    if outcome is not Registered.OK:
+        print(f"add-user: {outcome.value.replace('_', ' ')}", file=sys.stderr)
+        return 1
     print(f"user {args.username} created")
+    return 0
+
+
+def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    """Print a new invitation code (PROTOCOL.md §8); only its hash is stored."""
+    try:
+        ttl = parse_duration(args.expires)
+    except ValueError as exc:
+        print(f"invite: {exc}", file=sys.stderr)
+        return 2
+    if not 1 <= args.uses <= settings.max_invite_uses or ttl > settings.max_invite_ttl:
+        print(f"invite: uses 1..{settings.max_invite_uses}, at most "
+              f"{int(settings.max_invite_ttl)} s (CHAT_MAX_INVITE_USES/_TTL)", file=sys.stderr)
+        return 2
+    code = new_code()
+    hashed = code_hash(code)
+    assert hashed is not None
+    now = int(time.time() * 1000)
+    store = Store(server_params(settings))
+    try:
+        store.add_invitation(hashed, args.uses, now + ttl * 1000, None, now)
+    finally:
+        store.close()
+    expires = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(now / 1000 + ttl))
+    print(f"{code}\n(valid for {args.uses} registration(s) until {expires})")
     return 0
 
 
@@ -143,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     add = sub.add_parser("add-user", help="create an account; password from a prompt or stdin")
     add.add_argument("username")
     add.add_argument("--nickname", default="")
+    invite = sub.add_parser("invite", help="print a new invitation code for registration")
+    invite.add_argument("--uses", type=int, default=1, help="registrations it allows (1)")
+    invite.add_argument("--expires", default="7d", help="valid for: 90s, 30m, 12h, 7d (7d)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logging.basicConfig(
@@ -154,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "keygen": cmd_keygen,
         "init-db": cmd_init_db,
         "add-user": cmd_add_user,
+        "invite": cmd_invite,
     }
     return commands[args.command](settings, args)
 

@@ -34,7 +34,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from common.account_keys import KdfParams
 from common.protocol import LoginRefusal
+from server.credentials import Credentials, KeyHasher
 from server.limits import KeyedBuckets
 from server.names import is_username
 from server.options import ServerOptions
@@ -48,6 +50,7 @@ WRONG_CREDENTIALS = LoginRefusal.WRONG_CREDENTIALS
 TOO_MANY_ATTEMPTS = LoginRefusal.TOO_MANY_ATTEMPTS
 SERVICE_UNAVAILABLE = LoginRefusal.SERVICE_UNAVAILABLE
 RESUME_FAILED = LoginRefusal.SESSION_EXPIRED
+KEY_LOGIN_REQUIRED = LoginRefusal.KEY_LOGIN_REQUIRED
 TOKEN_BYTES = 32
 FORGET_AFTER_HALF_LIVES = 8  # an idle pair's count has decayed to 1/256: the row can go
 
@@ -164,12 +167,18 @@ class Accounts:
         *,
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
+        key_hasher: KeyHasher | None = None,
+        salt_secret: bytes = b"",
     ) -> None:
         self._store, self._hasher, self._options = store, hasher, options
         self._wall = wall_clock
         self._policy = delay_policy(options)
+        self.credentials = Credentials(store, hasher, key_hasher or hasher, options, salt_secret)
         self._address_attempts = KeyedBuckets(
             options.login_rate, options.login_burst, options.rate_limit_keys, clock
+        )
+        self._kdf_asks = KeyedBuckets(
+            options.prelogin_rate, options.prelogin_burst, options.rate_limit_keys, clock
         )
         self._address_slots = _Slots(options.login_hashes_per_address)
         self._account_turns = _Turns()
@@ -178,11 +187,45 @@ class Accounts:
         return int(self._wall() * 1000)
 
     def login(self, address: str, peer: str, username: str, password: str) -> Identity | str:
-        """Check a password; never says whether the account exists."""
+        """Check a password (``0001``); never says whether the account exists."""
+        if not self._options.legacy_password_login:
+            log.warning("password login from %s refused: this server takes keys only", peer)
+            return KEY_LOGIN_REQUIRED
+        return self._attempt(
+            address, peer, username, len(password) <= self._options.max_password,
+            lambda user: self.credentials.check_password(username, user, password),
+        )
+
+    def key_login(
+        self, address: str, peer: str, username: str, auth_key: bytes | None
+    ) -> Identity | str:
+        """Check an authentication key (``0031``; None: not a key); exactly as ``login``."""
+        return self._attempt(
+            address, peer, username, auth_key is not None,
+            lambda user: auth_key is not None and self.credentials.check_key(user, auth_key),
+        )
+
+    def kdf_params(self, address: str, peer: str, username: str) -> KdfParams | str:
+        """``0030``: the name's parameters (stand-ins for a name that is no account)."""
+        if not self._kdf_asks.take(address):
+            log.warning("parameter requests from %s throttled", peer)
+            return TOO_MANY_ATTEMPTS
+        try:
+            user = self._store.get_user(username) if is_username(username) else None
+        except StoreUnavailable as exc:
+            log.warning("parameters for %s: database unavailable (%s)", peer, exc)
+            return SERVICE_UNAVAILABLE
+        return self.credentials.announced(username, user)
+
+    def _attempt(
+        self, address: str, peer: str, username: str, plausible: bool,
+        check: Callable[[UserRecord | None], bool],
+    ) -> Identity | str:
+        """The path of every login: address bucket, cheap refusals, slots, reservation, check."""
         if not self._address_attempts.take(address):
             log.warning("login from %s throttled: too many attempts from this address", peer)
             return TOO_MANY_ATTEMPTS
-        if not is_username(username) or len(password) > self._options.max_password:
+        if not is_username(username) or not plausible:
             log.warning("login failed from %s: not an account name or password", peer)
             return WRONG_CREDENTIALS
         # a crowd behind one address waits its turn; only a login that cannot start before
@@ -191,7 +234,7 @@ class Accounts:
             log.warning("login from %s refused: too many logins in progress", peer)
             return TOO_MANY_ATTEMPTS
         try:
-            return self._reserved_login(address, peer, username, password)
+            return self._reserved_login(address, peer, username, check)
         except StoreUnavailable as exc:
             log.warning("login from %s: database unavailable (%s)", peer, exc)
             return SERVICE_UNAVAILABLE
@@ -199,7 +242,7 @@ class Accounts:
             self._address_slots.leave(address)
 
     def _reserved_login(
-        self, address: str, peer: str, username: str, password: str
+        self, address: str, peer: str, username: str, check: Callable[[UserRecord | None], bool]
     ) -> Identity | str:
         """Reserve, then verify; the same statements run for accounts and unknown names."""
         if not self._store.reserve_login_attempt(username, address, self._now_ms(), self._policy):
@@ -207,13 +250,12 @@ class Accounts:
             return self._locked_out(username, address)
         user = self._store.get_user(username)
         with self._account_turns.hold(username):
-            ok = self._hasher.verify(user.password_hash if user else None, password)
+            ok = check(user)
         if not ok or user is None:
             log.warning("login failed for %s from %s", _who(user), peer)
             return WRONG_CREDENTIALS
         self._address_attempts.refund(address)
         self._store.clear_login_attempts(username, address)
-        self._maybe_rehash(user, password)
         return self._identity(user)
 
     def _locked_out(self, username: str, address: str) -> LockedOut:
@@ -221,12 +263,6 @@ class Accounts:
         state = self._store.login_attempt_state(username, address)
         left_ms = state[1] - self._now_ms() if state is not None else 0
         return LockedOut(max(1, -(-left_ms // 1000)))
-
-    def _maybe_rehash(self, user: UserRecord, password: str) -> None:
-        """Upgrade a hash made with weaker parameters, now that we know the password."""
-        if self._hasher.needs_rehash(user.password_hash):
-            self._store.set_password_hash(user.username, self._hasher.hash(password))
-            log.info("password hash of %s upgraded", user.username)
 
     def resume(self, address: str, peer: str, username: str, token: str) -> Identity | str:
         """Trade a resume token (single use) for a session and a fresh token."""
@@ -258,12 +294,17 @@ class Accounts:
             log.warning("resume token not revoked: database unavailable (%s)", exc)
 
     def sweep(self) -> int:
-        """Delete expired tokens and long-idle failed-login rows; how many rows went."""
+        """Delete expired tokens, long-idle failed-login rows and spent or expired
+        invitations; how many rows went."""
         now = self._now_ms()
         idle_before = now - FORGET_AFTER_HALF_LIVES * self._policy.half_life_ms
-        return self._store.sweep_resume_tokens(now) + self._store.sweep_login_attempts(
-            idle_before, now
-        )
+        return (self._store.sweep_resume_tokens(now)
+                + self._store.sweep_login_attempts(idle_before, now)
+                + self._store.sweep_invitations(now))
+
+    def issue(self, user: UserRecord) -> Identity:
+        """A session for an account that has just been created (``0032``)."""
+        return self._identity(user)
 
     def _identity(self, user: UserRecord) -> Identity:
         """Issue the next single-use resume token (its hash is stored before it is sent)."""

@@ -76,6 +76,18 @@ class ServerOptions:
     argon2_workers: int = 2  # Argon2id hashes at once (each takes 19 MiB while it runs)
     max_tokens_per_account: int = 10  # live resume tokens; the oldest go first
     token_sweep_interval: float = 300.0  # how often expired tokens are deleted
+    # key login and registration (PROTOCOL.md §8): the client's Argon2id, announced by 1030
+    kdf_memory_kib: int = 65_536  # RFC 9106's second choice: 64 MiB, 3 passes, 4 lanes
+    kdf_time_cost: int = 3
+    kdf_parallelism: int = 4
+    auth_hash_memory_kib: int = 8_192  # the server's Argon2id over the (random) key
+    auth_hash_time_cost: int = 1
+    legacy_password_login: bool = True  # 0001 with a password; off: the server never sees one
+    open_registration: bool = False  # 0032 without an invitation code
+    prelogin_rate: float = 5.0  # 0030 parameter requests per second per address
+    prelogin_burst: int = 30
+    max_invite_uses: int = 100  # the most uses one invitation code may have
+    max_invite_ttl: float = 30 * 86_400.0  # the longest an invitation code may stay valid
     # messages
     max_text: int = MAX_TEXT  # characters; the client's counter uses the same constant
     max_client_msg_id: int = 64

@@ -43,12 +43,12 @@ class PasswordHasherPool:
         self._slots = threading.BoundedSemaphore(max(1, workers))
         self._dummy = self._hasher.hash("dummy password for unknown users")
 
-    def hash(self, password: str) -> str:
+    def hash(self, password: str | bytes) -> str:
         """A new Argon2id PHC string for ``password``."""
         with self._slots:
             return self._hasher.hash(password)
 
-    def verify(self, stored_hash: str | None, password: str) -> bool:
+    def verify(self, stored_hash: str | None, password: str | bytes) -> bool:
         """True if ``password`` matches; None (unknown user) costs the same and is False."""
         target = stored_hash if stored_hash is not None else self._dummy
         with self._slots:

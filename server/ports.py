@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar
 
+from common.account_keys import KdfParams
 from server.ports_rooms import RoomStore
 from server.store import DelayPolicy, NewMessage, StoredMessage, UserRecord
 from server.store_keys import KeySet
+from server.store_signup import SignupStore
 
 OriginT = TypeVar("OriginT", contravariant=True)
 
@@ -23,6 +25,10 @@ class AccountStore(Protocol):
     def get_user(self, username: str) -> UserRecord | None: ...
 
     def set_password_hash(self, username: str, password_hash: str) -> None: ...
+
+    def set_account_key(self, username: str, key_hash: str, kdf: KdfParams) -> None:
+        """Make the account a key account (PROTOCOL.md §8): its hash is of the key now."""
+        ...
 
     def reserve_login_attempt(
         self, name: str, address: str, now_ms: int, policy: DelayPolicy
@@ -52,6 +58,8 @@ class AccountStore(Protocol):
 
     def sweep_resume_tokens(self, now_ms: int, batch: int = 1_000) -> int: ...
 
+    def sweep_invitations(self, now_ms: int) -> int: ...
+
     def consume_resume_token(self, token_hash: bytes, now_ms: int) -> str | None:
         """The token's user if it is known and unexpired; it can never be used again."""
         ...
@@ -69,7 +77,7 @@ class KeyStore(Protocol):
         ...
 
 
-class ChatStore(AccountStore, RoomStore, KeyStore, Protocol):
+class ChatStore(AccountStore, RoomStore, KeyStore, SignupStore, Protocol):
     """Everything the service asks the database, besides the group commit's inserts."""
 
     def user_exists(self, username: str) -> bool: ...
@@ -85,9 +93,9 @@ class ChatStore(AccountStore, RoomStore, KeyStore, Protocol):
 class PasswordHasher(Protocol):
     """Argon2id hashing (``server.passwords.PasswordHasherPool``)."""
 
-    def hash(self, password: str) -> str: ...
+    def hash(self, password: str | bytes) -> str: ...
 
-    def verify(self, stored_hash: str | None, password: str) -> bool:
+    def verify(self, stored_hash: str | None, password: str | bytes) -> bool:
         """True if ``password`` matches; None (an unknown user) costs the same and is False."""
         ...
 

@@ -28,6 +28,7 @@ from Crypto.PublicKey import RSA
 
 from server.accounts import TokenSweeper
 from server.commit import GroupCommitter
+from server.credentials import key_hasher_of, salt_secret
 from server.hub import Audience, InProcessHub
 from server.hub_redis import RedisHub
 from server.keyfile import KeyFileExposedError, load_private_key
@@ -81,14 +82,16 @@ def build(
     private_key: RSA.RsaKey,
     *,
     hasher: PasswordHasherPool | None = None,
+    key_hasher: PasswordHasherPool | None = None,
 ) -> BuiltServer:
     """Make and connect every part; nothing listens until ``start``.
 
-    ``hasher`` replaces the Argon2id pool of ``options.argon2_workers`` (tests pass cheaper
-    parameters).
+    ``hasher`` replaces the Argon2id pool of ``options.argon2_workers`` and ``key_hasher``
+    the one of authentication keys (tests pass cheaper parameters).
     """
     store = Store(db)
     hasher = hasher or PasswordHasherPool(options.argon2_workers)
+    key_hasher = key_hasher or key_hasher_of(options, options.argon2_workers)
     hub: InProcessHub | RedisHub
     services: list[ChatService] = []  # the service is made after the hub it talks through
 
@@ -110,7 +113,8 @@ def build(
         hub = InProcessHub(options.max_line, options.presence_interval)
     committer: GroupCommitter[PendingSend] = GroupCommitter(store, options.commit_batch)
     counts = hub.counts if isinstance(hub, RedisHub) else None  # limits for the whole cluster
-    service = ChatService(store, hasher, hub, committer, options, shared_counts=counts)
+    service = ChatService(store, hasher, hub, committer, options, shared_counts=counts,
+                          key_hasher=key_hasher, salt_secret=salt_secret(private_key))
     services.append(service)
     committer.start(service.on_committed)
     server = ChatServer(options, service, private_key, counts)

@@ -42,6 +42,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from common import messages_e2e as e2e
+from common import messages_login as signin
 from common.errors import RemoteProtocolError
 from common.messages import (
     Ack,
@@ -74,6 +75,7 @@ from server.limits_redis import buckets
 from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
 from server.rooms import room_line
+from server.signin import SignIn
 from server.store import NewMessage, StoredMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -107,17 +109,21 @@ class ChatService:
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
         shared_counts: SharedCounts | None = None,  # a cluster's connections per account
+        key_hasher: PasswordHasher | None = None, salt_secret: bytes = b"",  # server.credentials
     ) -> None:
         self._store, self._hub = store, hub
         self._committer, self._options = committer, options
         self._wall = wall_clock
-        self._accounts = Accounts(store, hasher, options, wall_clock=wall_clock, clock=clock)
+        self._accounts = Accounts(store, hasher, options, wall_clock=wall_clock, clock=clock,
+                                  key_hasher=key_hasher, salt_secret=salt_secret)
         keys = options.rate_limit_keys
         self._message_rate = buckets(
             options.redis_url, "msg", options.msg_rate, options.msg_burst, keys, clock
         )
         self._direct_messages = DirectMessages(store, hub, keys)
         self._admission = Admission(options, clock, shared_counts)
+        self._signin = SignIn(self._accounts, self._admission, store, self._admit, options,
+                              self.now_ms)
         self._rooms = RoomRequests(store, hub, options, self.now_ms, self._admission)
         self._history = HistoryPages(store, options, self._admission, self._direct_messages,
                                      self._rooms)
@@ -151,6 +157,8 @@ class ChatService:
                 return self._login(conn, message)
             case ResumeRequest():
                 return self._resume(conn, message)
+            case signin.KdfParamsRequest() | signin.KeyLoginRequest() | signin.RegisterRequest():
+                return self._signin.before_login(conn, message)  # server.signin
             case _ if not conn.logged_in:
                 conn.error("not_logged_in", "log in first")
                 return self._count_bad(conn, "message before login")
@@ -172,6 +180,9 @@ class ChatService:
             case _ if isinstance(message, ROOM_REQUESTS):  # server.conversations
                 self._wait_for_earlier_sends(conn)
                 return self._rooms.handle(conn, message)
+            case signin.InviteRequest():
+                self._wait_for_earlier_sends(conn)
+                return self._signin.invite(conn, message)
             case LogoutRequest():
                 self._wait_for_earlier_sends(conn)
                 self._accounts.logout(conn.token_hash)  # the token given to this connection

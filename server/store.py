@@ -25,11 +25,13 @@ from typing import Any
 import pymysql
 from dbutils.pooled_db import PooledDB
 
+from common.account_keys import KdfParams
 from server.names import nickname_key
 from server.store_keys import KeyRows
 from server.store_logins import DelayPolicy as DelayPolicy  # re-exported for callers
 from server.store_logins import LoginRows
 from server.store_rooms import RoomRows, record_direct_members
+from server.store_signup import SignupRows, kdf_of
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,8 @@ class DbParams:
 class UserRecord:
     username: str
     nickname: str
-    password_hash: str = field(repr=False)
+    password_hash: str = field(repr=False)  # of the authentication key when ``kdf`` is set
+    kdf: KdfParams | None = None  # None: an account made before key login (PROTOCOL.md §8)
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ class _Pool:
         self._pool.close()
 
 
-class Store(LoginRows, RoomRows, KeyRows):
+class Store(LoginRows, RoomRows, KeyRows, SignupRows):
     """Pooled, parameterised access to users and messages; login rows come from ``LoginRows``."""
 
     def __init__(self, params: DbParams) -> None:
@@ -218,13 +221,14 @@ class Store(LoginRows, RoomRows, KeyRows):
     def get_user(self, username: str) -> UserRecord | None:
         with self._transaction() as cur:
             cur.execute(
-                "SELECT username, nickname, password_hash FROM users WHERE username = %s",
+                "SELECT username, nickname, password_hash, kdf_memory_kib, kdf_time_cost, "
+                "kdf_parallelism, kdf_salt FROM users WHERE username = %s",
                 (username,),
             )
             row = cur.fetchone()
         if row is None:
             return None
-        return UserRecord(row[0], row[1], row[2])
+        return UserRecord(row[0], row[1], row[2], kdf_of(row[3:7]))
 
     def user_exists(self, username: str) -> bool:
         with self._transaction() as cur:

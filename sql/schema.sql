@@ -103,3 +103,28 @@ CREATE TABLE IF NOT EXISTS identity_keys (
     PRIMARY KEY (username, key_id),
     KEY ix_identity_keys_current (username, created_ms)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Key login and invitations (PROTOCOL.md §8). A step of its own: every statement below may run
+-- again on a database that already has it.
+-- An account whose kdf_* columns are set keeps in password_hash an Argon2id hash of the
+-- *authentication key* its client derives (common/account_keys.py), never of the password;
+-- kdf_* are the client's Argon2id parameters and salt, per account so they can be raised
+-- later. NULL kdf_* is an account made before key login: its password_hash is of the
+-- password, and its next password login (0001) turns it into a key row.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS kdf_memory_kib INT UNSIGNED NULL;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS kdf_time_cost INT UNSIGNED NULL;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS kdf_parallelism INT UNSIGNED NULL;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS kdf_salt VARBINARY(32) NULL;
+-- who may make invitations from the client (0033); the account administration adds the same
+-- column, hence IF NOT EXISTS
+ALTER TABLE users ADD COLUMN IF NOT EXISTS is_admin TINYINT(1) NOT NULL DEFAULT 0;
+
+-- Invitation codes: only their SHA-256 is stored (the code is shown once, to whoever made it).
+CREATE TABLE IF NOT EXISTS invitations (
+    code_hash  BINARY(32) NOT NULL PRIMARY KEY,
+    uses_left  INT UNSIGNED NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    created_by VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,  -- NULL: the operator
+    created_ms BIGINT NOT NULL,
+    KEY ix_invitations_expires (expires_ms)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

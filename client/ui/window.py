@@ -49,6 +49,8 @@ class Controller(Protocol):
     """What the widgets call on ``client.app.App`` (the person's actions)."""
 
     def login(self, address: str, username: str, password: str) -> None: ...
+    def register(self, address: str, code: str, username: str, nickname: str, password: str,
+                 again: str) -> None: ...
     def logout(self) -> None: ...
     def quit(self, unsent: Literal["keep", "discard"] = "keep") -> None: ...
     def quit_when_sent(self) -> None: ...
@@ -141,7 +143,7 @@ class TkView:
             self.chat.destroy()
             self.chat = None
         if self.login is None:
-            self.login = LoginFrame(self.window, self._submit)
+            self.login = LoginFrame(self.window, self._submit, self._register)
             self.login.pack(fill="both", expand=True)
         self.window.title("Chat — log in")
         self.window.update_idletasks()
@@ -289,6 +291,11 @@ class TkView:
     def _submit(self, address: str, username: str, password: str) -> None:
         if self.controller is not None:
             self.controller.login(address, username, password)
+
+    def _register(self, address: str, code: str, username: str, nickname: str, password: str,
+                  again: str) -> None:
+        if self.controller is not None:
+            self.controller.register(address, code, username, nickname, password, again)
 
     def _logout_requested(self) -> None:
         """Log out; with messages unsent, ask first (our own dialog, Cancel by default)."""

@@ -20,6 +20,7 @@ from Crypto.PublicKey import RSA
 from common.crypto import generate_rsa_key
 from common.messages import RosterUpdate
 from server.commit import GroupCommitter
+from server.credentials import new_key_account
 from server.hub import InProcessHub
 from server.listener import ChatServer
 from server.options import ServerOptions
@@ -45,6 +46,10 @@ TEST_OPTIONS = ServerOptions(
     account_backoff_after=3,
     account_backoff_seconds=1.0,
     commit_timeout=5.0,
+    kdf_memory_kib=1_024,  # the client's derivation, cheap in tests (still Argon2id)
+    kdf_time_cost=1,
+    kdf_parallelism=1,
+    auth_hash_memory_kib=1_024,
 )
 
 
@@ -133,13 +138,22 @@ def demo_password_hash() -> str:
     return PasswordHasherPool(1, **TEST_ARGON2).hash(DEMO_PASSWORD)
 
 
-def seed_demo_users(db: DbParams, password_hash: str) -> None:
-    """Add the demo accounts that are not there yet, all with ``password_hash``."""
+def seed_demo_users(
+    db: DbParams, password_hash: str, key_options: ServerOptions | None = None
+) -> None:
+    """Add the demo accounts that are not there yet, all with ``password_hash``: rows made
+    before key login, which their first ``0001`` login migrates. With ``key_options`` they are
+    key accounts as ``init-db --demo`` makes them (the client's derivation done once here)."""
     store = Store(db)
     try:
         for username, nickname in DEMO_USERS:
-            if not store.user_exists(username):
+            if store.user_exists(username):
+                continue
+            if key_options is None:
                 store.add_user(username, nickname, password_hash)
+            else:
+                account = new_key_account(username, nickname, DEMO_PASSWORD, key_options)
+                store.register_user(account, None, 0)
     finally:
         store.close()
 

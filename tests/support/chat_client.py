@@ -17,6 +17,7 @@ from typing import Any
 
 from Crypto.PublicKey import RSA
 
+from common.account_keys import derive_account_keys
 from common.connection import (
     NEED_DATA,
     BadMessage,
@@ -24,6 +25,7 @@ from common.connection import (
     ConnectionClosed,
     HandshakeComplete,
 )
+from common.e2e import to_field
 from common.errors import RemoteProtocolError
 from common.framing import FrameDecoder
 from common.messages import (
@@ -36,6 +38,7 @@ from common.messages import (
     Message,
     ResumeRequest,
 )
+from common.messages_login import KdfParamsReply, KdfParamsRequest, KeyLoginRequest, params_of
 
 Predicate = Callable[[Any], bool]
 
@@ -56,6 +59,7 @@ class ChatClient:
         self._frames = FrameDecoder()
         self.closed = False
         self.login_result: LoginResult | None = None
+        self.master_key: bytes | None = None  # from key_login
 
     # --- connection set-up -----------------------------------------------------------------
 
@@ -68,6 +72,27 @@ class ChatClient:
         if not self.conn.established:
             self.handshake(timeout)
         self.send(LoginRequest(username, password))
+        result = self.recv_until(lambda m: isinstance(m, LoginResult), timeout)
+        self.login_result = result
+        return result  # type: ignore[no-any-return]
+
+    def kdf_params(self, username: str, timeout: float = 10.0) -> KdfParamsReply:
+        """``0030``: the account's (or a stand-in's) key-derivation parameters."""
+        if not self.conn.established:
+            self.handshake(timeout)
+        self.send(KdfParamsRequest(username))
+        reply = self.recv_until(lambda m: isinstance(m, KdfParamsReply | ErrorReply), timeout)
+        assert isinstance(reply, KdfParamsReply), reply
+        return reply
+
+    def key_login(
+        self, username: str, password: str = "111111", timeout: float = 10.0
+    ) -> LoginResult:
+        """``0030`` then ``0031``: the password is used here only, to derive the key."""
+        reply = self.kdf_params(username, timeout)
+        keys = derive_account_keys(password, params_of(reply))
+        self.master_key = keys.master_key
+        self.send(KeyLoginRequest(username, to_field(keys.auth_key)))
         result = self.recv_until(lambda m: isinstance(m, LoginResult), timeout)
         self.login_result = result
         return result  # type: ignore[no-any-return]

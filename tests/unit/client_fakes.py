@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,10 @@ from client.formatting import Line
 from client.renderer import ConversationItem, Person
 from client.session import Connected, Disconnected, Received
 from client.trust import KnownServers
+from common.account_keys import KdfParams, derive_account_keys
+from common.e2e import to_field
 from common.messages import HistoryEnd, LoginResult, RosterUpdate
+from common.messages_login import KdfParamsReply, KdfParamsRequest, KeyLoginRequest, RegisterRequest
 
 CIPHER = "AES-256-GCM · X25519 + RSA-3072"
 
@@ -177,6 +181,16 @@ class FakeSession:
         return [m for m in self.sent if isinstance(m, kind)]
 
 
+TEST_SALT = b"0123456789abcdef"
+TEST_KEYS = derive_account_keys("111111", KdfParams(64, 1, 1, TEST_SALT))
+"""What ``Harness.login`` derives for user1 with the default password."""
+
+
+def key_login(password_keys: Any = None) -> KeyLoginRequest:
+    """The ``0031`` user1 sends after ``Harness.login`` (default password)."""
+    return KeyLoginRequest("user1", to_field((password_keys or TEST_KEYS).auth_key))
+
+
 class Harness:
     def __init__(
         self, tmp_path: Path, key: RSA.RsaKey, config: Path | None = None, **options: Any
@@ -220,11 +234,24 @@ class Harness:
             self.pump()
 
     def login(self, password: str = "111111") -> FakeSession:
+        """Log in as the Tk client does: ``0030``, the key derived off the Tk thread, ``0031``."""
         self.app.login("127.0.0.1:8090", "user1", password)
         session = self.session
         session.handshake()
         self.pump()
+        self.derive(session)
         return session
+
+    def derive(self, session: FakeSession) -> None:
+        """Answer the session's ``0030`` with cheap parameters and wait for the ``0031``."""
+        if not session.of(KdfParamsRequest):
+            return
+        session.deliver(KdfParamsReply(64, 1, 1, to_field(TEST_SALT)))
+        self.pump()
+        deadline = time.monotonic() + 10.0
+        while not session.of(KeyLoginRequest | RegisterRequest) and time.monotonic() < deadline:
+            time.sleep(0.005)
+            self.pump()
 
     def online(self) -> FakeSession:
         session = self.login()

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.account_keys import KdfParams
 from server.store import DelayPolicy, UserRecord
 
 
@@ -64,6 +65,11 @@ class FakeAccountStore:
     def set_password_hash(self, username: str, password_hash: str) -> None:
         self.calls.append(("set_password_hash", (username,)))
 
+    def set_account_key(self, username: str, key_hash: str, kdf: KdfParams) -> None:
+        self.calls.append(("set_account_key", (username,)))
+        user = self.users[username]
+        self.users[username] = UserRecord(user.username, user.nickname, key_hash, kdf)
+
     def save_resume_token(
         self, token_hash: bytes, username: str, expires_ms: int, keep: int = 10
     ) -> None:
@@ -98,6 +104,10 @@ class FakeAccountStore:
         for k in idle:
             del self.attempts[k]
         return len(idle)
+
+    def sweep_invitations(self, now_ms: int) -> int:
+        self.calls.append(("sweep_invitations", (now_ms,)))
+        return 0
 
     def call_names(self) -> list[str]:
         return [name for name, _ in self.calls]

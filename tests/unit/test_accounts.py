@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from server.accounts import (
+    KEY_LOGIN_REQUIRED,
     RESUME_FAILED,
     TOO_MANY_ATTEMPTS,
     WRONG_CREDENTIALS,
@@ -29,6 +30,9 @@ OPTIONS = ServerOptions(
     login_rate=0.001,
     login_burst=1_000,
     max_tokens_per_account=3,
+    kdf_memory_kib=64,  # the derivation a password login also runs: cheap here
+    kdf_time_cost=1,
+    kdf_parallelism=1,
 )
 A, B = "198.51.100.1", "203.0.113.7"
 
@@ -40,11 +44,13 @@ class World:
         self.store = FakeAccountStore()
         self.store.add("alice", "right", "Alice")
         self.hasher = FakeHasher()
+        self.key_hasher = FakeHasher()  # of authentication keys
         self.clock = FakeClock()
         options = dataclasses.replace(OPTIONS, **changes)
         self.accounts = Accounts(
             self.store, self.hasher, options,  # type: ignore[arg-type]
             wall_clock=self.clock, clock=self.clock,
+            key_hasher=self.key_hasher,  # type: ignore[arg-type]
         )
 
     def login(self, password: str, address: str = A, name: str = "alice") -> Identity | str:
@@ -241,3 +247,53 @@ def test_the_refusal_during_the_delay_says_how_long_is_left(w: World) -> None:
     w.clock.advance(1.5)
     later = w.login("right")
     assert isinstance(later, LockedOut) and later.seconds == 1
+
+
+# --- key login (PROTOCOL.md §8) -------------------------------------------------------------
+
+
+def _key_row(w: World, name: str, password: str) -> None:
+    """Turn ``name`` into a key row as its first password login does."""
+    assert isinstance(w.login(password, name=name), Identity)
+    assert w.store.users[name].kdf is not None
+
+
+def test_a_password_login_costs_the_same_for_old_rows_key_rows_and_unknown_names() -> None:
+    w = World()
+    w.store.add("bob", "pw-b")
+    _key_row(w, "bob", "pw-b")
+    w.hasher.verified.clear()
+    w.key_hasher.verified.clear()
+    for name in ("alice", "bob", "nobody"):  # an old row, a key row, no account
+        w.login("wrong", B, name)
+    assert len(w.hasher.verified) == 3 and len(w.key_hasher.verified) == 3  # one each per try
+
+
+def test_parameters_of_an_unknown_name_are_stable_and_look_like_an_account() -> None:
+    w = World()
+    w.store.add("bob", "pw-b")
+    _key_row(w, "bob", "pw-b")
+    w.store.calls.clear()
+    real = w.accounts.kdf_params(A, "p", "bob")
+    ghost = w.accounts.kdf_params(A, "p", "ghost")
+    assert w.store.call_names() == ["get_user", "get_user"]  # the same statements
+    assert not isinstance(real, str) and not isinstance(ghost, str)
+    assert (real.memory_kib, real.time_cost, real.parallelism, len(real.salt)) == (
+        ghost.memory_kib, ghost.time_cost, ghost.parallelism, len(ghost.salt))
+    assert w.accounts.kdf_params(A, "p", "ghost") == ghost
+    old = w.accounts.kdf_params(A, "p", "alice")  # an old row announces what it will migrate to
+    assert isinstance(w.login("right"), Identity)
+    assert w.accounts.kdf_params(A, "p", "alice") == old
+
+
+def test_parameter_requests_are_rate_limited_per_address() -> None:
+    w = World(prelogin_rate=0.001, prelogin_burst=3)
+    assert all(not isinstance(w.accounts.kdf_params(A, "p", f"n{i}"), str) for i in range(3))
+    assert w.accounts.kdf_params(A, "p", "n4") == TOO_MANY_ATTEMPTS
+    assert not isinstance(w.accounts.kdf_params(B, "p", "n4"), str)  # another address
+
+
+def test_with_legacy_login_off_no_password_is_checked() -> None:
+    w = World(legacy_password_login=False)
+    assert w.login("right") == KEY_LOGIN_REQUIRED
+    assert w.hasher.verified == [] and w.store.calls == []

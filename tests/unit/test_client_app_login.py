@@ -20,14 +20,17 @@ from common.messages import (
     LogoutRequest,
     decode_message,
 )
+from common.messages_login import KdfParamsRequest, KeyLoginRequest
 from common.protocol import LoginRefusal
-from tests.unit.client_fakes import CIPHER, Harness
+from tests.unit.client_fakes import CIPHER, Harness, key_login
 
 
 def test_login_success_opens_the_chat(h: Harness) -> None:
     session = h.login()
     assert session.connected and session.host == "127.0.0.1" and session.port == 8090
-    assert session.of(LoginRequest) == [LoginRequest("user1", "111111")]
+    assert session.of(LoginRequest) == []  # the password never leaves the client
+    assert session.of(KdfParamsRequest) == [KdfParamsRequest("user1")]
+    assert session.of(KeyLoginRequest) == [key_login()]
     assert h.view.busy == "Logging in…"
     session.deliver(LoginResult(True, "wang_yuan", "user1", "token-1"))
     h.pump()

@@ -15,8 +15,9 @@ from common.messages import (
     LoginResult,
     ResumeRequest,
 )
+from common.messages_login import KeyLoginRequest
 from common.protocol import LoginRefusal
-from tests.unit.client_fakes import Harness
+from tests.unit.client_fakes import Harness, key_login
 
 
 def test_outbox_resent_once_with_the_same_id_after_reconnect(h: Harness) -> None:
@@ -102,7 +103,7 @@ def test_a_gap_longer_than_a_page_is_filled_down_to_what_was_known(h: Harness) -
     assert texts == [f"message {i}" for i in range(1, 131)]  # each once, in order
 
 
-def test_failed_resume_falls_back_to_the_password(h: Harness) -> None:
+def test_failed_resume_falls_back_to_the_key(h: Harness) -> None:
     h.online().drop()
     h.advance(1.1)
     session = h.session
@@ -110,7 +111,7 @@ def test_failed_resume_falls_back_to_the_password(h: Harness) -> None:
     h.pump()
     session.deliver(LoginResult.refused(LoginRefusal.SESSION_EXPIRED))
     h.pump()
-    assert session.of(LoginRequest) == [LoginRequest("user1", "111111")]
+    assert session.of(KeyLoginRequest) == [key_login()]  # the key kept in memory, no password
     session.deliver(LoginResult(True, "wang_yuan", "user1", "token-9"))
     h.pump()
     assert h.app.phase == "online"
@@ -125,13 +126,13 @@ def test_too_many_windows_on_resume_waits_and_then_uses_the_password(h: Harness)
     assert session.of(ResumeRequest)
     session.deliver(LoginResult(False, "", "", "voll", "too_many_connections"))
     h.pump()
-    assert session.of(LoginRequest) == []  # not at once: the account is still full
+    assert session.of(KeyLoginRequest) == []  # not at once: the account is still full
     assert h.app.phase == "waiting" and "windows" in h.view.status[0]
     while h.app.phase == "waiting":
         h.advance(0.5)
     h.session.handshake()
     h.pump()
-    assert h.session.of(LoginRequest) == [LoginRequest("user1", "111111")]  # the token was spent
+    assert h.session.of(KeyLoginRequest) == [key_login()]  # the token was spent
     assert h.session.of(ResumeRequest) == []
 
 

@@ -15,7 +15,7 @@ from client.keyflow import MISTYPED_TEXT, confirms
 from client.session import ConnectFailed, KeyFetched
 from client.trust import config_dir
 from common.crypto import fingerprint
-from common.messages import LoginRequest
+from common.messages_login import KdfParamsRequest
 from tests.unit.client_fakes import Harness
 
 
@@ -93,7 +93,7 @@ def test_a_changed_key_is_replaced_by_typing_the_end_of_the_new_fingerprint(
     h.session.handshake()
     h.pump()
     assert h.store.lookup("127.0.0.1", 8090) == fingerprint(key)
-    assert h.session.of(LoginRequest)
+    assert h.session.of(KdfParamsRequest)
 
 
 @pytest.mark.parametrize("typed", ["", "x", "SHA256:", "00000000"])

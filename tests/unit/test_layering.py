@@ -40,7 +40,8 @@ IMPURE = frozenset(
     }
 )
 LOGGING_SETUP = frozenset({"basicConfig", "dictConfig", "fileConfig"})
-PYMYSQL_HOMES = frozenset({"server/store.py", "server/store_rooms.py", "server/provision.py"})
+PYMYSQL_HOMES = frozenset({
+    "server/store.py", "server/store_rooms.py", "server/store_signup.py", "server/provision.py"})
 ARGON2_HOMES = frozenset({"server/passwords.py", "common/account_keys.py"})
 SOCKET_HOMES = frozenset({"server/listener.py", "client/session.py"})
 CONFIG_RULE = "config read outside a __main__ module"

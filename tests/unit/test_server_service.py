@@ -44,7 +44,8 @@ from server.store import NewMessage, StoredMessage
 from tests.unit.fakes_accounts import FakeAccountStore, FakeHasher
 
 PASSWORD = "secret-1"
-OPTIONS = ServerOptions(commit_timeout=5.0, msg_rate=1_000.0, msg_burst=1_000)
+OPTIONS = ServerOptions(commit_timeout=5.0, msg_rate=1_000.0, msg_burst=1_000,
+                        kdf_memory_kib=64, kdf_time_cost=1, kdf_parallelism=1)
 
 
 class Sink:

@@ -58,17 +58,17 @@ def tk_root(xvfb: str) -> Iterator[tk.Tk]:
 
 @pytest.fixture(scope="module")
 def demo_users(db_params: Any) -> tuple[tuple[str, str], ...]:
-    """user1..3 with password 111111, hashed by the server's own Argon2id code.
+    """user1..3 with password 111111, as key accounts (``init-db --demo`` makes them so).
 
-    The same accounts as ``conftest_server.demo_db``, but hashed at the default cost: the
-    server here is a separate process with default settings, which would upgrade cheaper test
-    hashes on each account's first login. (Imported here, not at the top, so that the modules
-    registering ``conftest_server`` as a plugin still get it assertion-rewritten.)
+    The same accounts as ``conftest_server.demo_db``, but derived at the default cost: the
+    server here is a separate process with default settings. (Imported here, not at the top,
+    so that the modules registering ``conftest_server`` as a plugin still get it
+    assertion-rewritten.)
     """
-    from server.passwords import PasswordHasherPool
-    from tests.integration.conftest_server import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
+    from server.options import ServerOptions
+    from tests.integration.conftest_server import DEMO_USERS, seed_demo_users
 
-    seed_demo_users(db_params, PasswordHasherPool(1).hash(DEMO_PASSWORD))
+    seed_demo_users(db_params, "", key_options=ServerOptions())  # the client logs in with keys
     return DEMO_USERS
 
 
