@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from common import messages_account as account  # account codes, registered below
 from common import messages_e2e as e2e  # end-to-end codes, registered below
 from common.errors import LocalProtocolError, RemoteProtocolError
 from common.messages_rooms import ROOM_EVENTS, ROOM_REQUESTS, RoomEvent, RoomRequest
@@ -221,23 +222,25 @@ class ErrorReply:
 
 ClientMessage = (
     LoginRequest | ChatRequest | DirectRequest | HistoryRequest | LogoutRequest | PingRequest
-    | ResumeRequest | RoomRequest | e2e.E2eRequest
+    | ResumeRequest | RoomRequest | e2e.E2eRequest | account.AccountRequest
 )
 ServerMessage = (
     LoginResult | ChatDelivery | DirectDelivery | HistoryEnd | PresenceEvent | RosterUpdate | Ack
-    | Pong | ErrorReply | RoomEvent | e2e.E2eEvent
+    | Pong | ErrorReply | RoomEvent | e2e.E2eEvent | account.AccountEvent
 )
 Message = ClientMessage | ServerMessage
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     cls.CODE: cls
     for cls in (LoginRequest, ChatRequest, DirectRequest, HistoryRequest, LogoutRequest,
-                PingRequest, ResumeRequest, *ROOM_REQUESTS, *e2e.E2E_CLIENT_MESSAGES)
+                PingRequest, ResumeRequest, *ROOM_REQUESTS, *e2e.E2E_CLIENT_MESSAGES,
+                *account.ACCOUNT_REQUESTS)
 }
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     cls.CODE: cls
     for cls in (LoginResult, ChatDelivery, DirectDelivery, HistoryEnd, PresenceEvent,
-                RosterUpdate, Ack, Pong, ErrorReply, *ROOM_EVENTS, *e2e.E2E_SERVER_MESSAGES)
+                RosterUpdate, Ack, Pong, ErrorReply, *ROOM_EVENTS, *e2e.E2E_SERVER_MESSAGES,
+                *account.ACCOUNT_EVENTS)
 }
 
 

@@ -66,6 +66,7 @@ class ErrorCode(enum.StrEnum):
     FORBIDDEN = "forbidden"
     NAME_TAKEN = "name_taken"
     LIMIT_REACHED = "limit_reached"
+    WRONG_CREDENTIALS = "wrong_credentials"  # account changes: the old secret is wrong
 
 
 ERROR_CODES: tuple[str, ...] = tuple(code.value for code in ErrorCode)
@@ -84,6 +85,7 @@ class LoginRefusal(enum.StrEnum):
     SERVICE_UNAVAILABLE = "service unavailable"
     SESSION_EXPIRED = "session expired, log in again"
     TOO_MANY_CONNECTIONS = "too many connections for this account"
+    ACCOUNT_DISABLED = "this account is disabled"
 
     @property
     def code_word(self) -> str:

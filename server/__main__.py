@@ -1,4 +1,5 @@
-"""``python -m server``: serve, keygen, init-db, add-user.
+"""``python -m server``: serve, keygen, init-db, add-user, and account administration
+(``server.admin_cli``).
 
 The only server module that reads ``config``; it turns settings into plain values for the rest:
 ``settings.server_options()``, ``server_params`` and ``admin_params`` (``DbParams``), and the key's
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 from config import Settings
-from server import keyfile, provision, serve
+from server import admin_cli, keyfile, provision, serve
 from server.passwords import PasswordHasherPool
 from server.store import DbParams, Store
 
@@ -24,6 +25,7 @@ log = logging.getLogger("server")
 
 DEMO_USERS = (("user1", "wang_yuan"), ("user2", "ding_zhen"), ("user3", "cxk"))
 DEMO_PASSWORD = "111111"
+DEMO_ADMIN = "user1"  # the demo's administrator
 
 
 def server_params(settings: Settings) -> DbParams:
@@ -93,6 +95,7 @@ def cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
                     continue
                 store.add_user(username, nickname, hasher.hash(DEMO_PASSWORD))
                 log.info("demo account %s (%s) created", username, nickname)
+            store.set_flag(DEMO_ADMIN, "is_admin", True)
         finally:
             store.close()
     print(f"database {settings.db_name} ready" + (" with demo accounts" if args.demo else ""))
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     add = sub.add_parser("add-user", help="create an account; password from a prompt or stdin")
     add.add_argument("username")
     add.add_argument("--nickname", default="")
+    admin_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logging.basicConfig(
@@ -155,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         "init-db": cmd_init_db,
         "add-user": cmd_add_user,
     }
+    if args.command in admin_cli.COMMANDS:
+        store = Store(server_params(settings))
+        try:
+            return admin_cli.run(args.command, args, store, settings.reset_code_ttl)
+        finally:
+            store.close()
     return commands[args.command](settings, args)
 
 

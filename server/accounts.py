@@ -257,6 +257,10 @@ class Accounts:
         except StoreUnavailable as exc:
             log.warning("resume token not revoked: database unavailable (%s)", exc)
 
+    def reissue(self, user: UserRecord) -> Identity:
+        """A fresh token for a connection whose tokens were all revoked (its password change)."""
+        return self._identity(user)
+
     def sweep(self) -> int:
         """Delete expired tokens and long-idle failed-login rows; how many rows went."""
         now = self._now_ms()

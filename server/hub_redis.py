@@ -20,6 +20,9 @@ The database is the truth; Redis pub/sub only says what happened. Each process k
   while any such key exists. Joins and leaves are also published so that others learn at once;
   each heartbeat re-reads the keys, so a process that died without a word has its accounts
   leave within the TTL, and a lost join or leave is corrected.
+- Account changes. A nickname change and a sign-out (password change, sign out elsewhere, a
+  disabled or deleted account) are published too; every process renames the account in its
+  rosters and tells its connections, or closes the account's connections it holds.
 """
 
 from __future__ import annotations
@@ -157,6 +160,28 @@ class RedisHub:
                 {"k": "m", "id": item.msg_id, "l": item.line.decode(), "a": audience}
             )
 
+    # --- Hub: account changes ----------------------------------------------------------------
+
+    def rename(self, username: str, nickname: str, line: bytes) -> None:
+        """Rename here (the presence keys of this node's windows carry the nickname), then
+        tell the other processes, which rename in their view of this node and deliver."""
+        prefix = f"{CONN_PREFIX}{username}:"  # a username never holds ':'
+        with self._keys_lock:
+            mine = [(sink, key) for sink, (key, _) in self._keys.items() if key.startswith(prefix)]
+            for sink, key in mine:
+                self._keys[sink] = (key, nickname)
+        for _, key in mine:
+            self._try(lambda key=key: self._redis.set(key, nickname, ex=self._ttl))  # type: ignore[misc]
+        self.local_hub.rename(username, nickname, line)
+        self._outgoing.put({"k": "n", "u": username, "n": nickname, "l": line.decode()})
+
+    def sign_out(
+        self, username: str, line: bytes, keep: LineSink | None = None, *, everywhere: bool = True
+    ) -> None:
+        self.local_hub.sign_out(username, line, keep)
+        if everywhere:
+            self._outgoing.put({"k": "s", "u": username, "l": line.decode()})
+
     def close(self) -> None:
         self._stop.set()
         self._outgoing.put(None)
@@ -233,6 +258,14 @@ class RedisHub:
             self._deliver(int(event["id"]), event["l"].encode(), audience)
         elif event["k"] == "p":
             self._presence(event["e"], event["u"], event["n"], event["c"])
+        elif event["k"] == "n":  # a nickname changed on another node
+            with self._remote_lock:
+                entry = self._remote.get(event["u"])
+                if entry is not None:
+                    self._remote[event["u"]] = (event["n"], entry[1])
+            self.local_hub.rename(event["u"], event["n"], event["l"].encode())
+        elif event["k"] == "s":  # an account signed out on another node
+            self.local_hub.sign_out(event["u"], event["l"].encode())
 
     # --- presence of the other processes ----------------------------------------------------
 

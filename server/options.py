@@ -76,6 +76,8 @@ class ServerOptions:
     argon2_workers: int = 2  # Argon2id hashes at once (each takes 19 MiB while it runs)
     max_tokens_per_account: int = 10  # live resume tokens; the oldest go first
     token_sweep_interval: float = 300.0  # how often expired tokens are deleted
+    reset_code_ttl: float = 86_400.0  # an administrator's one-time reset code works this long
+    signout_poll_interval: float = 2.0  # how often sign-outs of the command line are read
     # messages
     max_text: int = MAX_TEXT  # characters; the client's counter uses the same constant
     max_client_msg_id: int = 64

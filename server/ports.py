@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar
 
+from server.ports_accounts import AccountChangeStore
 from server.ports_rooms import RoomStore
 from server.store import DelayPolicy, NewMessage, StoredMessage, UserRecord
 from server.store_keys import KeySet
@@ -69,7 +70,7 @@ class KeyStore(Protocol):
         ...
 
 
-class ChatStore(AccountStore, RoomStore, KeyStore, Protocol):
+class ChatStore(AccountStore, RoomStore, KeyStore, AccountChangeStore, Protocol):
     """Everything the service asks the database, besides the group commit's inserts."""
 
     def user_exists(self, username: str) -> bool: ...

@@ -26,6 +26,7 @@ import pymysql
 from dbutils.pooled_db import PooledDB
 
 from server.names import nickname_key
+from server.store_accounts import AccountRows
 from server.store_keys import KeyRows
 from server.store_logins import DelayPolicy as DelayPolicy  # re-exported for callers
 from server.store_logins import LoginRows
@@ -184,7 +185,7 @@ class _Pool:
         self._pool.close()
 
 
-class Store(LoginRows, RoomRows, KeyRows):
+class Store(LoginRows, RoomRows, KeyRows, AccountRows):
     """Pooled, parameterised access to users and messages; login rows come from ``LoginRows``."""
 
     def __init__(self, params: DbParams) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.store import DelayPolicy, UserRecord
+from tests.unit.fakes_account_rows import FakeAccountRows
 
 
 @dataclass
@@ -23,7 +24,7 @@ class Attempts:
 
 
 @dataclass
-class FakeAccountStore:
+class FakeAccountStore(FakeAccountRows):
     users: dict[str, UserRecord] = field(default_factory=dict)
     attempts: dict[tuple[str, str], Attempts] = field(default_factory=dict)
     tokens: dict[bytes, tuple[str, int]] = field(default_factory=dict)

@@ -52,12 +52,17 @@ class Sink:
 
     def __init__(self) -> None:
         self.items: list[list[Message]] = []
+        self.closed = False  # by a sign-out
 
     def put(self, line: bytes) -> None:
         self.items.append([decode_message(line, SERVER_MESSAGES)])
 
     def put_lines(self, lines: tuple[bytes, ...]) -> None:
         self.items.append([decode_message(line, SERVER_MESSAGES) for line in lines])
+
+    def close_after(self, line: bytes) -> None:
+        self.put(line)
+        self.closed = True
 
     def messages(self) -> list[Message]:
         return [m for item in self.items for m in item]
@@ -167,6 +172,16 @@ class FakeHub:
 
     def publish(self, items: Sequence[Publication]) -> None:
         self.published.extend(items)
+
+    def rename(self, username: str, nickname: str, line: bytes) -> None:
+        for sink in self.everyone():
+            sink.put(line)
+
+    def sign_out(
+        self, username: str, line: bytes, keep: LineSink | None = None, *, everywhere: bool = True
+    ) -> None:
+        for sink in self.connections_of((username,), exclude=keep):
+            sink.close_after(line)
 
     def close(self) -> None:
         pass
