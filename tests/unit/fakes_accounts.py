@@ -64,6 +64,9 @@ class FakeAccountStore(FakeAccountRows):
 
     def set_password_hash(self, username: str, password_hash: str) -> None:
         self.calls.append(("set_password_hash", (username,)))
+        if username in self.users:
+            self.users[username] = UserRecord(username, self.users[username].nickname,
+                                              password_hash)
 
     def save_resume_token(
         self, token_hash: bytes, username: str, expires_ms: int, keep: int = 10
