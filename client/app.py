@@ -21,6 +21,7 @@ from typing import Literal
 
 from Crypto.PublicKey import RSA
 
+from client.account_actions import AccountActions
 from client.actions import ChatActions
 from client.backoff import Backoff
 from client.formatting import login_failure_text, online_status
@@ -61,7 +62,7 @@ PUMP_MS = 50
 PUMP_BATCH = 500
 
 
-class App(ChatActions):
+class App(ChatActions, AccountActions):
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -109,6 +110,7 @@ class App(ChatActions):
         self._pump_timer: object | None = None
         self._ended: list[SessionLike] = []  # closed sessions whose threads may still flush
         self._quit_when_sent = False  # the person chose to wait for the outbox, then close
+        self._account_setup(getattr(view, "account", None))  # the Account dialog, if any
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -350,7 +352,7 @@ class App(ChatActions):
     def _received(self, message: ServerMessage) -> None:
         if isinstance(message, LoginResult):
             self._login_result(message)
-        elif self.traffic is not None:
+        elif self.traffic is not None and not self.account_received(message):
             self.traffic.received(message)
             self.watch.heard(settled=self.traffic.unsent_count() == 0)
 
