@@ -396,7 +396,7 @@ class App(ChatActions, AccountActions):
                 return
         if not self.in_chat:
             self._back_to_login(text, refused=True, wait=result.retry_after)
-        elif refusal is LoginRefusal.WRONG_CREDENTIALS:
+        elif refusal in (LoginRefusal.WRONG_CREDENTIALS, LoginRefusal.ACCOUNT_DISABLED):
             self._go_offline(f"{text} Log out and log in again.")
         else:
             self._schedule_reconnect(text)

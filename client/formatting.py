@@ -245,6 +245,7 @@ LOGIN_FAILURES: dict[LoginRefusal, str] = {
     LoginRefusal.TOO_MANY_CONNECTIONS: (
         "This account has as many windows open as it may. Close one, then log in again."
     ),
+    LoginRefusal.ACCOUNT_DISABLED: "This account is disabled. Ask an administrator.",
 }
 
 
