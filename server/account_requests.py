@@ -34,7 +34,8 @@ from server.options import ServerOptions
 from server.ports import PasswordHasher
 from server.ports_accounts import AccountChangeStore
 from server.store import StoreUnavailable, UserRecord
-from server.store_accounts import NicknameTaken, SessionRow
+from server.store_accounts import NicknameTaken
+from server.store_accounts import SessionRow as SessionRow  # re-exported for the service
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,18 @@ class AccountRequests:
         if row is None or row.disabled:
             return LoginRefusal.ACCOUNT_DISABLED if row else LoginRefusal.WRONG_CREDENTIALS
         return None
+
+    def screen(self, conn: ConnectionState, outcome: Identity | str) -> Identity | str:
+        """A login or resume that succeeded, or the refusal of a disabled (or deleted) account,
+        whose fresh token is revoked before anyone sees it."""
+        if isinstance(outcome, str):
+            return outcome
+        refusal = self.refusal(outcome.username)
+        if refusal is None:
+            return outcome
+        self._accounts.logout(outcome.token_hash)
+        log.warning("%s: %s refused (%s)", conn.peer, outcome.username, refusal.code_word)
+        return refusal
 
     def session_before_resume(self, token: str) -> SessionRow | None:
         """The session a resume token carries, read before the resume spends the token."""
@@ -147,6 +160,8 @@ class AccountRequests:
     def verify_old_secret(self, conn: ConnectionState, username: str, secret: str) -> str | None:
         """None when ``secret`` proves ``username`` (password or one-time code), else the
         ``1009`` code word; the same statements and work whether or not the account exists."""
+        if not self._accounts.take_attempt(conn.address):  # the address's login bucket
+            return "rate_limited"
         if not self._store.reserve_login_attempt(
             username, conn.address, self._now_ms(), self._policy
         ):
@@ -159,6 +174,7 @@ class AccountRequests:
         if not ok:
             return "wrong_credentials"
         self._store.clear_login_attempts(username, conn.address)
+        self._accounts.refund_attempt(conn.address)  # as a successful login: costs nothing
         return None
 
     def _change_secret(self, conn: ConnectionState, request: wire.ChangeSecretRequest) -> None:

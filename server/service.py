@@ -61,7 +61,7 @@ from common.messages import (
 )
 from common.messages_rooms import ROOM_REQUESTS
 from common.protocol import LOBBY, LoginRefusal
-from server.account_requests import AccountRequests
+from server.account_requests import AccountRequests, SessionRow
 from server.accounts import TOO_MANY_ATTEMPTS, Accounts, Identity, LockedOut
 from server.admission import Admission
 from server.commit import Committed
@@ -76,7 +76,6 @@ from server.options import ServerOptions
 from server.ports import ChatStore, Committer, PasswordHasher
 from server.rooms import room_line
 from server.store import NewMessage, StoredMessage, StoreUnavailable
-from server.store_accounts import SessionRow
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +153,8 @@ class ChatService:
                 return self._login(conn, message)
             case ResumeRequest():
                 return self._resume(conn, message)
-            case _ if isinstance(message, account.ACCOUNT_REQUESTS) and (
-                conn.logged_in or isinstance(message, account.ChangeSecretRequest)
-            ):  # server.account_requests (a password change may come before login)
+            case _ if isinstance(message, account.ACCOUNT_REQUESTS) and (  # a password change
+                    conn.logged_in or isinstance(message, account.ChangeSecretRequest)):  # too
                 self._wait_for_earlier_sends(conn)
                 return self.account.handle(conn, message)
             case _ if not conn.logged_in:
@@ -242,15 +240,10 @@ class ChatService:
         )
         return self._admit(conn, outcome, "resume token", previous)
 
-    def _admit(
-        self, conn: ConnectionState, outcome: Identity | str, how: str,
-        previous: SessionRow | None = None,
-    ) -> bool:
+    def _admit(self, conn: ConnectionState, outcome: Identity | str, how: str,
+               previous: SessionRow | None = None) -> bool:
         """Answer ``1001``; on success join the roster (roster to it, ``join`` to the others)."""
-        if isinstance(outcome, Identity) and (refusal := self.account.refusal(outcome.username)):
-            self._accounts.logout(outcome.token_hash)  # a disabled account: never sent
-            log.warning("%s: %s refused (%s)", conn.peer, outcome.username, refusal.code_word)
-            outcome = refusal
+        outcome = self.account.screen(conn, outcome)  # a disabled account is refused here
         if isinstance(outcome, str):
             wait = outcome.seconds if isinstance(outcome, LockedOut) else None
             conn.send(LoginResult.refused(LoginRefusal(outcome), wait))
