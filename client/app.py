@@ -21,6 +21,7 @@ from typing import Literal
 
 from Crypto.PublicKey import RSA
 
+from client.account_actions import AccountActions
 from client.actions import ChatActions
 from client.backoff import Backoff
 from client.formatting import login_failure_text, online_status
@@ -62,7 +63,7 @@ PUMP_MS = 50
 PUMP_BATCH = 500
 
 
-class App(ChatActions, SignInActions):
+class App(ChatActions, SignInActions, AccountActions):
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -110,6 +111,7 @@ class App(ChatActions, SignInActions):
         self._pump_timer: object | None = None
         self._ended: list[SessionLike] = []  # closed sessions whose threads may still flush
         self._quit_when_sent = False  # the person chose to wait for the outbox, then close
+        self._account_setup(getattr(view, "account", None))  # the Account dialog, if any
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -354,7 +356,7 @@ class App(ChatActions, SignInActions):
             self._login_result(message)
         elif self._signin_reply(message):  # client.signin_actions: parameters, or a refusal
             return
-        elif self.traffic is not None:
+        elif self.traffic is not None and not self.account_received(message):
             self.traffic.received(message)
             self.watch.heard(settled=self.traffic.unsent_count() == 0)
 
@@ -399,7 +401,7 @@ class App(ChatActions, SignInActions):
                 return
         if not self.in_chat:
             self._back_to_login(text, refused=True, wait=result.retry_after)
-        elif refusal is LoginRefusal.WRONG_CREDENTIALS:
+        elif refusal in (LoginRefusal.WRONG_CREDENTIALS, LoginRefusal.ACCOUNT_DISABLED):
             self._go_offline(f"{text} Log out and log in again.")
         else:
             self._schedule_reconnect(text)

@@ -246,6 +246,7 @@ LOGIN_FAILURES: dict[LoginRefusal, str] = {
         "This account has as many windows open as it may. Close one, then log in again."
     ),
     LoginRefusal.KEY_LOGIN_REQUIRED: "This server takes no passwords; use a newer client.",
+    LoginRefusal.ACCOUNT_DISABLED: "This account is disabled. Ask an administrator.",
 }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from common import messages_account as account  # account codes, registered below
 from common import messages_e2e as e2e  # end-to-end codes, registered below
 from common import messages_login as signin  # key login and registration, registered below
 from common.errors import LocalProtocolError, RemoteProtocolError
@@ -222,11 +223,11 @@ class ErrorReply:
 
 ClientMessage = (
     LoginRequest | ChatRequest | DirectRequest | HistoryRequest | LogoutRequest | PingRequest
-    | ResumeRequest | RoomRequest | e2e.E2eRequest | signin.SignInRequest
+    | ResumeRequest | RoomRequest | e2e.E2eRequest | signin.SignInRequest | account.AccountRequest
 )
 ServerMessage = (
     LoginResult | ChatDelivery | DirectDelivery | HistoryEnd | PresenceEvent | RosterUpdate | Ack
-    | Pong | ErrorReply | RoomEvent | e2e.E2eEvent | signin.SignInEvent
+    | Pong | ErrorReply | RoomEvent | e2e.E2eEvent | signin.SignInEvent | account.AccountEvent
 )
 Message = ClientMessage | ServerMessage
 
@@ -234,13 +235,13 @@ CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     cls.CODE: cls
     for cls in (LoginRequest, ChatRequest, DirectRequest, HistoryRequest, LogoutRequest,
                 PingRequest, ResumeRequest, *ROOM_REQUESTS, *e2e.E2E_CLIENT_MESSAGES,
-                *signin.SIGNIN_CLIENT_MESSAGES)
+                *signin.SIGNIN_CLIENT_MESSAGES, *account.ACCOUNT_REQUESTS)
 }
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     cls.CODE: cls
     for cls in (LoginResult, ChatDelivery, DirectDelivery, HistoryEnd, PresenceEvent,
                 RosterUpdate, Ack, Pong, ErrorReply, *ROOM_EVENTS, *e2e.E2E_SERVER_MESSAGES,
-                *signin.SIGNIN_SERVER_MESSAGES)
+                *signin.SIGNIN_SERVER_MESSAGES, *account.ACCOUNT_EVENTS)
 }
 
 

@@ -67,6 +67,7 @@ class ErrorCode(enum.StrEnum):
     NAME_TAKEN = "name_taken"
     LIMIT_REACHED = "limit_reached"
     BAD_CODE = "bad_code"  # an invitation code that is unknown, used up or expired (§8)
+    WRONG_CREDENTIALS = "wrong_credentials"  # account changes: the old secret is wrong
 
 
 ERROR_CODES: tuple[str, ...] = tuple(code.value for code in ErrorCode)
@@ -86,6 +87,7 @@ class LoginRefusal(enum.StrEnum):
     SESSION_EXPIRED = "session expired, log in again"
     TOO_MANY_CONNECTIONS = "too many connections for this account"
     KEY_LOGIN_REQUIRED = "this server does not take passwords; log in with a newer client"
+    ACCOUNT_DISABLED = "this account is disabled"
 
     @property
     def code_word(self) -> str:

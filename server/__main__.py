@@ -1,4 +1,5 @@
-"""``python -m server``: serve, keygen, init-db, add-user, invite.
+"""``python -m server``: serve, keygen, init-db, add-user, invite, and account administration
+(``server.admin_cli``).
 
 The only server module that reads ``config``; it turns settings into plain values for the rest:
 ``settings.server_options()``, ``server_params`` and ``admin_params`` (``DbParams``), and the key's
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from config import Settings
-from server import keyfile, provision, serve
+from server import admin_cli, keyfile, provision, serve
 from server.credentials import new_key_account
 from server.invitations import code_hash, new_code, parse_duration
 from server.passwords import PasswordHasherPool
@@ -28,6 +29,7 @@ log = logging.getLogger("server")
 
 DEMO_USERS = (("user1", "wang_yuan"), ("user2", "ding_zhen"), ("user3", "cxk"))
 DEMO_PASSWORD = "111111"
+DEMO_ADMIN = "user1"  # the demo's administrator
 
 
 def server_params(settings: Settings) -> DbParams:
@@ -110,6 +112,7 @@ def _demo_accounts(settings: Settings) -> None:
                                                                   DEMO_PASSWORD):
                 store.set_account_key(username, account.key_hash, account.kdf)
                 log.info("demo account %s now logs in with a key", username)
+        store.set_flag(DEMO_ADMIN, "is_admin", True)
     finally:
         store.close()
 
@@ -187,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     invite = sub.add_parser("invite", help="print a new invitation code for registration")
     invite.add_argument("--uses", type=int, default=1, help="registrations it allows (1)")
     invite.add_argument("--expires", default="7d", help="valid for: 90s, 30m, 12h, 7d (7d)")
+    admin_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logging.basicConfig(
@@ -200,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         "add-user": cmd_add_user,
         "invite": cmd_invite,
     }
+    if args.command in admin_cli.COMMANDS:
+        store = Store(server_params(settings))
+        try:
+            return admin_cli.run(args.command, args, store, settings.reset_code_ttl)
+        finally:
+            store.close()
     return commands[args.command](settings, args)
 
 

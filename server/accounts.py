@@ -293,6 +293,17 @@ class Accounts:
         except StoreUnavailable as exc:
             log.warning("resume token not revoked: database unavailable (%s)", exc)
 
+    def take_attempt(self, address: str) -> bool:
+        """One token of the address's login bucket, for a check of a secret outside login."""
+        return self._address_attempts.take(address)
+
+    def refund_attempt(self, address: str) -> None:
+        self._address_attempts.refund(address)
+
+    def reissue(self, user: UserRecord) -> Identity:
+        """A fresh token for a connection whose tokens were all revoked (its password change)."""
+        return self._identity(user)
+
     def sweep(self) -> int:
         """Delete expired tokens, long-idle failed-login rows and spent or expired
         invitations; how many rows went."""

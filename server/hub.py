@@ -66,6 +66,9 @@ class LineSink(Protocol):
     def put_lines(self, lines: tuple[bytes, ...]) -> None:
         """Queue several encoded messages as one item (sealed together); never waits."""
 
+    def close_after(self, line: bytes) -> None:
+        """Queue ``line`` as the last thing this connection gets, then end it (a sign-out)."""
+
 
 Audience = frozenset[str] | None
 """Who a line is for: a set of account usernames, or None for everyone logged in."""
@@ -136,6 +139,16 @@ class Hub(Protocol):
         self, usernames: Iterable[str], exclude: LineSink | None = None
     ) -> list[LineSink]:
         """The connections of ``usernames`` (less ``exclude``), once pending presence is out."""
+
+    def rename(self, username: str, nickname: str, line: bytes) -> None:
+        """An account's nickname changed: rosters use it from now on, and every connection
+        online (on every process) gets ``line`` (its ``1032``)."""
+
+    def sign_out(
+        self, username: str, line: bytes, keep: LineSink | None = None, *, everywhere: bool = True
+    ) -> None:
+        """End the account's connections but ``keep``, each after ``line`` (its ``1039``), on
+        every process (``everywhere=False``: on this one only)."""
 
     def close(self) -> None:
         """Server shutdown: deliver what is pending and stop any thread of the hub."""
@@ -395,3 +408,22 @@ class InProcessHub:
 
     def room_changed(self, room_id: int, name: str) -> None:
         """One process: nobody else caches the room."""
+
+    # --- account changes (server.account_requests) -----------------------------------------
+
+    def rename(self, username: str, nickname: str, line: bytes) -> None:
+        """The nickname of later rosters and ``leave`` lines; ``line`` to every connection."""
+        with self._presence, self._lock:
+            account = self._accounts.get(username)
+            if account is not None:
+                self._accounts[username] = _Account(nickname, account.outboxes)
+        for sink in self.everyone():
+            sink.put(line)
+
+    def sign_out(
+        self, username: str, line: bytes, keep: LineSink | None = None, *, everywhere: bool = True
+    ) -> None:
+        """Each of the account's connections here but ``keep`` gets ``line`` and is closed;
+        it leaves the roster when its reader ends (as for any disconnect)."""
+        for sink in self.connections_of((username,), exclude=keep):
+            sink.close_after(line)

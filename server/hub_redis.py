@@ -2,7 +2,7 @@
 committed.
 
 The database is the truth; Redis pub/sub only says what happened. Each process keeps an
-``InProcessHub`` for its own connections and adds three things:
+``InProcessHub`` for its own connections and adds four things:
 
 - Deliveries. The committing process delivers to its own connections, then publishes the
   group commit (ids, lines, audiences) as ONE event; every other process drains what arrived
@@ -19,6 +19,9 @@ The database is the truth; Redis pub/sub only says what happened. Each process k
 - Rooms. Room lines reach only connections that opted in (``RoomCache.opted_in``); room lines
   that are not stored (``relay``) and room changes (``room_changed``: reload the cached room)
   go on the same channel, in order with the messages.
+- Account changes. A nickname change and a sign-out (password change, sign out elsewhere, a
+  disabled or deleted account) are published too; every process renames the account in its
+  rosters and tells its connections, or closes the account's connections it holds.
 """
 
 from __future__ import annotations
@@ -188,6 +191,28 @@ class RedisHub:
     def room_changed(self, room_id: int, name: str) -> None:
         self._outgoing.put({"k": "r", "id": room_id, "n": name})
 
+    # --- Hub: account changes ----------------------------------------------------------------
+
+    def rename(self, username: str, nickname: str, line: bytes) -> None:
+        """Rename here (the presence keys of this node's windows carry the nickname), then
+        tell the other processes, which rename in their view of this node and deliver."""
+        prefix = f"{CONN_PREFIX}{username}:"  # a username never holds ':'
+        with self._keys_lock:
+            mine = [(sink, key) for sink, (key, _) in self._keys.items() if key.startswith(prefix)]
+            for sink, key in mine:
+                self._keys[sink] = (key, nickname)
+        for _, key in mine:
+            self._try(lambda key=key: self._redis.set(key, nickname, ex=self._ttl))  # type: ignore[misc]
+        self.local_hub.rename(username, nickname, line)
+        self._outgoing.put({"k": "n", "u": username, "n": nickname, "l": line.decode()})
+
+    def sign_out(
+        self, username: str, line: bytes, keep: LineSink | None = None, *, everywhere: bool = True
+    ) -> None:
+        self.local_hub.sign_out(username, line, keep)
+        if everywhere:
+            self._outgoing.put({"k": "s", "u": username, "l": line.decode()})
+
     def close(self) -> None:
         self._stop.set()
         self._outgoing.put(None)
@@ -294,6 +319,11 @@ class RedisHub:
                 self._elsewhere.event(event["e"], event["u"], event["n"], event["c"])
             elif event["k"] == "r":
                 self._room_changed(int(event["id"]), str(event["n"]))
+            elif event["k"] == "n":  # a nickname changed on another node
+                self._elsewhere.rename(event["u"], event["n"])
+                self.local_hub.rename(event["u"], event["n"], event["l"].encode())
+            elif event["k"] == "s":  # an account signed out on another node
+                self.local_hub.sign_out(event["u"], event["l"].encode())
             elif event["k"] == "l":
                 lines = tuple(str(line).encode() for line in event["l"])
                 for sink in self._rooms.opted_in(self.local_hub.connections_of(event["a"])):
@@ -376,6 +406,12 @@ class RedisHub:
                 pipe.execute()
             except (redis.RedisError, OSError) as exc:
                 log.warning("redis: %d event(s) not published (%s)", len(batch), exc)
+
+    def _try(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("redis: %s (the heartbeat will repair it)", exc)
 
     def _heartbeat(self) -> None:
         """Keep this process's presence keys alive, re-read the others', and catch up."""

@@ -247,6 +247,8 @@ class _Peer:
     def _write_main(self) -> None:
         try:
             self._outbox.run_writer()
+            if self._outbox.signed_off:  # everything is written: end the connection too
+                self.stop_reading()
         except TimeoutError as exc:  # the client took nothing for write_stall_timeout
             self.conn.send_failed()  # a record may be half written: nothing more may follow
             self.abort(str(exc))

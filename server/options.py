@@ -88,6 +88,8 @@ class ServerOptions:
     prelogin_burst: int = 30
     max_invite_uses: int = 100  # the most uses one invitation code may have
     max_invite_ttl: float = 30 * 86_400.0  # the longest an invitation code may stay valid
+    reset_code_ttl: float = 86_400.0  # an administrator's one-time reset code works this long
+    signout_poll_interval: float = 2.0  # how often sign-outs of the command line are read
     # messages
     max_text: int = MAX_TEXT  # characters; the client's counter uses the same constant
     max_client_msg_id: int = 64

@@ -85,6 +85,7 @@ class Outbox:
         self._open = False  # sealing allowed (after the handshake)
         self._closing = False  # flush what is queued, then stop
         self._dead = False  # stop now
+        self.signed_off = False  # closed by the server for the account (close_after)
 
     # --- any thread ------------------------------------------------------------------------
 
@@ -135,6 +136,14 @@ class Outbox:
         """Queue several lines as one item, sealed into one record. Never blocks."""
         if lines:
             self.put(lines)
+
+    def close_after(self, line: bytes) -> None:
+        """A sign-out: queue ``line`` last, write what is queued, then end the connection (the
+        listener shuts its reading side once the writer is done: ``signed_off``)."""
+        self.put(line)
+        with self._cond:
+            self.signed_off = True
+        self.close()
 
     def close(self) -> None:
         """Write what is queued, then let the writer thread end."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol, TypeVar
 
 from common.account_keys import KdfParams
+from server.ports_accounts import AccountChangeStore
 from server.ports_rooms import RoomStore
 from server.store import DelayPolicy, NewMessage, StoredMessage, UserRecord
 from server.store_keys import KeySet
@@ -77,7 +78,7 @@ class KeyStore(Protocol):
         ...
 
 
-class ChatStore(AccountStore, RoomStore, KeyStore, SignupStore, Protocol):
+class ChatStore(AccountStore, RoomStore, KeyStore, SignupStore, AccountChangeStore, Protocol):
     """Everything the service asks the database, besides the group commit's inserts."""
 
     def user_exists(self, username: str) -> bool: ...

@@ -53,6 +53,13 @@ class RemotePresence:
         elif event == "leave" and before is not None and not keys:
             self._tell("leave", user, before[0])
 
+    def rename(self, user: str, nickname: str) -> None:
+        """An account online elsewhere changed its nickname (published on the bus)."""
+        with self._lock:
+            entry = self._remote.get(user)
+            if entry is not None:
+                self._remote[user] = (nickname, entry[1])
+
     def reconcile(self, client: redis.Redis) -> None:
         """Re-read every presence key: who is online elsewhere is what Redis says now."""
         found: dict[str, tuple[str, frozenset[str]]] = {}

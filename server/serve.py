@@ -26,6 +26,9 @@ from pathlib import Path
 
 from Crypto.PublicKey import RSA
 
+from common.messages import encode_message
+from common.messages_account import SignedOut
+from server.account_admin import SIGN_OUT_TEXT, SignOutWatcher
 from server.accounts import TokenSweeper
 from server.commit import GroupCommitter
 from server.credentials import key_hasher_of, salt_secret
@@ -55,6 +58,7 @@ class BuiltServer:
     service: ChatService
     server: ChatServer
     sweeper: TokenSweeper
+    watcher: SignOutWatcher  # sign-outs decided on the command line
 
     def start(self) -> tuple[str, int]:
         """Listen; returns the bound ``(host, port)`` (port 0 picks a free one).
@@ -66,12 +70,14 @@ class BuiltServer:
             log.warning("redis not reachable yet; serving, and catching up once it is")
         address = self.server.start()
         self.sweeper.start()
+        self.watcher.start()
         return address
 
     def stop(self) -> None:
         """Stop accepting, flush every connection, commit what is queued, close the pool."""
         self.server.stop()
         self.sweeper.stop()
+        self.watcher.stop()
         self.committer.close()
         self.store.close()
 
@@ -119,7 +125,12 @@ def build(
     committer.start(service.on_committed)
     server = ChatServer(options, service, private_key, counts)
     sweeper = TokenSweeper(service.accounts, options.token_sweep_interval)
-    return BuiltServer(options, store, hasher, hub, committer, service, server, sweeper)
+    def sign_out_here(username: str, reason: str) -> None:
+        line = encode_message(SignedOut(reason, SIGN_OUT_TEXT.get(reason, reason))).encode()
+        hub.sign_out(username, line, everywhere=False)  # every process reads the rows itself
+
+    watcher = SignOutWatcher(store, sign_out_here, options.signout_poll_interval)
+    return BuiltServer(options, store, hasher, hub, committer, service, server, sweeper, watcher)
 
 
 def _return_freed_memory() -> None:

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from common import messages_account as account
 from common import messages_e2e as e2e
 from common import messages_login as signin
 from common.errors import RemoteProtocolError
@@ -61,6 +62,7 @@ from common.messages import (
 )
 from common.messages_rooms import ROOM_REQUESTS
 from common.protocol import LOBBY, LoginRefusal
+from server.account_requests import AccountRequests, SessionRow
 from server.accounts import TOO_MANY_ATTEMPTS, Accounts, Identity, LockedOut
 from server.admission import Admission
 from server.commit import Committed
@@ -129,6 +131,8 @@ class ChatService:
                                      self._rooms)
         self._e2e = EndToEnd(store, hub, self._direct_messages, self._admission,
                              self._message_rate, options, self.now_ms)
+        self.account = AccountRequests(store, hasher, hub, self._accounts, self._admission,
+                                       options, self.now_ms)
         # room for a delivery's other fields (ids, names, time) inside one record
         self._max_text_bytes = options.max_line - 512
 
@@ -159,6 +163,10 @@ class ChatService:
                 return self._resume(conn, message)
             case signin.KdfParamsRequest() | signin.KeyLoginRequest() | signin.RegisterRequest():
                 return self._signin.before_login(conn, message)  # server.signin
+            case _ if isinstance(message, account.ACCOUNT_REQUESTS) and (  # a password change
+                    conn.logged_in or isinstance(message, account.ChangeSecretRequest)):  # too
+                self._wait_for_earlier_sends(conn)
+                return self.account.handle(conn, message)
             case _ if not conn.logged_in:
                 conn.error("not_logged_in", "log in first")
                 return self._count_bad(conn, "message before login")
@@ -207,6 +215,7 @@ class ChatService:
         self._admission.forget(conn)
         self._rooms.forget(conn.outbox)
         if conn.username is not None:
+            self.account.ended(conn)
             self._admission.release_account_slot(conn.username)
             self._hub.detach(conn.username, conn.outbox)
             log.info("%s (%s) disconnected: %s", conn.peer, conn.username, reason)
@@ -238,13 +247,16 @@ class ChatService:
     def _resume(self, conn: ConnectionState, request: ResumeRequest) -> bool:
         if not self._admission.may_log_in(request.username, conn.address):
             return self._admit(conn, TOO_MANY_ATTEMPTS, "resume token")
+        previous = self.account.session_before_resume(request.resume_token)
         outcome = self._accounts.resume(
             conn.address, conn.peer, request.username, request.resume_token
         )
-        return self._admit(conn, outcome, "resume token")
+        return self._admit(conn, outcome, "resume token", previous)
 
-    def _admit(self, conn: ConnectionState, outcome: Identity | str, how: str) -> bool:
+    def _admit(self, conn: ConnectionState, outcome: Identity | str, how: str,
+               previous: SessionRow | None = None) -> bool:
         """Answer ``1001``; on success join the roster (roster to it, ``join`` to the others)."""
+        outcome = self.account.screen(conn, outcome)  # a disabled account is refused here
         if isinstance(outcome, str):
             wait = outcome.seconds if isinstance(outcome, LockedOut) else None
             conn.send(LoginResult.refused(LoginRefusal(outcome), wait))
@@ -256,6 +268,7 @@ class ChatService:
             return True
         conn.username, conn.nickname = outcome.username, outcome.nickname
         conn.token_hash = outcome.token_hash
+        self.account.started(conn, previous)
         self._direct_messages.remember_user(outcome.username)
         conn.send(LoginResult(True, outcome.nickname, outcome.username, outcome.resume_token))
         self._hub.attach(outcome.username, outcome.nickname, conn.outbox)

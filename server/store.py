@@ -27,6 +27,7 @@ from dbutils.pooled_db import PooledDB
 
 from common.account_keys import KdfParams
 from server.names import nickname_key
+from server.store_accounts import AccountRows
 from server.store_keys import KeyRows
 from server.store_logins import DelayPolicy as DelayPolicy  # re-exported for callers
 from server.store_logins import LoginRows
@@ -187,7 +188,7 @@ class _Pool:
         self._pool.close()
 
 
-class Store(LoginRows, RoomRows, KeyRows, SignupRows):
+class Store(LoginRows, RoomRows, KeyRows, SignupRows, AccountRows):
     """Pooled, parameterised access to users and messages; login rows come from ``LoginRows``."""
 
     def __init__(self, params: DbParams) -> None:

@@ -128,3 +128,28 @@ CREATE TABLE IF NOT EXISTS invitations (
     created_ms BIGINT NOT NULL,
     KEY ix_invitations_expires (expires_ms)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Account management (PROTOCOL.md §9): administrators, disabled accounts, and the one-time code
+-- an administrator's password reset hands out (its SHA-256 only, with an expiry). is_admin
+-- is added above.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS disabled TINYINT(1) NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS reset_code_hash BINARY(32) NULL;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS reset_expires_ms BIGINT NOT NULL DEFAULT 0;
+
+-- A session is the chain of resume tokens one login hands on: each resume's token inherits the
+-- session id and login time of the token it replaced (the sessions list, sign out elsewhere).
+ALTER TABLE resume_tokens ADD COLUMN IF NOT EXISTS
+    session_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '';
+ALTER TABLE resume_tokens ADD COLUMN IF NOT EXISTS
+    address VARCHAR(45) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '';
+ALTER TABLE resume_tokens ADD COLUMN IF NOT EXISTS login_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE resume_tokens ADD COLUMN IF NOT EXISTS seen_ms BIGINT NOT NULL DEFAULT 0;
+
+-- Sign-outs decided outside the running servers (the command line: disable, delete, a password
+-- reset): every server process reads new rows on a timer and closes the account's connections.
+CREATE TABLE IF NOT EXISTS account_signouts (
+    id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    username    VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    reason      VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    created_ms  BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

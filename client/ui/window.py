@@ -22,6 +22,7 @@ from client.formatting import Line
 from client.notify import unread_total, window_title
 from client.prefs import GEOMETRY, PrefsFile
 from client.renderer import ConversationItem, Person, StatusLevel
+from client.ui.account_dialog import AccountPanel, add_account_button
 from client.ui.chat import ChatCallbacks, ChatFrame
 from client.ui.dialogs import (
     CloseChoice,
@@ -61,6 +62,13 @@ class Controller(Protocol):
     def open_direct(self, username: str) -> None: ...
     def load_older(self) -> None: ...
     def reconnect_now(self) -> None: ...
+    # the Account dialog (client.account_actions)
+    def open_account(self) -> None: ...
+    def change_nickname(self, nickname: str) -> None: ...
+    def change_password(self, current: str, new: str, again: str) -> None: ...
+    def refresh_sessions(self) -> None: ...
+    def sign_out_others(self) -> None: ...
+    def admin_action(self, action: str, username: str) -> None: ...
 
 
 class TkView:
@@ -74,6 +82,7 @@ class TkView:
         setup_style(window, self.palette)
         window.configure(background=self.palette.window)
         self.controller: Controller | None = None
+        self.account = AccountPanel(window, lambda: self.controller)  # the Account dialog
         self.login: LoginFrame | None = None
         self.chat: ChatFrame | None = None
         self.dialogs: list[tk.Toplevel] = []
@@ -138,6 +147,7 @@ class TkView:
         return "{}x{}".format(*self._size(CHAT_SIZE))
 
     def show_login(self, address: str, username: str, error: str) -> None:
+        self.account.close()
         if self.chat is not None:
             self.remember_geometry()
             self.chat.destroy()
@@ -180,6 +190,7 @@ class TkView:
             reconnect=c.reconnect_now,
         ))
         self.chat.pack(fill="both", expand=True)
+        add_account_button(self.chat.title.master, lambda: c.open_account())
         self.chat.title.configure(text=title.split(" — ")[0])
         self._title_base = title
         self.window.title(title)

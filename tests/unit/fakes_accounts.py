@@ -14,6 +14,7 @@ from typing import Any
 
 from common.account_keys import KdfParams
 from server.store import DelayPolicy, UserRecord
+from tests.unit.fakes_account_rows import FakeAccountRows
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Attempts:
 
 
 @dataclass
-class FakeAccountStore:
+class FakeAccountStore(FakeAccountRows):
     users: dict[str, UserRecord] = field(default_factory=dict)
     attempts: dict[tuple[str, str], Attempts] = field(default_factory=dict)
     tokens: dict[bytes, tuple[str, int]] = field(default_factory=dict)
@@ -64,6 +65,9 @@ class FakeAccountStore:
 
     def set_password_hash(self, username: str, password_hash: str) -> None:
         self.calls.append(("set_password_hash", (username,)))
+        if username in self.users:
+            self.users[username] = UserRecord(username, self.users[username].nickname,
+                                              password_hash)
 
     def set_account_key(self, username: str, key_hash: str, kdf: KdfParams) -> None:
         self.calls.append(("set_account_key", (username,)))

@@ -166,10 +166,12 @@ def test_code_spaces_follow_the_contract() -> None:
     rooms_client = {f"{i:04d}" for i in range(9, 22)}  # PROTOCOL.md §6
     e2e_client, e2e_server = {"0040", "0041", "0042", "0043"}, {"1040", "1041", "1043"}  # §7
     signin_client, signin_server = {"0030", "0031", "0032", "0033"}, {"1030", "1031"}  # §8
+    account_client = {f"{i:04d}" for i in range(34, 40)}  # §9
+    account_server = {f"{i:04d}" for i in range(1032, 1038)} | {"1039"}
     assert set(CLIENT_MESSAGES) == {"0001", "0002", "0003", "0004", "0005", "0006", "0008",
-                                    *rooms_client, *e2e_client, *signin_client}
+                                    *rooms_client, *e2e_client, *signin_client, *account_client}
     assert set(SERVER_MESSAGES) == ({f"10{i:02d}" for i in range(1, 20)} | e2e_server
-                                    | signin_server)
+                                    | signin_server | account_server)
     counts = {"0001": 2, "0002": 3, "0003": 3, "0004": 3, "0005": 0, "0006": 1, "0008": 2,
               "1001": 4, "1002": 6, "1003": 6, "1004": 3, "1005": 3, "1007": 3, "1008": 1,
               "1009": 2,
@@ -179,7 +181,10 @@ def test_code_spaces_follow_the_contract() -> None:
               "1017": 7, "1018": 3, "1019": 2,
               "0040": 2, "0041": 0, "0042": 2, "0043": 3, "1040": 3, "1041": 3,
               "1043": 6,
-              "0030": 1, "0031": 2, "0032": 8, "0033": 2, "1030": 4, "1031": 3}  # fmt: skip
+              "0030": 1, "0031": 2, "0032": 8, "0033": 2, "1030": 4, "1031": 3,
+              "0034": 3, "0035": 1, "0036": 0, "0037": 0, "0038": 2, "0039": 0,
+              "1032": 2, "1033": 5, "1034": 5, "1035": 1, "1036": 3, "1037": 3,
+              "1039": 2}  # fmt: skip
     for code, cls in ALL.items():
         assert code == cls.CODE
         if code != "1006":  # fields on the wire (LoginResult's code word shares a place)

@@ -53,12 +53,17 @@ class Sink:
 
     def __init__(self) -> None:
         self.items: list[list[Message]] = []
+        self.closed = False  # by a sign-out
 
     def put(self, line: bytes) -> None:
         self.items.append([decode_message(line, SERVER_MESSAGES)])
 
     def put_lines(self, lines: tuple[bytes, ...]) -> None:
         self.items.append([decode_message(line, SERVER_MESSAGES) for line in lines])
+
+    def close_after(self, line: bytes) -> None:
+        self.put(line)
+        self.closed = True
 
     def messages(self) -> list[Message]:
         return [m for item in self.items for m in item]
@@ -177,6 +182,16 @@ class FakeHub:
 
     def room_changed(self, room_id: int, name: str) -> None:
         pass
+
+    def rename(self, username: str, nickname: str, line: bytes) -> None:
+        for sink in self.everyone():
+            sink.put(line)
+
+    def sign_out(
+        self, username: str, line: bytes, keep: LineSink | None = None, *, everywhere: bool = True
+    ) -> None:
+        for sink in self.connections_of((username,), exclude=keep):
+            sink.close_after(line)
 
     def close(self) -> None:
         pass

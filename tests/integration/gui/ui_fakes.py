@@ -46,5 +46,23 @@ class RecordingController:
     def reconnect_now(self) -> None:
         self.calls.append(("reconnect_now", None))
 
+    def open_account(self) -> None:
+        self.calls.append(("open_account", None))
+
+    def change_nickname(self, nickname: str) -> None:
+        self.calls.append(("change_nickname", nickname))
+
+    def change_password(self, current: str, new: str, again: str) -> None:
+        self.calls.append(("change_password", None))  # never the passwords
+
+    def refresh_sessions(self) -> None:
+        self.calls.append(("refresh_sessions", None))
+
+    def sign_out_others(self) -> None:
+        self.calls.append(("sign_out_others", None))
+
+    def admin_action(self, action: str, username: str) -> None:
+        self.calls.append(("admin_action", (action, username)))
+
     def named(self, name: str) -> list[object]:
         return [value for called, value in self.calls if called == name]

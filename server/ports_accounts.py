@@ -1,0 +1,56 @@
+"""What account management asks the database (``server.store_accounts`` and the login rows
+are the implementation; unit tests use an in-memory fake)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from server.store import UserRecord
+from server.store_accounts import AccountRow, SessionRow
+from server.store_logins import DelayPolicy
+
+
+class AdminStore(Protocol):
+    """What administration asks the database (``server.store_accounts.AccountRows``)."""
+
+    def account(self, username: str) -> AccountRow | None: ...
+
+    def accounts(self, limit: int = 10_000) -> list[AccountRow]: ...
+
+    def set_flag(self, username: str, flag: str, value: bool) -> bool: ...
+
+    def delete_account(self, username: str) -> bool: ...
+
+    def set_reset_code(self, username: str, code_hash: bytes, expires_ms: int) -> bool: ...
+
+    def set_password_hash(self, username: str, password_hash: str) -> None: ...
+
+    def revoke_sessions(self, username: str, keep: bytes = b"") -> int: ...
+
+
+class AccountChangeStore(AdminStore, Protocol):
+    """What account changes ask the database (``server.store_accounts`` and the login rows)."""
+
+    def get_user(self, username: str) -> UserRecord | None: ...
+
+    def reserve_login_attempt(
+        self, name: str, address: str, now_ms: int, policy: DelayPolicy
+    ) -> bool: ...
+
+    def clear_login_attempts(self, name: str, address: str) -> None: ...
+
+    def take_reset_code(self, username: str, code_hash: bytes, now_ms: int) -> bool: ...
+
+    def clear_reset_code(self, username: str) -> None: ...
+
+    def set_nickname(self, username: str, nickname: str) -> bool: ...
+
+    def session_of(self, token_hash: bytes) -> SessionRow | None: ...
+
+    def label_session(
+        self, token_hash: bytes, session_id: str, address: str, login_ms: int, seen_ms: int
+    ) -> None: ...
+
+    def touch_session(self, token_hash: bytes, seen_ms: int) -> None: ...
+
+    def sessions(self, username: str, now_ms: int) -> list[SessionRow]: ...

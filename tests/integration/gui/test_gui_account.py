@@ -1,0 +1,52 @@
+"""The Account dialog in real Tk windows under Xvfb, against the real server and MariaDB.
+
+A module of its own: it renames user2, and each module gets a fresh database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def test_nickname_change_shows_in_another_window(windows: Any) -> None:
+    alice, bob = windows("user1"), windows("user2")
+    alice.log_in_and_wait()
+    bob.log_in_and_wait()
+    alice.wait(lambda: "user2" in alice.people(), "user2 in user1's people list")
+    assert bob.view.chat is not None
+    header = bob.view.chat.title.master
+    buttons = [w for w in header.winfo_children() if str(w.cget("text")) == "Account…"]
+    assert buttons, "the Account… button in the chat header"
+    buttons[0].invoke()
+    panel = bob.view.account
+    bob.wait(lambda: panel.dialog is not None and panel.nickname.get() == "ding_zhen",
+             "the Account dialog with the current nickname")
+    bob.wait(lambda: panel.sessions.get_children(), "this window's session listed")
+    (session,) = panel.sessions.get_children()
+    assert panel.sessions.set(session, "c3") == "this window"
+    bob.type_and_enter(panel.nickname, "Ding Zhen 2")
+    bob.wait(lambda: "Ding Zhen 2" in str(panel.notice.cget("text")), "the change confirmed")
+
+    def shown_in_alice() -> str:
+        assert alice.view.chat is not None
+        return str(alice.view.chat.people.item("user2", "text"))
+
+    alice.wait(lambda: "Ding Zhen 2" in shown_in_alice(), "the new nickname in user1's window")
+    assert shown_in_alice().strip() == "Ding Zhen 2 @user2"
+
+
+def test_taken_nickname_and_wrong_password_are_said_in_words(windows: Any) -> None:
+    bob = windows("user2")
+    bob.log_in_and_wait()
+    bob.app.open_account()
+    panel = bob.view.account
+    bob.wait(lambda: panel.dialog is not None, "the Account dialog")
+    bob.type_and_enter(panel.nickname, "WANG_YUAN")
+    bob.wait(lambda: "looks the same" in str(panel.notice.cget("text")), "name taken")
+    assert str(panel.notice.cget("style")) == "Error.TLabel"
+    for entry, text in ((panel.current, "not-it"), (panel.new, "abcdefg")):
+        entry.insert(0, text)
+    bob.type_and_enter(panel.again, "abcdefg")
+    bob.wait(lambda: str(panel.notice.cget("text")) == "The current password is wrong.",
+             "the wrong password said")
+    assert panel.current.get() == "" and panel.new.get() == ""  # never left on screen
