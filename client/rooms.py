@@ -53,8 +53,7 @@ def usernames_in(text: str) -> tuple[list[str], list[str]]:
 
 
 REFUSAL_TEXTS: dict[str, str] = {
-    ErrorCode.FORBIDDEN: "The server refused: that room does not exist, or you may not do this "
-                         "in it.",
+    ErrorCode.FORBIDDEN: "The server refused.",
     "name_taken": "That name is taken by another room; choose another.",
     "limit_reached": "A limit was reached: the room is full, or someone is in as many rooms "
                      "as they may be.",
@@ -73,7 +72,7 @@ def refusal_text(code_word: str, text: str) -> str:
     if ours is None:
         return text or f"The server refused ({code_word})."
     detail = text.strip()
-    return f"{ours} ({detail})" if detail and code_word != ErrorCode.FORBIDDEN else ours
+    return f"{ours} ({detail})" if detail else ours
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The open room's header above the messages: ``#name — topic`` and the room's menu.
 
-The menu holds Invite…, Leave room and, for owners only, Settings… (rename, topic, members'
-roles and removal). A refusal of what the menu asked for is shown under the header in words.
+The menu holds Invite people… (usable by owners only, as the server allows), Leave and, for
+owners only, Settings… (rename, topic, members' roles and removal). A refusal of what the menu asked for is shown under the header in words.
 Keyboard: F10 or Ctrl+Shift+O opens the menu (arrows and Enter in it, Esc closes); the menu
 button is also in the Tab order.
 """
@@ -60,7 +60,11 @@ class RoomHeader(ttk.Frame):
         self.panel = panel
         self.title.configure(text=header_text(panel))
         self.menu.delete(0, "end")
-        self.menu.add_command(label="Invite people…", underline=0, command=self.callbacks.invite)
+        if panel.owner:
+            self.menu.add_command(label="Invite people…", underline=0,
+                                  command=self.callbacks.invite)
+        else:  # the server lets owners alone invite: shown, so the person knows who can
+            self.menu.add_command(label="Invite people… (owners only)", state="disabled")
         if panel.owner:
             self.menu.add_command(label="Settings…", underline=0, command=self.callbacks.settings)
         self.menu.add_separator()

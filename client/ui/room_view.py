@@ -178,7 +178,7 @@ class RoomParts:
 
     def open_invite(self) -> None:
         c, panel = self.room_controller, self.room_panel
-        if self._dialog_open("invite") or c is None or panel is None:
+        if self._dialog_open("invite") or c is None or panel is None or not panel.owner:
             return
         room = panel.name
         self.room_dialogs["invite"] = InviteDialog(
