@@ -1,9 +1,9 @@
 """The open room's header above the messages: ``#name — topic`` and the room's menu.
 
 The menu holds Invite people… (usable by owners only, as the server allows), Leave and, for
-owners only, Settings… (rename, topic, members' roles and removal). A refusal of what the menu asked for is shown under the header in words.
-Keyboard: F10 or Ctrl+Shift+O opens the menu (arrows and Enter in it, Esc closes); the menu
-button is also in the Tab order.
+owners only, Settings… (rename, topic, members' roles and removal). A refusal of what the
+menu asked for is shown under the header in words. Keyboard: F10 or Ctrl+Shift+O opens the
+menu (arrows and Enter in it, Esc closes); the menu button is also in the Tab order.
 """
 
 from __future__ import annotations
