@@ -26,6 +26,8 @@ from common.messages_rooms import ConversationsRequest, ListEnd
 BIG_ROOM = "bench-big"
 MANY_ROOMS = 200
 LIST_ROUNDS = 50
+QUICK_CLIENTS = 100  # ``make bench-quick``: the same comparison, ten times smaller
+QUICK_ROUNDS = 20
 ORDER = ("lobby", BIG_ROOM)  # the same clients, one run after the other
 
 
@@ -53,6 +55,7 @@ def _prepare_big_room(bench: Bench, members: tuple[str, ...]) -> None:
 
 def scenario_big_room(bench: Bench, clients: int = 1000) -> None:
     """One sender, ``clients`` receivers: reach-all of a room message against the lobby's."""
+    clients = min(clients, QUICK_CLIENTS) if bench.quick else clients
     chat = bench.chat
     if chat is None or chat.db is None or len(chat.users) < clients:
         bench.say("big room skipped: needs the chat server and enough bench users")
@@ -156,10 +159,11 @@ def scenario_many_rooms(bench: Bench) -> None:
     _prepare_many_rooms(bench, busy, owner)
     key = RSA.import_key(chat.public_pem)
     out: dict[str, Any] = {"rooms": MANY_ROOMS}
+    rounds = QUICK_ROUNDS if bench.quick else LIST_ROUNDS
     for label, user in (("lobby_only", quiet), ("in_200_rooms", busy)):
         client = _ListClient(chat.port, key, user, chat.password)
         try:
-            samples = [client.conversation_list() for _ in range(LIST_ROUNDS)]
+            samples = [client.conversation_list() for _ in range(rounds)]
         finally:
             client.close()
         summary = Summary.of_ns([ns for ns, _ in samples])
