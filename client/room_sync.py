@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from client.formatting import safe_name
 from client.model import ChatModel
 from client.rooms import Member, Room, RoomsModel, refusal_text
 from common.messages import ClientMessage, ErrorReply, PingRequest, Pong, PresenceEvent
@@ -138,7 +139,9 @@ class RoomSync:
 
     def _default_done(self, where: str) -> Callable[[Answer], None]:
         def done(answer: Answer) -> None:
-            if not self.report_errors(where, answer):
+            if self.report_errors(where, answer):
+                self.open_when_known = ""  # refused: a later 1010 of that name is not ours
+            else:
                 self.view.room_request_done(where)
         return done
 
@@ -290,7 +293,8 @@ class RoomSync:
                       m.username == self.chat.username)
             for m in room.sorted_members()
         )
-        return RoomPanel(room.name, room.topic, room.private, room.owner, members)
+        # the server strips control and bidi characters; shown safe here all the same
+        return RoomPanel(room.name, safe_name(room.topic), room.private, room.owner, members)
 
     def member(self, room: str, username: str) -> Member | None:
         found = self.rooms.room(room)

@@ -14,6 +14,7 @@ import tkinter as tk
 from collections.abc import Callable, Sequence
 from tkinter import ttk
 
+from client.formatting import safe_name
 from client.rooms import room_name_problem
 from client.ui.dialogs import Dialog
 from client.ui.theme import palette_of, px
@@ -112,7 +113,7 @@ class BrowseRoomsDialog(RoomDialog):
         self.tree.delete(*self.tree.get_children())
         self.joined = {e.name for e in entries if e.joined}
         for e in entries:
-            title = f"#{e.name}" + (f" — {e.topic}" if e.topic else "")
+            title = f"#{e.name}" + (f" — {safe_name(e.topic)}" if e.topic else "")
             self.tree.insert("", "end", iid=e.name,
                              values=(title, str(e.member_count), "joined" if e.joined else ""))
         names = [e.name for e in entries]

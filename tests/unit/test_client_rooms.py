@@ -231,3 +231,12 @@ def test_browse_pages_through_public_rooms(h: Harness, parts: RoomParts) -> None
     answer_fence(session, PublicRoomEntry("tea", "", 1, True), ListEnd("rooms", ""))
     h.pump()
     assert parts.public[-1] == (["team", "tea"], False)
+
+
+def test_a_topic_cannot_disguise_itself_in_the_header(h: Harness, parts: RoomParts) -> None:
+    session = h.online()
+    session.deliver(RoomInfo("team", "ok \u202egnp.exe", False, 1, "owner"))
+    h.pump()
+    h.app.select_conversation("team")
+    panel = parts.panels[-1]
+    assert panel is not None and panel.topic == "ok ⟨U+202E⟩gnp.exe"
