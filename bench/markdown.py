@@ -160,6 +160,9 @@ def _rooms(big: dict[str, Any], many: dict[str, Any], add: Callable[[str], None]
         for key, name in (("lobby_only", "in the lobby only"), ("in_200_rooms", "in 200 rooms")):
             row = many.get(key, {})
             add(f"| {name} | {row.get('entries', '–')} | {_lat(row.get('ms'))} |")
+        if many.get("query_ms"):
+            add(f"| the query alone (`Store.conversations`, 200 rooms) | 201 | "
+                f"{_lat(many.get('query_ms'))} |")
         add(f"\nRatio p50: {many.get('ratio_p50', math.nan):.2f}×. MariaDB's plan of the one "
             "query (id, select type, table, type, keys, key, key length, ref, rows, extra):\n")
         add("```")

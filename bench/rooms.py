@@ -101,6 +101,21 @@ def _prepare_many_rooms(bench: Bench, account: str, owner: str) -> None:
         store.close()
 
 
+def _query_alone(bench: Bench, account: str, rounds: int) -> Summary:
+    """The conversation-list query by itself (``Store.conversations``), no server, no wire:
+    what the database costs of the round trip above."""
+    store = _store(bench)
+    try:
+        samples = []
+        for _ in range(rounds):
+            t0 = time.perf_counter_ns()
+            store.conversations(account)
+            samples.append(time.perf_counter_ns() - t0)
+        return Summary.of_ns(samples)
+    finally:
+        store.close()
+
+
 def _explain(bench: Bench, account: str) -> list[tuple[Any, ...]]:
     store = _store(bench)
     try:
@@ -170,6 +185,9 @@ def scenario_many_rooms(bench: Bench) -> None:
         out[label] = {"entries": samples[-1][1], "ms": summary.as_dict()}
         bench.say(f"conversation list, account {label.replace('_', ' ')} "
                   f"({samples[-1][1]} entries): {summary.line()}")
+    query = _query_alone(bench, busy, rounds)
+    out["query_ms"] = query.as_dict()
+    bench.say(f"the conversation-list query alone, account in {MANY_ROOMS} rooms: {query.line()}")
     out["ratio_p50"] = ratio(out["in_200_rooms"]["ms"]["p50"], out["lobby_only"]["ms"]["p50"])
     bench.say(f"ratio 200 rooms/lobby only conversation list p50: {fmt_ratio(out['ratio_p50'])}")
     plan = _explain(bench, busy)
