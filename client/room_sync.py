@@ -158,6 +158,7 @@ class RoomSync:
         Asking for the conversation list opts this connection in to room traffic."""
         self._fences.clear()
         self._asked.clear()
+        self.rooms.public.loading = False  # a page asked on the old session never comes
         self._send(ConversationsRequest())  # not fenced: its answer is everyone's to read
         self.sync()
 
