@@ -167,3 +167,34 @@ def test_removing_a_member_closes_the_room_in_their_window(windows: Any) -> None
     alice.wait(lambda: settings.member_names() == ["user1"], "the settings dialog updated")
     alice.wait(lambda: members(alice) == [("user1", "owner")], "user1's column updated")
     settings.close()
+
+
+def test_owner_settings_topic_role_and_a_refused_rename(windows: Any) -> None:
+    alice, bob = two_online(windows)
+    name, other = f"desk-{token()}", f"taken-{token()}"
+    alice.app.create_room(other, "", False, "")
+    alice.wait(lambda: active(alice) == other, "the first room open")
+    new_room(alice, name, "old topic", "user2")
+    alice.wait(lambda: active(alice) == name, "the second room open")
+    bob.wait(lambda: name in bob.conversations(), "the room in user2's list")
+    bob.select(name)
+    bob.wait(lambda: header(bob) == f"#{name} — old topic", "user2's header")
+    alice.wait(lambda: len(members(alice)) == 2, "both members in user1's column")
+    alice.view.open_settings()
+    settings = alice.view.room_dialogs.get("settings")
+    assert isinstance(settings, RoomSettingsDialog)
+    settings.topic.delete(0, "end")
+    alice.type_and_enter(settings.topic, "new topic")
+    bob.wait(lambda: header(bob) == f"#{name} — new topic", "the new topic in user2's header")
+    settings.tree.selection_set("user2")
+    alice.root.update()
+    settings.owner_button.invoke()
+    bob.wait(lambda: bob.view.room_header is not None
+             and "Settings…" in bob.view.room_header.menu_labels(), "user2's menu as an owner")
+    alice.wait(lambda: members(alice) == [("user2", "owner"), ("user1", "owner")],
+               "both marked owner in user1's column")
+    settings.name.delete(0, "end")
+    alice.type_and_enter(settings.name, other)
+    alice.wait(lambda: "taken" in str(settings.error.cget("text")), "the refused rename")
+    assert active(alice) == name
+    settings.close()
