@@ -161,7 +161,8 @@ def _rooms(big: dict[str, Any], many: dict[str, Any], add: Callable[[str], None]
             row = many.get(key, {})
             add(f"| {name} | {row.get('entries', '–')} | {_lat(row.get('ms'))} |")
         if many.get("query_ms"):
-            add(f"| the query alone (`Store.conversations`, 200 rooms) | 201 | "
+            entries = many.get("in_200_rooms", {}).get("entries", "–")
+            add(f"| the query alone (`Store.conversations`, 200 rooms) | {entries} | "
                 f"{_lat(many.get('query_ms'))} |")
         add(f"\nRatio p50: {many.get('ratio_p50', math.nan):.2f}×. MariaDB's plan of the one "
             "query (id, select type, table, type, keys, key, key length, ref, rows, extra):\n")
