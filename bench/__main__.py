@@ -36,7 +36,7 @@ PARTS: dict[str, Callable[[Bench], None]] = {
     "e2e": e2e.scenario_e2e,  # end-to-end sealing: client-side only, run on its own
 }
 NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast", "big_room", "many_rooms", "scaleout"}
-QUICK = ("micro", "handshake", "lobby", "big_room", "many_rooms")  # rooms: 100 clients
+QUICK = ("micro", "handshake", "lobby", "big_room", "many_rooms")  # rooms: 50 clients
 ROOMS = ("big_room", "many_rooms")
 ALL = ("micro", "handshake", "lobby", "thousand", "blast", "big_room", "many_rooms", "scaleout")
 
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("all", help="everything (~8 min); writes BENCHMARKS.md and docs/bench/*.png")
     sub.add_parser("quick", help="a ~1 min subset: micro, handshake vs TLS, 3 and 20 clients, "
-                   "a 100-member room")
+                   "a 50-member room")
     sub.add_parser("rooms", help="a 1,000-member room and an account in 200 rooms, each "
                    "against the lobby")
     for name in PARTS:
@@ -118,7 +118,7 @@ def run(command: str, parts: tuple[str, ...], args: argparse.Namespace) -> int:
 
                 bench.chat = start_chat(stack, REPO, tmp, keep_db=args.keep_db,
                                         users=1001 if {"thousand", "big_room", "scaleout"} & set(parts)
-                                        and command != "quick" else 101,
+                                        and command != "quick" else 100,
                                         say=bench.say)
             except Exception as exc:  # the baselines still run; the report says why
                 log.debug("chat stack failed", exc_info=True)

@@ -35,7 +35,7 @@ def render(results: dict[str, Any], info: dict[str, str], lines: list[str],
     add("- `make bench` = `.venv/bin/python -m bench all` (about 5 minutes; writes this file "
         "and `docs/bench/*.png`)")
     add("- `make bench-quick` = `.venv/bin/python -m bench quick` (about a minute; prints the "
-        "same kind of lines, ratios included, a 100-member room for the 1,000, writes nothing)")
+        "same kind of lines, ratios included, a 50-member room for the 1,000, writes nothing)")
     add("- rooms alone: `python -m bench rooms` (the 1,000-member room and the account in 200 "
         "rooms)")
     add("- one part: `python -m bench micro|handshake|lobby|thousand|blast|big_room|"

@@ -26,7 +26,7 @@ from common.messages_rooms import ConversationsRequest, ListEnd
 BIG_ROOM = "bench-big"
 MANY_ROOMS = 200
 LIST_ROUNDS = 50
-QUICK_CLIENTS = 100  # ``make bench-quick``: the same comparison, ten times smaller
+QUICK_CLIENTS = 50  # ``make bench-quick``: the same comparison, twenty times smaller
 QUICK_ROUNDS = 20
 ORDER = ("lobby", BIG_ROOM)  # the same clients, one run after the other
 
