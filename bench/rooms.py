@@ -64,8 +64,10 @@ def scenario_big_room(bench: Bench, clients: int = 1000) -> None:
     _prepare_big_room(bench, users)
     out: dict[str, Any] = {"clients": clients}
     for room in ORDER:
-        spec = bench.spec("ours", clients=clients, senders=1, rate=4.0, duration=5.0, procs=2,
-                          setup_timeout=SETUP_LIMIT, connect_concurrency=16, drain=8.0,
+        spec = bench.spec("ours", clients=clients, senders=1, rate=4.0,
+                          duration=3.0 if bench.quick else 5.0, procs=2,
+                          setup_timeout=SETUP_LIMIT, connect_concurrency=16,
+                          drain=4.0 if bench.quick else 8.0,
                           room=room, users=users)
         r = measured(bench, spec)
         out[room] = _load_dict(r)
