@@ -8,6 +8,7 @@ Double-click or Enter on a member opens a direct conversation with them.
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font as tkfont
 from collections.abc import Callable, Sequence
 from tkinter import ttk
 
@@ -62,6 +63,13 @@ class MembersPanel(ttk.Frame):
             tree.insert("", "end", iid=row.username, text=f"  {member_label(row)}",
                         values=(OWNER_MARK if row.owner else "",),
                         tags=(*tags, "owner") if row.owner else tags)
+
+    def wanted_width(self) -> int:
+        """Pixels the list needs to show its longest name and the owner mark uncut."""
+        font = tkfont.nametofont("ChatBody", root=self)
+        names = [str(self.tree.item(iid, "text")) for iid in self.tree.get_children()]
+        longest = max((font.measure(name) for name in names), default=0)
+        return longest + int(self.tree.column("role", "width")) + px(self, 40)
 
     def rows(self) -> list[tuple[str, str]]:
         """(username, role mark) in the order shown (for tests and screen readers)."""

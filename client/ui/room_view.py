@@ -20,7 +20,7 @@ from client.ui.members import MembersPanel
 from client.ui.room_dialogs import BrowseRoomsDialog, InviteDialog, NewRoomDialog, RoomDialog
 from client.ui.room_header import MENU_KEYS, HeaderCallbacks, RoomHeader
 from client.ui.room_settings import RoomSettingsDialog, SettingsCallbacks
-from client.ui.theme import px
+from client.ui.theme import char_width, px
 from common.messages_rooms import PublicRoomEntry
 
 if TYPE_CHECKING:
@@ -112,6 +112,8 @@ class RoomParts:
             if str(members) in panes:
                 chat.panes.forget(members)
                 chat.panes.add(people, weight=0)
+                chat.update_idletasks()
+                chat._fit_people(chat._people_labels)  # the people list's own width again
             return
         chat.conversation_title.grid_remove()
         header.show(panel)
@@ -120,9 +122,30 @@ class RoomParts:
         if str(people) in panes:
             chat.panes.forget(people)
             chat.panes.add(members, weight=0)
+        self._fit_members()
         settings = self.room_dialogs.get("settings")
         if isinstance(settings, RoomSettingsDialog) and settings.winfo_exists():
             settings.show(panel)
+
+    def _fit_members(self) -> None:
+        """Widen the members column to its longest name, taking the room from the transcript
+        but leaving it at least 40 characters (as the people list does)."""
+        chat, members = self.chat, self.members
+        if chat is None or members is None:
+            return
+        needed = members.wanted_width()
+        role = int(members.tree.column("role", "width"))
+        members.tree.column("#0", width=max(needed - role, px(chat, 120)))
+        chat.update_idletasks()
+        total = chat.panes.winfo_width()
+        if total <= 1:
+            return  # not laid out yet
+        panes = str(chat.panes)
+        left_edge = int(chat.tk.call(panes, "sashpos", 0))
+        least = left_edge + char_width(chat, "ChatBody") * 40
+        position = total - needed - px(chat, 12)
+        current = int(chat.tk.call(panes, "sashpos", 1))
+        chat.tk.call(panes, "sashpos", 1, max(least, min(current, position)))
 
     def show_public_rooms(self, entries: Sequence[PublicRoomEntry], more: bool) -> None:
         browse = self.room_dialogs.get("browse") if self.chat is not None else None
