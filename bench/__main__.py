@@ -38,7 +38,8 @@ PARTS: dict[str, Callable[[Bench], None]] = {
 }
 NEEDS_CHAT = {"handshake", "lobby", "thousand", "blast", "big_room", "many_rooms", "scaleout",
               "login"}
-QUICK = ("micro", "handshake", "lobby")
+QUICK = ("micro", "handshake", "lobby", "big_room", "many_rooms")  # rooms: 50 clients
+ROOMS = ("big_room", "many_rooms")
 ALL = ("micro", "handshake", "lobby", "thousand", "blast", "big_room", "many_rooms", "scaleout")
 
 
@@ -46,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("all", help="everything (~8 min); writes BENCHMARKS.md and docs/bench/*.png")
-    sub.add_parser("quick", help="a ~30 s subset: micro, handshake vs TLS, 3 and 20 clients")
+    sub.add_parser("quick", help="a ~1 min subset: micro, handshake vs TLS, 3 and 20 clients, "
+                   "a 50-member room")
+    sub.add_parser("rooms", help="a 1,000-member room and an account in 200 rooms, each "
+                   "against the lobby")
     for name in PARTS:
         sub.add_parser(name, help=f"only scenario {name}")
     load = sub.add_parser("load", help="one custom load run")
@@ -116,7 +120,7 @@ def run(command: str, parts: tuple[str, ...], args: argparse.Namespace) -> int:
 
                 bench.chat = start_chat(stack, REPO, tmp, keep_db=args.keep_db,
                                         users=1001 if {"thousand", "big_room", "scaleout"} & set(parts)
-                                        else 100,
+                                        and command != "quick" else 100,
                                         say=bench.say)
             except Exception as exc:  # the baselines still run; the report says why
                 log.debug("chat stack failed", exc_info=True)
@@ -186,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "load":
         return run_load_command(args)
-    parts: tuple[str, ...] = {"all": ALL, "quick": QUICK}.get(args.command, (args.command,))
+    parts: tuple[str, ...] = {"all": ALL, "quick": QUICK, "rooms": ROOMS}.get(args.command, (args.command,))
     return run(args.command, parts, args)
 
 

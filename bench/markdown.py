@@ -35,8 +35,10 @@ def render(results: dict[str, Any], info: dict[str, str], lines: list[str],
     add("## Commands\n")
     add("- `make bench` = `.venv/bin/python -m bench all` (about 5 minutes; writes this file "
         "and `docs/bench/*.png`)")
-    add("- `make bench-quick` = `.venv/bin/python -m bench quick` (about 30 s; prints the same "
-        "kind of lines, ratios included, writes nothing)")
+    add("- `make bench-quick` = `.venv/bin/python -m bench quick` (about a minute; prints the "
+        "same kind of lines, ratios included, a 50-member room for the 1,000, writes nothing)")
+    add("- rooms alone: `python -m bench rooms` (the 1,000-member room and the account in 200 "
+        "rooms)")
     add("- one part: `python -m bench micro|handshake|lobby|thousand|blast|big_room|"
         "many_rooms`, and "
         "`python -m bench load --target ours|plain --clients N --rate R --duration S` for a "
@@ -160,6 +162,10 @@ def _rooms(big: dict[str, Any], many: dict[str, Any], add: Callable[[str], None]
         for key, name in (("lobby_only", "in the lobby only"), ("in_200_rooms", "in 200 rooms")):
             row = many.get(key, {})
             add(f"| {name} | {row.get('entries', '–')} | {_lat(row.get('ms'))} |")
+        if many.get("query_ms"):
+            entries = many.get("in_200_rooms", {}).get("entries", "–")
+            add(f"| the query alone (`Store.conversations`, 200 rooms) | {entries} | "
+                f"{_lat(many.get('query_ms'))} |")
         add(f"\nRatio p50: {many.get('ratio_p50', math.nan):.2f}×. MariaDB's plan of the one "
             "query (id, select type, table, type, keys, key, key length, ref, rows, extra):\n")
         add("```")

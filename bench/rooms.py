@@ -26,6 +26,8 @@ from common.messages_rooms import ConversationsRequest, ListEnd
 BIG_ROOM = "bench-big"
 MANY_ROOMS = 200
 LIST_ROUNDS = 50
+QUICK_CLIENTS = 50  # ``make bench-quick``: the same comparison, twenty times smaller
+QUICK_ROUNDS = 20
 ORDER = ("lobby", BIG_ROOM)  # the same clients, one run after the other
 
 
@@ -53,6 +55,7 @@ def _prepare_big_room(bench: Bench, members: tuple[str, ...]) -> None:
 
 def scenario_big_room(bench: Bench, clients: int = 1000) -> None:
     """One sender, ``clients`` receivers: reach-all of a room message against the lobby's."""
+    clients = min(clients, QUICK_CLIENTS) if bench.quick else clients
     chat = bench.chat
     if chat is None or chat.db is None or len(chat.users) < clients:
         bench.say("big room skipped: needs the chat server and enough bench users")
@@ -61,8 +64,10 @@ def scenario_big_room(bench: Bench, clients: int = 1000) -> None:
     _prepare_big_room(bench, users)
     out: dict[str, Any] = {"clients": clients}
     for room in ORDER:
-        spec = bench.spec("ours", clients=clients, senders=1, rate=4.0, duration=5.0, procs=2,
-                          setup_timeout=SETUP_LIMIT, connect_concurrency=16, drain=8.0,
+        spec = bench.spec("ours", clients=clients, senders=1, rate=4.0,
+                          duration=3.0 if bench.quick else 5.0, procs=2,
+                          setup_timeout=SETUP_LIMIT, connect_concurrency=16,
+                          drain=4.0 if bench.quick else 8.0,
                           room=room, users=users)
         r = measured(bench, spec)
         out[room] = _load_dict(r)
@@ -94,6 +99,21 @@ def _prepare_many_rooms(bench: Bench, account: str, owner: str) -> None:
                 fresh.append(NewMessage(room_key(room_id), owner, None, f"many-{i}",
                                         f"hello {i}", now + i))
         store.insert_messages(fresh)
+    finally:
+        store.close()
+
+
+def _query_alone(bench: Bench, account: str, rounds: int) -> Summary:
+    """The conversation-list query by itself (``Store.conversations``), no server, no wire:
+    what the database costs of the round trip above."""
+    store = _store(bench)
+    try:
+        samples = []
+        for _ in range(rounds):
+            t0 = time.perf_counter_ns()
+            store.conversations(account)
+            samples.append(time.perf_counter_ns() - t0)
+        return Summary.of_ns(samples)
     finally:
         store.close()
 
@@ -156,16 +176,20 @@ def scenario_many_rooms(bench: Bench) -> None:
     _prepare_many_rooms(bench, busy, owner)
     key = RSA.import_key(chat.public_pem)
     out: dict[str, Any] = {"rooms": MANY_ROOMS}
+    rounds = QUICK_ROUNDS if bench.quick else LIST_ROUNDS
     for label, user in (("lobby_only", quiet), ("in_200_rooms", busy)):
         client = _ListClient(chat.port, key, user, chat.password)
         try:
-            samples = [client.conversation_list() for _ in range(LIST_ROUNDS)]
+            samples = [client.conversation_list() for _ in range(rounds)]
         finally:
             client.close()
         summary = Summary.of_ns([ns for ns, _ in samples])
         out[label] = {"entries": samples[-1][1], "ms": summary.as_dict()}
         bench.say(f"conversation list, account {label.replace('_', ' ')} "
                   f"({samples[-1][1]} entries): {summary.line()}")
+    query = _query_alone(bench, busy, rounds)
+    out["query_ms"] = query.as_dict()
+    bench.say(f"the conversation-list query alone, account in {MANY_ROOMS} rooms: {query.line()}")
     out["ratio_p50"] = ratio(out["in_200_rooms"]["ms"]["p50"], out["lobby_only"]["ms"]["p50"])
     bench.say(f"ratio 200 rooms/lobby only conversation list p50: {fmt_ratio(out['ratio_p50'])}")
     plan = _explain(bench, busy)

@@ -22,7 +22,6 @@ from typing import Literal
 from Crypto.PublicKey import RSA
 
 from client.account_actions import AccountActions
-from client.actions import ChatActions
 from client.backoff import Backoff
 from client.formatting import login_failure_text, online_status
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
@@ -33,6 +32,7 @@ from client.liveness import ConnectionWatch, LivenessTimes, StatusLine
 from client.model import ChatModel
 from client.notify import Alerts
 from client.renderer import Renderer, View
+from client.room_actions import RoomActions
 from client.session import (
     Connected,
     ConnectFailed,
@@ -63,7 +63,7 @@ PUMP_MS = 50
 PUMP_BATCH = 500
 
 
-class App(ChatActions, SignInActions, AccountActions):
+class App(RoomActions, SignInActions, AccountActions):
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -357,7 +357,8 @@ class App(ChatActions, SignInActions, AccountActions):
         elif self._signin_reply(message):  # client.signin_actions: parameters, or a refusal
             return
         elif self.traffic is not None and not self.account_received(message):
-            self.traffic.received(message)
+            if not self.rooms_received(message):  # rooms see each message first
+                self.traffic.received(message)
             self.watch.heard(settled=self.traffic.unsent_count() == 0)
 
     def _login_result(self, result: LoginResult) -> None:
@@ -386,6 +387,7 @@ class App(ChatActions, SignInActions, AccountActions):
             self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
             self.traffic.resumed()
         self.watch.online(unsent=self.traffic.unsent_count() > 0)  # resends expect acks
+        self.rooms_logged_in()
 
     def _login_failed(self, result: LoginResult) -> None:
         """Act on the refusal's code word (never its English): log in again with the password

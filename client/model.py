@@ -369,8 +369,8 @@ class ChatModel:
         conv = self.conversation(key)
         cid = client_msg_id or new_client_msg_id()
         request: ChatRequest | DirectRequest
-        if key == LOBBY:
-            request = ChatRequest(LOBBY, cid, text)
+        if not key.startswith("@"):  # the lobby or a room
+            request = ChatRequest(key, cid, text)
         else:
             request = DirectRequest(key.removeprefix("@"), cid, text)
         entry = conv.add(Entry(

@@ -1,4 +1,5 @@
-"""Render docs/screenshots/*.png (login, chat, chat-dark, notification, chat-2x) under Xvfb.
+"""Render docs/screenshots/*.png (login, chat, chat-dark, notification, room, chat-2x) under
+Xvfb.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
@@ -6,7 +7,8 @@ Everything is real and private to this run: the project's MariaDB (started if ne
 throw-away database and the demo accounts, a fresh server key pair, ``python -m server serve``
 on a free port, a private Xvfb display, and three client windows in one Tk process that log in
 and chat; the chat is captured in the light and the dark theme and with a notification
-(a direct message while the window is not focused), then a fourth window logs in
+(a direct message while the window is not focused), then in a room with its header and
+members column, then a fourth window logs in
 at Tk scaling 2x (a HiDPI screen) and is captured at its minimum size. The database is
 dropped and every process this script started is stopped by PID at the end, so the person's
 own chat history is never touched.
@@ -138,6 +140,7 @@ def stage(out: Path, port: int, key: Path, config: Path, display: str) -> None:
     capture(out / "chat-dark.png", CHAT_SIZE, display)
     me.view.toggle_theme()
     notification(me, windows["user3"], out, display)
+    room(me, windows["user2"], out, display)
     me.top.withdraw()
     hidpi(root, out, port, key, config, display)
     for window in windows.values():
@@ -167,6 +170,25 @@ def notification(me: ClientWindow, carol: ClientWindow, out: Path, display: str)
     log.info("window title with the notification: %s", me.top.title())
     capture(out / "notification.png", CHAT_SIZE, display)
     toast.dismiss()
+
+
+def room(me: ClientWindow, bob: ClientWindow, out: Path, display: str) -> None:
+    """A room user1 creates with user2 and user3 in it: the header with its topic and menu
+    button, and the members column (online first, the owner marked) where the people were."""
+    if me.view.alerts.toast is not None:
+        me.view.alerts.toast.dismiss()
+    me.app.create_room("design", "the new login screen, ships Friday", False, "user2 user3")
+    me.wait(lambda: me.app.model is not None and me.app.model.active == "design", "the room")
+    bob.wait(lambda: "design" in bob.conversations(), "the room in user2's list")
+    bob.app.select_conversation("design")
+    for window, text in ((me, "Mock-ups are in the shared folder, comments welcome"),
+                         (bob, "The spacing on the password field looks much better 👍")):
+        window.app.send_text(text)  # user2's window is withdrawn: no keys reach it
+        me.wait(lambda t=text: t in me.transcript(), "the room message")  # type: ignore[misc]
+    members = me.view.members
+    me.wait(lambda: members is not None and len(members.rows()) == 3, "three members")
+    settle(me, 0.6)
+    capture(out / "room.png", CHAT_SIZE, display)
 
 
 def hidpi(root: tk.Tk, out: Path, port: int, key: Path, config: Path, display: str) -> None:

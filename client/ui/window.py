@@ -35,6 +35,7 @@ from client.ui.dialogs import (
 )
 from client.ui.login import LoginFrame
 from client.ui.notifier import MUTE_KEYS, MUTED_MARK, WindowAlerts
+from client.ui.room_view import RoomController, RoomParts
 from client.ui.theme import PALETTES, Fonts, setup_fonts, setup_style, ui_scale
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ CHAT_MIN = (720, 480)
 """At 96 DPI; ``TkView._size`` scales them to the screen."""
 
 
-class Controller(Protocol):
+class Controller(RoomController, Protocol):
     """What the widgets call on ``client.app.App`` (the person's actions)."""
 
     def login(self, address: str, username: str, password: str) -> None: ...
@@ -71,7 +72,7 @@ class Controller(Protocol):
     def admin_action(self, action: str, username: str) -> None: ...
 
 
-class TkView:
+class TkView(RoomParts):
     """Implements ``client.renderer.View`` with Tk widgets in ``window``."""
 
     def __init__(self, window: tk.Tk | tk.Toplevel, prefs: PrefsFile | None = None) -> None:
@@ -200,6 +201,7 @@ class TkView:
                 tree.bind(sequence, lambda e, t=tree: self.alerts.context_menu(t, e))
         self.window.minsize(*self._size(CHAT_MIN))
         self.window.geometry(self._chat_geometry())
+        self.install_room_parts()
         self.chat.input.focus_set()
 
     def toggle_theme(self) -> None:
@@ -210,6 +212,7 @@ class TkView:
         self.window.configure(background=self.palette.window)
         if self.chat is not None:
             self.chat.apply_palette(self.palette)
+            self.repaint_room_parts()
 
     # --- chat -------------------------------------------------------------------------------
 

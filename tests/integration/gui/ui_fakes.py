@@ -6,7 +6,8 @@ from typing import Literal
 
 
 class RecordingController:
-    """Implements ``client.ui.window.Controller`` and remembers each call."""
+    """Implements ``client.ui.window.Controller`` (room actions included) and remembers each
+    call."""
 
     def __init__(self, unsent: int = 0) -> None:
         self.unsent = unsent
@@ -63,6 +64,38 @@ class RecordingController:
 
     def admin_action(self, action: str, username: str) -> None:
         self.calls.append(("admin_action", (action, username)))
+
+    # --- rooms (client.ui.room_view.RoomController) ----------------------------------------
+
+    def browse_rooms(self, prefix: str) -> None:
+        self.calls.append(("browse_rooms", prefix))
+
+    def more_rooms(self) -> None:
+        self.calls.append(("more_rooms", None))
+
+    def join_room(self, name: str) -> None:
+        self.calls.append(("join_room", name))
+
+    def create_room(self, name: str, topic: str, private: bool, invitees: str) -> None:
+        self.calls.append(("create_room", (name, topic, private, invitees)))
+
+    def invite(self, room: str, invitees: str) -> None:
+        self.calls.append(("invite", (room, invitees)))
+
+    def leave_room(self, room: str) -> None:
+        self.calls.append(("leave_room", room))
+
+    def set_topic(self, room: str, topic: str) -> None:
+        self.calls.append(("set_topic", (room, topic)))
+
+    def rename_room(self, room: str, new_name: str) -> None:
+        self.calls.append(("rename_room", (room, new_name)))
+
+    def remove_member(self, room: str, username: str) -> None:
+        self.calls.append(("remove_member", (room, username)))
+
+    def set_role(self, room: str, username: str, role: str) -> None:
+        self.calls.append(("set_role", (room, username, role)))
 
     def named(self, name: str) -> list[object]:
         return [value for called, value in self.calls if called == name]
