@@ -23,6 +23,8 @@ from Crypto.PublicKey import RSA
 
 from client.actions import ChatActions
 from client.backoff import Backoff
+from client.e2e_actions import E2eActions
+from client.e2e_dm import SealedDirect
 from client.formatting import login_failure_text, online_status
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
 from client.lifecycle import Lifecycle, Phase
@@ -61,7 +63,7 @@ PUMP_MS = 50
 PUMP_BATCH = 500
 
 
-class App(ChatActions):
+class App(ChatActions, E2eActions):
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -99,6 +101,7 @@ class App(ChatActions):
         self.lifecycle = Lifecycle()
         self.link = SessionLink(self.lifecycle)
         self.traffic: ChatTraffic | None = None  # from the first login to the logout
+        self.e2e: SealedDirect | None = None  # sealed direct messages, as long as traffic
         self._host, self._port = "", 0
         self._servers: list[tuple[str, int]] = []  # every address given (--host a,b,c)
         self._password: str | None = None  # memory only: to log in again if a resume fails
@@ -132,6 +135,7 @@ class App(ChatActions):
                 logger.exception("error handling %r", type(event).__name__)
         if self.traffic is not None:
             self.traffic.renderer.refresh()
+            self.show_note()
         if self._quit_when_sent and self.unsent_count() == 0:
             self.quit()
         if self.phase is not Phase.CLOSED:
@@ -198,7 +202,8 @@ class App(ChatActions):
         self._quit_when_sent = False
         self._end_session(logout=True)
         self.keys.cancel()
-        self.traffic, self._password, self._token = None, None, None
+        self._e2e_save()
+        self.traffic, self.e2e, self._password, self._token = None, None, None, None
         self.backoff.reset()
         self.lifecycle.move("log out")
         self.view.show_login(self.address, self.username, "")
@@ -216,6 +221,7 @@ class App(ChatActions):
                 self.traffic.discard_unsent()
             else:
                 self.traffic.save()
+        self._e2e_save()
         self._end_session(logout=True)
         self.keys.cancel()
         self.lifecycle.move("quit")
@@ -351,7 +357,8 @@ class App(ChatActions):
         if isinstance(message, LoginResult):
             self._login_result(message)
         elif self.traffic is not None:
-            self.traffic.received(message)
+            if not self._e2e_took(message):
+                self.traffic.received(message)
             self.watch.heard(settled=self.traffic.unsent_count() == 0)
 
     def _login_result(self, result: LoginResult) -> None:
@@ -366,18 +373,22 @@ class App(ChatActions):
         self.backoff.reset()
         if self.traffic is None:
             model = ChatModel(self.username, result.nickname)
+            self.e2e = e2e = self._make_e2e(model, self._host, self._port)
             self.traffic = ChatTraffic(
-                model, Renderer(self.view, model, self.now_ms), self.link, self.view,
+                model, Renderer(self.view, model, self.now_ms), e2e.link, self.view,
                 self.now_ms, self._schedule_reconnect, self._retry,
                 StashFile(self.store.directory, self._host, self._port, self.username),
                 self.alerts,
             )
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
+            e2e.deliver, e2e.on_safety = self.traffic.received, self.view.show_safety
             self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
+            e2e.start(self._password or "")  # the master key's seam: client.master_key
         else:
             self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
+            self._e2e_resumed()  # before the outbox is resent: keys are fetched again
             self.traffic.resumed()
         self.watch.online(unsent=self.traffic.unsent_count() > 0)  # resends expect acks
 

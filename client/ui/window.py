@@ -16,7 +16,7 @@ import logging
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from client.formatting import Line
 from client.notify import unread_total, window_title
@@ -34,7 +34,11 @@ from client.ui.dialogs import (
 )
 from client.ui.login import LoginFrame
 from client.ui.notifier import MUTE_KEYS, MUTED_MARK, WindowAlerts
-from client.ui.theme import PALETTES, Fonts, setup_fonts, setup_style, ui_scale
+from client.ui.theme import PALETTES, Fonts, px, setup_fonts, setup_style, ui_scale
+from client.ui.verify_dialog import SecurityBar, VerifyDialog
+
+if TYPE_CHECKING:
+    from client.e2e_dm import SafetyView, SecurityNote
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,9 @@ class Controller(Protocol):
     def open_direct(self, username: str) -> None: ...
     def load_older(self) -> None: ...
     def reconnect_now(self) -> None: ...
+    def open_verify(self) -> None: ...
+    def mark_verified(self, username: str) -> None: ...
+    def accept_key_change(self, username: str) -> None: ...
 
 
 class TkView:
@@ -74,6 +81,7 @@ class TkView:
         self.controller: Controller | None = None
         self.login: LoginFrame | None = None
         self.chat: ChatFrame | None = None
+        self.security: SecurityBar | None = None  # the open conversation's lock marker
         self.dialogs: list[tk.Toplevel] = []
         self.closed = False
         window.protocol("WM_DELETE_WINDOW", self._close_requested)
@@ -253,7 +261,22 @@ class TkView:
         if self.chat is not None:
             self.chat.show_draft(conversation, text)
 
+    def set_security(self, note: SecurityNote) -> None:
+        if self.chat is None or self.controller is None:
+            return
+        if self.security is None or not self.security.winfo_exists():
+            title = self.chat.conversation_title
+            self.security = SecurityBar(title.master, self.controller.open_verify)
+            self.security.grid(row=0, column=0, sticky="e", padx=(0, px(title, 14)))
+        self.security.show(note)
+
     # --- dialogs ----------------------------------------------------------------------------
+
+    def show_safety(self, safety: SafetyView) -> None:
+        c = self.controller
+        if c is not None:
+            self._later(lambda: VerifyDialog(self.window, safety, c.mark_verified,
+                                             c.accept_key_change))
 
     def ask_trust(self, server: str, fingerprint: str, on_answer: Callable[[bool], None]) -> None:
         self._later(lambda: TrustDialog(self.window, server, fingerprint, on_answer))
