@@ -415,12 +415,10 @@ class SealedDirect:
     def note(self, conversation: str) -> SecurityNote:
         """The header's lock marker for ``conversation``."""
         if not conversation.startswith("@"):
-            return SecurityNote(conversation, "encrypted in transit · the server can read "
-                                "room messages", "transit")
+            return SecurityNote(conversation, "encrypted in transit only", "transit")
         peer = conversation[1:]
         if peer in self.state.changed:
-            return SecurityNote(conversation, "🔒 end-to-end · key changed: check it (Ctrl+I)",
-                                "warning")
+            return SecurityNote(conversation, "🔒 end-to-end · key changed!", "warning")
         if self.state.pins.is_verified(peer):
             return SecurityNote(conversation, "🔒 end-to-end · verified", "verified")
-        return SecurityNote(conversation, "🔒 end-to-end · not verified (Ctrl+I)", "e2e")
+        return SecurityNote(conversation, "🔒 end-to-end · not verified", "e2e")

@@ -38,7 +38,10 @@ class SecurityBar(ttk.Frame):
         super().__init__(master, style="Surface.TFrame")
         self.label = ttk.Label(self, text="", style="SurfaceMuted.TLabel")
         self.label.grid(row=0, column=0, sticky="e")
-        self.verify_button = ttk.Button(self, text="Verify…", command=on_verify)
+        ttk.Style(self).configure("Verify.TButton", font="ChatSmall",
+                                  padding=(px(self, 6), px(self, 1)))
+        self.verify_button = ttk.Button(self, text="Verify (Ctrl+I)", command=on_verify,
+                                        style="Verify.TButton")
         self.verify_button.grid(row=0, column=1, padx=(px(self, 8), 0))
         self.note: SecurityNote | None = None
         top = self.winfo_toplevel()

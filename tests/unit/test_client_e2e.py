@@ -264,6 +264,7 @@ def test_a_substituted_key_of_an_unverified_contact_is_warned_about(
     directory.settle(h)
     assert any("security keys changed" in s for s in system_lines(h))
     assert e2e(h).note("@user2").level == "e2e"
+    assert e2e(h).note("lobby").level == "transit"  # rooms are readable by the server
 
 
 def test_a_substituted_key_of_a_verified_contact_holds_sending_until_accepted(

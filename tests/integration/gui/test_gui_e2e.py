@@ -67,6 +67,8 @@ def converse(windows: Any) -> tuple[ClientWindow, ClientWindow, str]:
     bob.log_in_and_wait()
     keys_open(alice)
     keys_open(bob)
+    alice.wait(lambda: alice.view.security is not None and "in transit" in str(
+        alice.view.security.label.cget("text")), "the room's marker: not end-to-end")
     alice.wait(lambda: "user2" in alice.people(), "user2 online")
     alice.open_direct("user2")
     text = f"sealed for bob only {token()}"
