@@ -6,8 +6,9 @@ Apart from ``client.actions`` so the end-to-end actions read in one place; every
 
 from __future__ import annotations
 
-from client.e2e_dm import SealedDirect, SecurityNote
+from client.e2e_dm import SealedDirect
 from client.e2e_state import E2eStateFile
+from client.e2e_view import SecurityNote
 from client.link import SessionLink
 from client.model import ChatModel
 from client.renderer import View

@@ -31,10 +31,11 @@ import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from client.e2e_keys import MasterKeySource, OwnKeyring
 from client.e2e_state import E2eState, E2eStateFile
+from client.e2e_view import SafetyView, SecurityNote
 from client.model import ChatModel, EntryState
 from client.traffic import Link, Timers
 from common.e2e import (
@@ -87,25 +88,6 @@ class UnverifiedDelivery(DirectDelivery):
     """A sealed message that failed a check: shown as a system line, never as a message."""
 
     system: ClassVar[bool] = True
-
-
-@dataclass(frozen=True)
-class SafetyView:
-    """What the verify dialog shows for one contact."""
-
-    username: str
-    number: str  # 60 digits in twelve groups of five (the pinned key)
-    verified: bool
-    new_number: str = ""  # a verified contact's changed key, waiting to be accepted
-
-
-@dataclass(frozen=True)
-class SecurityNote:
-    """The open conversation's protection, as its header shows it."""
-
-    conversation: str
-    text: str
-    level: Literal["e2e", "verified", "warning", "transit"]
 
 
 class SealedLink:

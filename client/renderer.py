@@ -19,7 +19,7 @@ from client.model import ChatModel
 from common.protocol import LOBBY
 
 if TYPE_CHECKING:
-    from client.e2e_dm import SafetyView, SecurityNote
+    from client.e2e_view import SafetyView, SecurityNote
 
 StatusLevel = Literal["ok", "busy", "stalled", "error"]
 """How the status line is coloured: connected, working on it, connected but the server is not

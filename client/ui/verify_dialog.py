@@ -18,7 +18,7 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from client.e2e_dm import SafetyView, SecurityNote
+from client.e2e_view import SafetyView, SecurityNote
 from client.ui.dialogs import Dialog
 from client.ui.theme import palette_of, px
 

@@ -38,7 +38,7 @@ from client.ui.theme import PALETTES, Fonts, px, setup_fonts, setup_style, ui_sc
 from client.ui.verify_dialog import SecurityBar, VerifyDialog
 
 if TYPE_CHECKING:
-    from client.e2e_dm import SafetyView, SecurityNote
+    from client.e2e_view import SafetyView, SecurityNote
 
 logger = logging.getLogger(__name__)
 
