@@ -49,7 +49,7 @@ class E2eActions:
 
     def _e2e_save(self) -> None:
         if self.e2e is not None:
-            self.e2e.save()
+            self.e2e.close()
 
     def open_verify(self) -> None:
         """Ctrl+I, or the lock marker: the safety number of the open direct conversation."""
@@ -62,20 +62,18 @@ class E2eActions:
         """The person compared the safety number with ``username`` and it matched."""
         if self.e2e is not None:
             self.e2e.mark_verified(username)
-            self._after_e2e_change(username)
+            self._after_e2e_change()
 
     def accept_key_change(self, username: str) -> None:
         """The person checked a verified contact's new key: send to it again."""
         if self.e2e is not None:
             self.e2e.accept_key_change(username)
-            self._after_e2e_change(username)
+            self._after_e2e_change()
 
-    def _after_e2e_change(self, username: str) -> None:
+    def _after_e2e_change(self) -> None:
         if self.traffic is not None:
             self.traffic.refresh(now=True)
-        self.show_note()
-        if self.e2e is not None:
-            self.e2e.request_safety(username)  # the dialog shows the new state
+        self.show_note()  # the marker and a line in the conversation say what changed
 
     def show_note(self) -> None:
         """The open conversation's lock marker (painted only when it changes)."""

@@ -13,15 +13,13 @@ waits in the outbox with a state that says why:
 - ``held``: a contact the person had verified has a new key; sending waits until the person
   accepts it in the verify dialog.
 
-Before the first message to someone in a session, their current key is fetched (``0042``) and
-compared with the pin (``common.e2e_pins``): a first key is pinned; a changed one adds a
-warning line to the conversation (and holds sending for a verified contact).
-
-Incoming ``1043`` (live or in history pages) are verified against the pinned key of the
-sender (one's own key for one's own messages), checked for replays (``SeenIds``) and passed on
-as a ``DirectDelivery`` with the opened text; a message that fails any check is passed on as
-an ``UnverifiedDelivery``, a system line saying why, never as text. A message whose sender's
-key must be fetched first holds back what the server sent after it, so order is kept.
+A session fetches a contact's current key (``0042``) before its first message to them and
+compares it with the pin (``common.e2e_pins``): a changed key adds a warning line (and holds
+sending to a verified contact). Incoming ``1043`` (live or in history pages) are opened on a
+worker thread (``client.e2e_opener``) against the sender's pinned key, checked for replays
+(``SeenIds``) and passed on as a ``DirectDelivery``, or as an ``UnverifiedDelivery`` (a system
+line saying why, never the text). What the server sent after a sealed message waits until
+it is judged, so order is kept.
 """
 
 from __future__ import annotations
@@ -30,16 +28,19 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import ClassVar
+from concurrent.futures import Future
+from dataclasses import replace
 
+from client import e2e_view as view
 from client.e2e_keys import MasterKeySource, OwnKeyring
+from client.e2e_opener import BlobOpener
 from client.e2e_state import E2eState, E2eStateFile
-from client.e2e_view import SafetyView, SecurityNote
+from client.e2e_view import CLEAR_LABEL, SafetyView, SecurityNote, UnverifiedDelivery
 from client.model import ChatModel, EntryState
 from client.traffic import Link, Timers
 from common.e2e import (
     Header,
+    Opened,
     Unverifiable,
     dm_conversation,
     from_field,
@@ -71,23 +72,6 @@ logger = logging.getLogger(__name__)
 
 SAVE_MS = 1000
 RETRY_LOOKUP_MS = 2000
-NO_KEYS_TEXT = ("{peer} has not set up end-to-end encryption yet. Messages to them wait here "
-                "and are never sent in clear; they go once {peer} logs in.")
-CHANGED_TEXT = ("⚠ {peer}'s security keys changed. This happens when they reset their "
-                "account, or when someone is intercepting the conversation. Compare the "
-                "safety number (Ctrl+I) to be sure.")
-CHANGED_VERIFIED_TEXT = ("⚠ {peer}'s security keys changed since you verified them. Sending "
-                         "is held until you check the new safety number and accept it "
-                         "(Ctrl+I).")
-CLEAR_LABEL = "[not end-to-end encrypted] "
-UNVERIFIED_TEXT = "⚠ A message from {sender} could not be verified: {why}."
-
-
-@dataclass(frozen=True)
-class UnverifiedDelivery(DirectDelivery):
-    """A sealed message that failed a check: shown as a system line, never as a message."""
-
-    system: ClassVar[bool] = True
 
 
 class SealedLink:
@@ -128,7 +112,8 @@ class SealedDirect:
         self._asked: set[str] = set()  # lookups in flight
         self._waiting: dict[str, DirectRequest] = {}  # client_msg_id -> not sealed yet
         self._blobs: dict[str, str] = {}  # client_msg_id -> sealed once, resent the same
-        self._inbox: deque[ServerMessage] = deque()  # held behind a key being fetched
+        self._inbox: deque[ServerMessage] = deque()  # held behind a key or a blob opening
+        self._opener = BlobOpener(timers, self._drain_inbox)
         self._told: set[str] = set()  # "no keys yet" said once per contact and session
         self._safety_wanted: str | None = None
         self._save_timer: object | None = None
@@ -155,6 +140,11 @@ class SealedDirect:
                 self._file.save(self.state)
             except OSError:
                 logger.exception("cannot save the pinned keys to %s", self._file.path)
+
+    def close(self) -> None:
+        """The account logged out or the window closed: save, and stop opening blobs."""
+        self.save()
+        self._opener.close()
 
     def _changed(self) -> None:
         if self._save_timer is None:
@@ -196,7 +186,7 @@ class SealedDirect:
             self._set_state(request.client_msg_id, "waiting")
             if peer not in self._told:
                 self._told.add(peer)
-                self.model.system("@" + peer, NO_KEYS_TEXT.format(peer=peer), self._now_ms())
+                self.model.system("@" + peer, view.NO_KEYS_TEXT.format(peer=peer), self._now_ms())
             return None
         if not self.state.pins.may_send(peer) or self.state.pins.pinned(peer) != key:
             self._set_state(request.client_msg_id, "held")
@@ -237,11 +227,9 @@ class SealedDirect:
             if self._asked and self._retry_timer is None:  # a lookup may have failed
                 self._retry_timer = self._timers.after(RETRY_LOOKUP_MS, self._ask_again)
             return False
-        elif self._inbox or (isinstance(message, SealedDirectDelivery)
-                             and not self._can_open(message)):
-            self._inbox.append(message)
-        elif isinstance(message, SealedDirectDelivery):
-            self._open(message)
+        elif self._inbox or isinstance(message, SealedDirectDelivery):
+            self._inbox.append(message)  # in order: behind keys being fetched, blobs opening
+            self._drain_inbox()
         elif isinstance(message, DirectDelivery):
             self.deliver(self._labelled(message))
         else:
@@ -266,14 +254,21 @@ class SealedDirect:
             self._lookup(peer)
 
     def _drain_inbox(self) -> None:
+        """Pass on what is ready from the front of the inbox; start opening what can be."""
+        for message in self._inbox:
+            if (isinstance(message, SealedDirectDelivery) and not self._opener.started(message)
+                    and self._can_open(message)):
+                self._opener.start(message, self._prepare(message))
         while self._inbox:
             message = self._inbox[0]
-            if isinstance(message, SealedDirectDelivery) and not self._can_open(message):
-                return
-            self._inbox.popleft()
             if isinstance(message, SealedDirectDelivery):
-                self._open(message)
+                done = self._opener.take(message) if self._opener.started(message) else None
+                if done is None:
+                    return
+                self._inbox.popleft()
+                self._opened(message, done)
             else:
+                self._inbox.popleft()
                 if isinstance(message, Ack):
                     self._blobs.pop(message.client_msg_id, None)
                 self.deliver(self._labelled(message))
@@ -295,26 +290,39 @@ class SealedDirect:
         self._lookup(sender)
         return not self._link.online  # offline: no answer will come; judge with what we have
 
-    def _open(self, message: SealedDirectDelivery) -> None:
-        me, name = self.keyring.identity, self.model.username
+    def _prepare(self, message: SealedDirectDelivery) -> Callable[[], Opened]:
+        """The opening of ``message`` as a job for the worker, with the keys known now."""
+        me, name, failure = self.keyring.identity, self.model.username, self.keyring.failure
         try:
+            sender_key = self.state.pins.pinned(read_header(from_field(message.blob)).sender)
+        except ValueError:
+            sender_key = None  # the job says why
+
+        def job() -> Opened:
             if me is None:
-                raise ValueError(self.keyring.failure or "your keys are not open")
+                raise ValueError(failure or "your keys are not open")
             blob = from_field(message.blob)
             header = read_header(blob)
             if header.sender != message.sender or header.recipient != message.recipient:
                 raise ValueError("the server names other people than the sealed message")
-            key = me.public if header.sender == name else self.state.pins.pinned(header.sender)
+            key = me.public if header.sender == name else sender_key
             if key is None:
                 raise ValueError("the sender's keys are unknown")
-            opened = open_blob(blob, name, me, key)
+            return open_blob(blob, name, me, key)
+
+        return job
+
+    def _opened(self, message: SealedDirectDelivery, done: Future[Opened]) -> None:
+        """Pass on an opened message, or a line saying why it could not be verified."""
+        try:
+            opened = done.result()
             self.state.seen.check(opened, message.msg_id)
         except (Unverifiable, ValueError) as exc:
             logger.warning("direct message %d could not be verified: %s", message.msg_id, exc)
             self.deliver(UnverifiedDelivery(
                 message.msg_id, message.sender, message.sender_nickname, message.recipient,
                 message.sent_ms,
-                UNVERIFIED_TEXT.format(sender=message.sender_nickname or message.sender,
+                view.UNVERIFIED_TEXT.format(sender=message.sender_nickname or message.sender,
                                        why=str(exc))))
             return
         self._changed()
@@ -353,11 +361,11 @@ class SealedDirect:
         if verdict is PinVerdict.CHANGED:
             logger.warning("the keys of %s changed (not verified): warned, new key pinned", peer)
             pins.accept_change(peer, key)
-            self.model.system(key_conv, CHANGED_TEXT.format(peer=peer), now)
+            self.model.system(key_conv, view.CHANGED_TEXT.format(peer=peer), now)
         elif verdict is PinVerdict.CHANGED_VERIFIED and self.state.changed.get(peer) != key:
             logger.warning("the keys of verified contact %s changed: sending held", peer)
             self.state.changed[peer] = key
-            self.model.system(key_conv, CHANGED_VERIFIED_TEXT.format(peer=peer), now)
+            self.model.system(key_conv, view.CHANGED_VERIFIED_TEXT.format(peer=peer), now)
         if verdict is not PinVerdict.SAME:
             self.save()
 
@@ -396,11 +404,6 @@ class SealedDirect:
 
     def note(self, conversation: str) -> SecurityNote:
         """The header's lock marker for ``conversation``."""
-        if not conversation.startswith("@"):
-            return SecurityNote(conversation, "encrypted in transit only", "transit")
-        peer = conversation[1:]
-        if peer in self.state.changed:
-            return SecurityNote(conversation, "🔒 end-to-end · key changed!", "warning")
-        if self.state.pins.is_verified(peer):
-            return SecurityNote(conversation, "🔒 end-to-end · verified", "verified")
-        return SecurityNote(conversation, "🔒 end-to-end · not verified", "e2e")
+        peer = conversation.removeprefix("@")
+        return view.security_note(conversation, peer in self.state.changed,
+                             self.state.pins.is_verified(peer))

@@ -84,12 +84,12 @@ class KeyDirectory:
         """Let the master key be derived and answer until the client asks nothing more."""
         quiet, deadline = 0, time.monotonic() + timeout
         while time.monotonic() < deadline:
-            time.sleep(0.005)  # the worker thread derives the master key
+            time.sleep(0.005)  # worker threads derive the master key and open blobs
             h.advance(0.1)
             e2e = h.app.e2e
             if self.answer(h.session, username):
                 quiet = 0
-            elif e2e is not None and e2e.keyring.ready:
+            elif e2e is not None and e2e.keyring.ready and not e2e._inbox:
                 quiet += 1
                 if quiet > 2:
                     return

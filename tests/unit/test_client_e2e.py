@@ -296,7 +296,8 @@ def test_a_substituted_key_of_a_verified_contact_holds_sending_until_accepted(
     (sealed,) = session.of(SealedDirectRequest)[before:]
     assert open_blob(from_field(sealed.blob), "user2", MALLORY, ALICE.public).text == (
         "the new plan")
-    assert not h.view.safety.verified  # accepting is not verifying
+    h.app.open_verify()
+    assert not h.view.safety.verified and not h.view.safety.new_number  # accepting: not verifying
 
 
 def test_pins_and_verification_are_kept_0600_for_the_next_window(
@@ -316,3 +317,30 @@ def test_pins_and_verification_are_kept_0600_for_the_next_window(
     assert again.app.send_text("still you?")
     directory.settle(again)
     assert again.view.messages()[-1][2] == "held"
+
+
+def test_blobs_are_opened_off_the_tk_thread_and_passed_on_in_order(
+    tmp_path: Path, key: RSA.RsaKey, config: Path, directory: KeyDirectory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from client import e2e_dm
+    from common.e2e import open_blob as real_open
+
+    threads: list[str] = []
+
+    def recording_open(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        return real_open(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(e2e_dm, "open_blob", recording_open)
+    h = online(tmp_path, key, config, directory)
+    h.app.open_direct("user2")
+    deliver(h, directory, *(sealed_from("user2", BOB, "user1", ALICE.public, f"n{i}", 50 + i)
+                            for i in range(5)),
+            DirectDelivery(60, "user2", "user2", "user1", 2, "after them"))
+    assert [text for _s, text, _st in h.view.messages()] == [
+        "n0", "n1", "n2", "n3", "n4", CLEAR_LABEL + "after them"]
+    assert threads and all(name.startswith("e2e-open") for name in threads)
+    assert threading.current_thread().name not in threads
