@@ -344,3 +344,28 @@ def test_blobs_are_opened_off_the_tk_thread_and_passed_on_in_order(
         "n0", "n1", "n2", "n3", "n4", CLEAR_LABEL + "after them"]
     assert threads and all(name.startswith("e2e-open") for name in threads)
     assert threading.current_thread().name not in threads
+
+
+def test_a_backup_that_no_longer_opens_makes_a_new_key_set(
+    tmp_path: Path, key: RSA.RsaKey, config: Path
+) -> None:
+    """After an administrator's reset the old master key is gone: the backup stays shut (it
+    is never taken for someone else's keys) and the client makes and publishes new keys."""
+    keys = KeyDirectory()
+    keys.enrol("user1", ALICE, password="the old password")
+    h = online(tmp_path, key, config, keys)
+    (published,) = h.session.of(PublishKeysRequest)
+    mine = e2e(h).keyring.identity
+    assert mine is not None and mine != ALICE
+    assert PublicIdentity.from_bytes(from_field(published.bundle)) == mine.public
+
+
+def test_an_unreadable_pins_file_is_set_aside_not_deleted(
+    tmp_path: Path, key: RSA.RsaKey, config: Path, directory: KeyDirectory
+) -> None:
+    path = config / STATE_SUBDIR / stash_name("127.0.0.1", 8090, "user1")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    h = online(tmp_path, key, config, directory)
+    assert path.with_suffix(".bad").read_text() == "{not json"
+    assert e2e(h).state.pins.entries() == []
