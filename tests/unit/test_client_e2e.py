@@ -369,3 +369,19 @@ def test_an_unreadable_pins_file_is_set_aside_not_deleted(
     h = online(tmp_path, key, config, directory)
     assert path.with_suffix(".bad").read_text() == "{not json"
     assert e2e(h).state.pins.entries() == []
+
+
+def test_an_announced_key_change_of_a_verified_contact_holds_at_once(
+    tmp_path: Path, key: RSA.RsaKey, config: Path, directory: KeyDirectory
+) -> None:
+    h = online(tmp_path, key, config, directory)
+    send_to_bob(h, directory, "hi")
+    h.app.mark_verified("user2")
+    h.session.deliver(PublicKeys("user2", to_field(MALLORY.public.to_bytes()), CREATED))  # 1041
+    h.pump()
+    assert any("since you verified them" in s for s in system_lines(h))
+    before = len(h.session.of(SealedDirectRequest))
+    assert h.app.send_text("held, not sealed")
+    directory.settle(h)
+    assert len(h.session.of(SealedDirectRequest)) == before
+    assert h.view.messages()[-1][1:] == ("held, not sealed", "held")
