@@ -121,8 +121,9 @@ class SealedDirect:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self, password: str) -> None:
-        self.keyring.start(password)
+    def start(self, password: str = "", master_key: bytes | None = None) -> None:
+        """After the first login: open or make this account's keys (``OwnKeyring.start``)."""
+        self.keyring.start(password, master_key)
 
     def resumed(self) -> None:
         """Logged in again: what was fetched may be stale, lookups in flight are lost."""

@@ -64,13 +64,25 @@ class OwnKeyring:
     def ready(self) -> bool:
         return self.identity is not None
 
-    def start(self, password: str) -> None:
-        """Derive the master key off the Tk thread, and ask for the key set meanwhile."""
-        worker = threading.Thread(target=self._work, args=(password,), daemon=True,
-                                  name="master-key")
-        worker.start()
+    def start(self, password: str = "", master_key: bytes | None = None) -> None:
+        """Derive the master key off the Tk thread (or take ``master_key``, derived by the
+        login already), and ask for the key set meanwhile."""
+        if master_key is not None:
+            self._derived.append(master_key)
+        else:
+            threading.Thread(target=self._work, args=(password,), daemon=True,
+                             name="master-key").start()
         self._timers.after(POLL_MS, self._poll)
         self.ask()
+
+    def rewrap(self, new_master_key: bytes) -> PublishKeysRequest | None:
+        """After a password change: the same keys sealed under the new master key (``0040``
+        with the same bundle replaces the backup and announces nothing), None if no keys."""
+        if self.identity is None:
+            return None
+        self._master = new_master_key
+        backup = seal_backup(self.identity, self.username, new_master_key, self._random)
+        return PublishKeysRequest(to_field(self.identity.public.to_bytes()), to_field(backup))
 
     def ask(self) -> None:
         """``0041`` (again after a reconnect, while the keys are not open yet)."""

@@ -385,3 +385,28 @@ def test_an_announced_key_change_of_a_verified_contact_holds_at_once(
     directory.settle(h)
     assert len(h.session.of(SealedDirectRequest)) == before
     assert h.view.messages()[-1][1:] == ("held, not sealed", "held")
+
+
+def test_a_master_key_from_the_login_is_used_as_is_and_a_password_change_rewraps(
+    config: Path, directory: KeyDirectory
+) -> None:
+    from client.e2e_keys import OwnKeyring
+    from tests.unit.client_fakes import Clock, FakeView
+
+    sent: list[object] = []
+    ready: list[bool] = []
+    clock = Clock()  # the view only gives timers here
+    view = FakeView(clock)
+    ring = OwnKeyring("user1", sent.append, view, lambda: ready.append(True),
+                      derive=lambda _u, _p: pytest.fail("nothing is derived"))
+    ring.start(master_key=master_key.master_key_for("user1", "111111"))
+    ring.own_keys(directory.own("user1"))
+    clock.now += 1
+    view.fire_due()
+    assert ready == [True] and ring.identity == ALICE and sent == [OwnKeysRequest()]
+
+    new_master = master_key.master_key_for("user1", "a new password")
+    request = ring.rewrap(new_master)
+    assert request is not None
+    assert request.bundle == to_field(ALICE.public.to_bytes())  # the same keys
+    assert open_backup(from_field(request.backup), "user1", new_master, ALICE.public) == ALICE
