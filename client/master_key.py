@@ -5,7 +5,8 @@ It derives the key here from the password with ``common.account_keys`` (Argon2id
 under the master-key label), with fixed parameters and a salt made from the username, so
 every window of an account derives the same key without asking the server. When login
 derives the account keys itself (with the parameters and salt the server announces per
-account), this function is replaced by the master key of that login; nothing else changes.
+account), the controller passes that key instead: ``SealedDirect.start(master_key=...)``
+(``client/app.py``, where it now passes the password), and this module goes.
 
 The master key never leaves the client and is kept in memory only. Argon2id is slow on
 purpose (tens to hundreds of milliseconds), so callers run this off the Tk thread.
