@@ -172,7 +172,7 @@ class SealedDirect:
             self._waiting[cid] = request
             return
         self._waiting.pop(cid, None)
-        self._set_state(cid, "pending")
+        self._set_state(cid, "pending", only_from=("held", "waiting"))  # "retrying" stays
         self._send(SealedDirectRequest(request.to_username, cid, blob))
 
     def _seal(self, request: DirectRequest) -> str | None:
@@ -199,9 +199,10 @@ class SealedDirect:
         self._blobs[request.client_msg_id] = blob
         return blob
 
-    def _set_state(self, cid: str, state: EntryState) -> None:
+    def _set_state(self, cid: str, state: EntryState, only_from: tuple[str, ...] = ()) -> None:
         for entry in self.model.outbox.entries():
-            if entry.client_msg_id == cid and entry.state != state and entry.msg_id is None:
+            if (entry.client_msg_id == cid and entry.state != state and entry.msg_id is None
+                    and (not only_from or entry.state in only_from)):
                 entry.state = state
                 entry.version += 1
 
