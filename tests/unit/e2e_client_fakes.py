@@ -9,14 +9,18 @@ tests stay fast; the rules under test do not depend on the cost.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from Crypto.PublicKey import RSA
 
 from client import master_key
+from client.e2e_dm import SealedDirect
 from common.account_keys import KdfParams
 from common.e2e import Header, dm_conversation, from_field, seal, to_field
 from common.identity import Identity, PublicIdentity, seal_backup
+from common.messages import LoginResult
 from common.messages_e2e import (
     KeyLookupRequest,
     OwnKeys,
@@ -29,6 +33,7 @@ from tests.unit.client_fakes import FakeSession, Harness
 
 FAST_KDF = KdfParams(memory_kib=8, time_cost=1, parallelism=1, salt=b"")
 CREATED = 1_763_830_000_000
+ALICE, BOB, MALLORY = Identity.generate(), Identity.generate(), Identity.generate()
 
 
 def fast_master_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,3 +111,43 @@ def sealed_from(
                     identity.public.key_id, key.key_id)
     blob = seal(text, header, identity, key)
     return SealedDirectDelivery(msg_id, sender, sender, recipient, sent_ms, to_field(blob))
+
+
+def online(tmp_path: Path, key: RSA.RsaKey, config: Path, keys: KeyDirectory) -> Harness:
+    h = Harness(tmp_path, key, config=config)
+    h.online()
+    keys.settle(h)
+    return h
+
+
+def e2e(h: Harness) -> SealedDirect:
+    assert h.app.e2e is not None
+    return h.app.e2e
+
+
+def system_lines(h: Harness) -> list[str]:
+    return [line.text for line in h.view.lines if line.kind == "system"]
+
+
+def send_to_bob(h: Harness, keys: KeyDirectory, text: str) -> None:
+    h.app.open_direct("user2")
+    assert h.app.send_text(text)
+    keys.settle(h)
+
+
+def reconnect(h: Harness, keys: KeyDirectory) -> FakeSession:
+    h.session.drop()
+    h.advance(5)
+    session = h.session
+    session.handshake()
+    h.pump()
+    session.deliver(LoginResult(True, "wang_yuan", "user1", "token-2"))
+    h.pump()
+    keys.settle(h)
+    return session
+
+
+def deliver(h: Harness, keys: KeyDirectory, *messages: object) -> None:
+    h.session.deliver(*messages)
+    h.pump()
+    keys.settle(h)
