@@ -23,6 +23,8 @@ from Crypto.PublicKey import RSA
 
 from client.account_actions import AccountActions
 from client.backoff import Backoff
+from client.e2e_actions import E2eActions
+from client.e2e_dm import SealedDirect
 from client.formatting import login_failure_text, online_status
 from client.keyflow import IDENTITY_TEXT, KeyFetcher, KeyFlow, KeySource
 from client.keylogin import KeysDerived, SignInFlow
@@ -63,7 +65,7 @@ PUMP_MS = 50
 PUMP_BATCH = 500
 
 
-class App(RoomActions, SignInActions, AccountActions):
+class App(RoomActions, SignInActions, AccountActions, E2eActions):
     """One window's worth of client: from the login form to chatting and back."""
 
     def __init__(
@@ -101,6 +103,7 @@ class App(RoomActions, SignInActions, AccountActions):
         self.lifecycle = Lifecycle()
         self.link = SessionLink(self.lifecycle)
         self.traffic: ChatTraffic | None = None  # from the first login to the logout
+        self.e2e: SealedDirect | None = None  # sealed direct messages, as long as traffic
         self._host, self._port = "", 0
         self._servers: list[tuple[str, int]] = []  # every address given (--host a,b,c)
         self.signin = SignInFlow(self.events)  # the password until derived, then the keys
@@ -135,6 +138,7 @@ class App(RoomActions, SignInActions, AccountActions):
                 logger.exception("error handling %r", type(event).__name__)
         if self.traffic is not None:
             self.traffic.renderer.refresh()
+            self.show_note()
         if self._quit_when_sent and self.unsent_count() == 0:
             self.quit()
         if self.phase is not Phase.CLOSED:
@@ -199,7 +203,8 @@ class App(RoomActions, SignInActions, AccountActions):
         self._quit_when_sent = False
         self._end_session(logout=True)
         self.keys.cancel()
-        self.traffic, self._token = None, None
+        self._e2e_save()
+        self.traffic, self.e2e, self._password, self._token = None, None, None, None
         self.signin.clear()  # the keys go with the session
         self.backoff.reset()
         self.lifecycle.move("log out")
@@ -218,6 +223,7 @@ class App(RoomActions, SignInActions, AccountActions):
                 self.traffic.discard_unsent()
             else:
                 self.traffic.save()
+        self._e2e_save()
         self._end_session(logout=True)
         self.keys.cancel()
         self.lifecycle.move("quit")
@@ -357,7 +363,7 @@ class App(RoomActions, SignInActions, AccountActions):
         elif self._signin_reply(message):  # client.signin_actions: parameters, or a refusal
             return
         elif self.traffic is not None and not self.account_received(message):
-            if not self.rooms_received(message):  # rooms see each message first
+            if not self._e2e_took(message) and not self.rooms_received(message):
                 self.traffic.received(message)
             self.watch.heard(settled=self.traffic.unsent_count() == 0)
 
@@ -373,18 +379,22 @@ class App(RoomActions, SignInActions, AccountActions):
         self.backoff.reset()
         if self.traffic is None:
             model = ChatModel(self.username, result.nickname)
+            self.e2e = e2e = self._make_e2e(model, self._host, self._port)
             self.traffic = ChatTraffic(
-                model, Renderer(self.view, model, self.now_ms), self.link, self.view,
+                model, Renderer(self.view, model, self.now_ms), e2e.link, self.view,
                 self.now_ms, self._schedule_reconnect, self._retry,
                 StashFile(self.store.directory, self._host, self._port, self.username),
                 self.alerts,
             )
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
+            e2e.deliver, e2e.on_safety = self.traffic.received, self.view.show_safety
             self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
+            e2e.start(self._password or "")  # the master key's seam: client.master_key
         else:
             self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
+            self._e2e_resumed()  # before the outbox is resent: keys are fetched again
             self.traffic.resumed()
         self.watch.online(unsent=self.traffic.unsent_count() > 0)  # resends expect acks
         self.rooms_logged_in()

@@ -17,7 +17,7 @@ from common.messages import LoginResult
 from common.protocol import MAX_TEXT, ErrorCode, LoginRefusal
 
 LineKind = Literal["day", "message", "system"]
-LineState = Literal["", "pending", "retrying", "sent"]
+LineState = Literal["", "pending", "retrying", "held", "waiting", "sent"]
 
 _KEEP_IN_BODY = frozenset("\n\t")
 _INVISIBLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
@@ -178,7 +178,7 @@ def entry_line(entry: EntryLike, tz: tzinfo | None = None) -> Line:
     return Line(
         entry.entry_id,
         "message",
-        "" if state in ("pending", "retrying") else clock(entry.sent_ms, tz),
+        "" if state in ("pending", "retrying", "held", "waiting") else clock(entry.sent_ms, tz),
         sender,
         safe_text(entry.text),
         entry.own,
@@ -191,7 +191,8 @@ def _own_state(entry: EntryLike) -> LineState:
     if not entry.own:
         return ""
     state = entry.state
-    return state if state in ("pending", "retrying", "sent") else ""  # type: ignore[return-value]
+    known = ("pending", "retrying", "held", "waiting", "sent")
+    return state if state in known else ""  # type: ignore[return-value]
 
 
 def handle_of(nickname: str, username: str) -> str:

@@ -19,10 +19,12 @@ from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, Dire
 from common.protocol import LOBBY
 
 EntryKind = Literal["message", "system"]
-EntryState = Literal["", "pending", "retrying", "sent"]
+EntryState = Literal["", "pending", "retrying", "held", "waiting", "sent"]
 """Own messages: "pending" until acked, "retrying" while the server says it cannot store them
-(``1009|unavailable``, ``rate_limited``) and the outbox retries, then "sent"."""
-UNSENT_STATES = ("pending", "retrying")
+(``1009|unavailable``, ``rate_limited``) and the outbox retries, then "sent". A direct message
+may also be "held" (a verified contact's key changed) or "waiting" (they have no end-to-end
+keys yet) before it is sealed and sent (``client.e2e_dm``)."""
+UNSENT_STATES = ("pending", "retrying", "held", "waiting")
 HistoryKind = Literal["first", "older", "refresh"]
 
 HISTORY_PAGE = 50
@@ -236,8 +238,9 @@ class ChatModel:
             if early is not None:
                 self._mark_sent(conv, early, message.msg_id, message.sent_ms)
                 return None
-        entry = conv.add(Entry(
-            key, "message", message.text, message.sent_ms, message.sender,
+        kind: EntryKind = "system" if getattr(message, "system", False) else "message"
+        entry = conv.add(Entry(  # system: a sealed message that failed its checks
+            key, kind, message.text, message.sent_ms, message.sender,
             message.sender_nickname, own, "sent" if own else "", message.msg_id,
             anchor=message.msg_id,
         ))

@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from client.formatting import Line, conversation_title, entry_line, person_label, to_lines
 from client.model import ChatModel
 from common.protocol import LOBBY
+
+if TYPE_CHECKING:
+    from client.e2e_view import SafetyView, SecurityNote
 
 StatusLevel = Literal["ok", "busy", "stalled", "error"]
 """How the status line is coloured: connected, working on it, connected but the server is not
@@ -77,6 +80,8 @@ class View(Protocol):
         self, server: str, recorded: str, offered: str, text: str,
         on_answer: Callable[[str | None], None],
     ) -> None: ...
+    def set_security(self, note: SecurityNote) -> None: ...
+    def show_safety(self, safety: SafetyView) -> None: ...
     def close(self) -> None: ...
 
 

@@ -71,3 +71,11 @@ class KeyPins:
     def accept_change(self, username: str, key: PublicIdentity) -> None:
         """The person acknowledged the new key: pin it, unverified, and release sending."""
         self._pins[username] = _Pin(key)
+
+    def entries(self) -> list[tuple[str, PublicIdentity, bool, bool]]:
+        """Every pin as ``(username, key, verified, held)``: what a client writes to disk."""
+        return [(name, pin.key, pin.verified, pin.held) for name, pin in self._pins.items()]
+
+    def restore(self, username: str, key: PublicIdentity, verified: bool, held: bool) -> None:
+        """Put back a pin read from disk, exactly as ``entries`` gave it."""
+        self._pins[username] = _Pin(key, verified, held)

@@ -30,3 +30,12 @@ class SeenIds:
         first = seen.setdefault(key, msg_id)
         if first != msg_id:
             raise Unverifiable(Refusal.REPLAYED, f"first seen as message {first}")
+
+    def entries(self) -> list[tuple[str, str, str, int]]:
+        """Every record as ``(conversation, sender, client_msg_id, msg_id)`` (for a file)."""
+        return [(conv, sender, cid, msg_id) for conv, seen in self._first.items()
+                for (sender, cid), msg_id in seen.items()]
+
+    def restore(self, conversation: str, sender: str, client_msg_id: str, msg_id: int) -> None:
+        """Put back a record read from disk."""
+        self._first[conversation][(sender, client_msg_id)] = msg_id

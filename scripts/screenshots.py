@@ -1,5 +1,5 @@
-"""Render docs/screenshots/*.png (login, chat, chat-dark, notification, room, chat-2x) under
-Xvfb.
+"""Render docs/screenshots/*.png (login, chat, chat-dark, notification, safety-number,
+key-change, room, chat-2x) under Xvfb.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
@@ -7,8 +7,9 @@ Everything is real and private to this run: the project's MariaDB (started if ne
 throw-away database and the demo accounts, a fresh server key pair, ``python -m server serve``
 on a free port, a private Xvfb display, and three client windows in one Tk process that log in
 and chat; the chat is captured in the light and the dark theme and with a notification
-(a direct message while the window is not focused), then in a room with its header and
-members column, then a fourth window logs in
+(a direct message while the window is not focused), then the safety-number dialog of a
+direct conversation and the warning of a contact's key change (``scripts/screenshots_e2e``),
+then a room with its header and members column, then a fourth window logs in
 at Tk scaling 2x (a HiDPI screen) and is captured at its minimum size. The database is
 dropped and every process this script started is stopped by PID at the end, so the person's
 own chat history is never touched.
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from config import Settings  # noqa: E402
+from scripts.screenshots_e2e import e2e_shots  # noqa: E402
 from server import provision  # noqa: E402
 from server.__main__ import admin_params  # noqa: E402
 from tests.integration.gui.harness import (  # noqa: E402
@@ -140,6 +142,8 @@ def stage(out: Path, port: int, key: Path, config: Path, display: str) -> None:
     capture(out / "chat-dark.png", CHAT_SIZE, display)
     me.view.toggle_theme()
     notification(me, windows["user3"], out, display)
+    e2e_shots(me, windows["user2"], out, CHAT_SIZE,
+              lambda path: capture(path, CHAT_SIZE, display), settle)
     room(me, windows["user2"], out, display)
     me.top.withdraw()
     hidpi(root, out, port, key, config, display)

@@ -23,8 +23,10 @@ from client.formatting import Line, code_spans
 from client.ui.jump import LeftOff
 from client.ui.theme import Fonts, Palette, char_width, palette_of, px
 
-STATE_MARKS = {"pending": "  · sending…", "retrying": "  · retrying…", "sent": "  ✓"}
-UNSENT = ("pending", "retrying")
+STATE_MARKS = {"pending": "  · sending…", "retrying": "  · retrying…", "sent": "  ✓",
+               "held": "  · held: check their new key (Ctrl+I)",
+               "waiting": "  · waiting for their encryption keys"}
+UNSENT = ("pending", "retrying", "held", "waiting")
 BODY_INDENT = 14
 """Pixels (at 96 DPI; more on a denser screen) every body line is indented past the headers,
 over a coloured stripe: no line of a message can start where a header starts, so a body cannot

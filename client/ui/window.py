@@ -16,7 +16,7 @@ import logging
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from client.formatting import Line
 from client.notify import unread_total, window_title
@@ -36,7 +36,11 @@ from client.ui.dialogs import (
 from client.ui.login import LoginFrame
 from client.ui.notifier import MUTE_KEYS, MUTED_MARK, WindowAlerts
 from client.ui.room_view import RoomController, RoomParts
-from client.ui.theme import PALETTES, Fonts, setup_fonts, setup_style, ui_scale
+from client.ui.theme import PALETTES, Fonts, px, setup_fonts, setup_style, ui_scale
+from client.ui.verify_dialog import SecurityBar, VerifyDialog
+
+if TYPE_CHECKING:
+    from client.e2e_view import SafetyView, SecurityNote
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,9 @@ class Controller(RoomController, Protocol):
     def refresh_sessions(self) -> None: ...
     def sign_out_others(self) -> None: ...
     def admin_action(self, action: str, username: str) -> None: ...
+    def open_verify(self) -> None: ...
+    def mark_verified(self, username: str) -> None: ...
+    def accept_key_change(self, username: str) -> None: ...
 
 
 class TkView(RoomParts):
@@ -86,6 +93,7 @@ class TkView(RoomParts):
         self.account = AccountPanel(window, lambda: self.controller)  # the Account dialog
         self.login: LoginFrame | None = None
         self.chat: ChatFrame | None = None
+        self.security: SecurityBar | None = None  # the open conversation's lock marker
         self.dialogs: list[tk.Toplevel] = []
         self.closed = False
         window.protocol("WM_DELETE_WINDOW", self._close_requested)
@@ -269,7 +277,22 @@ class TkView(RoomParts):
         if self.chat is not None:
             self.chat.show_draft(conversation, text)
 
+    def set_security(self, note: SecurityNote) -> None:
+        if self.chat is None or self.controller is None:
+            return
+        if self.security is None or not self.security.winfo_exists():
+            title = self.chat.conversation_title
+            self.security = SecurityBar(title.master, self.controller.open_verify)
+            self.security.grid(row=0, column=0, sticky="e", padx=(0, px(title, 14)))
+        self.security.show(note)
+
     # --- dialogs ----------------------------------------------------------------------------
+
+    def show_safety(self, safety: SafetyView) -> None:
+        c = self.controller
+        if c is not None:
+            self._later(lambda: VerifyDialog(self.window, safety, c.mark_verified,
+                                             c.accept_key_change))
 
     def ask_trust(self, server: str, fingerprint: str, on_answer: Callable[[bool], None]) -> None:
         self._later(lambda: TrustDialog(self.window, server, fingerprint, on_answer))

@@ -134,6 +134,12 @@ class FakeView:
         self.key_changed.append(text)
         self.replace_question = (server, recorded, offered, on_answer)
 
+    def set_security(self, note: Any) -> None:
+        self.security = note
+
+    def show_safety(self, safety: Any) -> None:
+        self.safety = safety
+
     def close(self) -> None:
         self.screen = "closed"
 

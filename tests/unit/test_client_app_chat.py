@@ -46,10 +46,11 @@ def test_incoming_messages_and_unread(h: Harness) -> None:
     h.app.select_conversation("@user2")
     assert session.of(HistoryRequest)[-1] == HistoryRequest("@user2", None, 50)
     assert h.view.unread() == {"lobby": 0, "@user2": 0}
-    assert h.view.messages() == [("ding_zhen", "psst", "")]
+    assert h.view.messages() == [("ding_zhen", "[not end-to-end encrypted] psst", "")]
     h.app.send_text("back at you")
     assert session.of(ChatRequest) == []
-    assert session.sent[-1].to_username == "user2"
+    assert h.app.model is not None  # sealed once the keys are known (test_client_e2e)
+    assert [r.to_username for r in h.app.model.outbox.requests()] == ["user2"]
 
 
 def test_roster_and_presence(h: Harness) -> None:

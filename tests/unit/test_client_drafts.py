@@ -69,8 +69,9 @@ def test_each_conversation_keeps_its_own_draft(h: Harness) -> None:
     assert h.view.draft == ("@user2", "")  # the room's draft is not in the private box
     h.app.set_draft("@user2", "just for you")
     assert h.app.send_text("just for you")
-    assert session.sent[-1] == DirectRequest("user2", session.sent[-1].client_msg_id,
-                                             "just for you")
+    assert h.app.model is not None
+    (sent,) = h.app.model.outbox.requests()  # sealed on its way out (test_client_e2e)
+    assert sent == DirectRequest("user2", sent.client_msg_id, "just for you")
     h.app.set_draft("@user2", "second thought")
     h.app.select_conversation("lobby")
     assert h.view.draft == ("lobby", "for everyone")
@@ -101,7 +102,8 @@ def test_unsent_messages_are_on_disk_0600_until_acked(tmp_path: Path, key: RSA.R
     path = stash_path(config)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    first, private = session.of(ChatRequest)[0], session.of(DirectRequest)[0]
+    assert w.app.model is not None
+    first, private = w.app.model.outbox.requests()
     assert stashed(config)["messages"] == [
         {"conversation": "lobby", "client_msg_id": first.client_msg_id, "text": "first",
          "typed_ms": w.app.now_ms()},
@@ -133,13 +135,15 @@ def test_kept_messages_are_resent_with_their_ids_at_the_next_login(
 
     again = window(tmp_path, key, config)
     session = again.online()
-    sends = [m for m in session.sent if isinstance(m, ChatRequest | DirectRequest)]
+    assert again.app.model is not None
+    sends = [*session.of(ChatRequest), *again.app.model.outbox.requests()[1:]]
     assert [m.text for m in sends] == ["typed while offline", "to you"]
     kept = stashed(config)["messages"]
     assert isinstance(kept, list)
     assert [m.client_msg_id for m in sends] == [m["client_msg_id"] for m in kept]
     first_history = next(i for i, m in enumerate(session.sent) if isinstance(m, HistoryRequest))
-    assert session.sent.index(sends[-1]) < first_history  # acks come before history pages
+    assert session.sent.index(sends[0]) < first_history  # acks come before history pages
+    # (the direct message waits for the keys: sealed and sent once they are open)
     assert again.view.messages() == [("wang_yuan", "typed while offline", "pending")]
     assert any("sent again" in ln.text for ln in again.view.lines if ln.kind == "system")
     for number, request in enumerate(sends, 20):

@@ -97,5 +97,14 @@ class RecordingController:
     def set_role(self, room: str, username: str, role: str) -> None:
         self.calls.append(("set_role", (room, username, role)))
 
+    def open_verify(self) -> None:
+        self.calls.append(("open_verify", None))
+
+    def mark_verified(self, username: str) -> None:
+        self.calls.append(("mark_verified", username))
+
+    def accept_key_change(self, username: str) -> None:
+        self.calls.append(("accept_key_change", username))
+
     def named(self, name: str) -> list[object]:
         return [value for called, value in self.calls if called == name]
