@@ -5,28 +5,34 @@ methods, they send ``0034``-``0039``, and ``account_received`` turns the server'
 calls on an ``AccountView`` (``client.ui.account_dialog.AccountPanel`` in the Tk window, a
 recorder in tests). Every refusal reaches the person as a sentence chosen by its code word.
 
-After a password change the window keeps its session: the server sends this window a fresh
-resume token (``1036|password|...``), and the new password replaces the old one in memory for
-a later login. Any other window of the account is signed out (``1039``): it goes back to the
+A password change sends neither password: ``client.password_change`` derives the current and
+the new authentication keys with the account's parameters (``0030``) and sends those in
+``0034``. After it the window keeps its session: the server sends this window a fresh resume
+token (``1036|password|...``), the new keys replace the old ones in memory for a later login,
+and the end-to-end key backup is sealed again under the new master key (``0040``).
+Any other window of the account is signed out (``1039``): it goes back to the
 login form and says why.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from client.keylogin import SignInFlow
 from client.lifecycle import Lifecycle
 from client.link import SessionLink
+from client.password_change import PasswordChange, SecretsDerived
+from client.password_policy import password_problem
 from client.renderer import View
 from client.traffic import ChatTraffic
 from common import messages_account as wire
-from common.messages import ErrorReply, ServerMessage
+from common.messages import ClientMessage, ErrorReply, ServerMessage
+from common.messages_login import KdfParamsReply
 
 logger = logging.getLogger(__name__)
-
-MIN_PASSWORD = 6
 
 ERROR_TEXT = {
     "wrong_credentials": "The current password is wrong.",
@@ -84,15 +90,17 @@ class AccountActions:
     traffic: ChatTraffic | None
     account_view: AccountView | None
     account_state: AccountState
-    _password: str | None
     _token: str | None
     _account_waiting: int  # account requests not answered yet: a 1009 now is theirs
-    _new_password: str | None  # sent in a 0034, in memory until the server says done
+    signin: SignInFlow
+    password_change: PasswordChange
 
     def _account_setup(self, view: AccountView | None) -> None:
         """Called once by ``App.__init__``: the account widgets (None: no dialog to show)."""
         self.account_view, self.account_state = view, AccountState()
-        self._account_waiting, self._new_password = 0, None
+        self._account_waiting = 0
+
+    _e2e_rewrap: Callable[[bytes], None]  # client.e2e_actions: the key backup sealed again
 
     view: View
     lifecycle: Lifecycle
@@ -107,7 +115,8 @@ class AccountActions:
         if self.traffic is not None:
             self.traffic.save()
         self._end_session(logout=False)
-        self.traffic, self._password, self._token = None, None, None
+        self.traffic, self._token = None, None
+        self.password_change.clear()
         self.lifecycle.move("log out")
         self.view.show_login(self.address, self.username, text)
 
@@ -126,14 +135,22 @@ class AccountActions:
         self._request(wire.ChangeNicknameRequest(nickname.strip()))
 
     def change_password(self, current: str, new: str, again: str) -> None:
+        """Judged here (the server never sees a password), then keys are derived and sent."""
+        username = self.account_state.username or self.username
+        problem = password_problem(new, again, username, self.account_state.nickname)
         if not current:
             self._tell("Enter your current password.", error=True)
-        elif len(new) < MIN_PASSWORD:
-            self._tell(f"The new password needs at least {MIN_PASSWORD} characters.", error=True)
-        elif new != again:
-            self._tell("The two new passwords differ.", error=True)
-        elif self._request(wire.ChangeSecretRequest(self.account_state.username, current, new)):
-            self._new_password = new
+        elif problem:
+            self._tell(problem, error=True)
+        elif self._request(self.password_change.start(username, current, new)):
+            self._tell("Deriving the keys of both passwords…", error=False)
+
+    def _secrets_derived(self, event: SecretsDerived) -> None:
+        """The worker derived both keys: send the ``0034``."""
+        if event.request is None:
+            self._tell(event.error, error=True)
+        elif self._request(event.request):
+            self.password_change.sent(event)
 
     def refresh_sessions(self) -> None:
         self._request(wire.SessionsRequest())
@@ -156,6 +173,13 @@ class AccountActions:
         """Handle an account message (True), or leave it to the conversation (False)."""
         state = self.account_state
         match message:
+            case KdfParamsReply() if self.password_change.waiting_for_params:
+                self._done_waiting()
+                session = self.link.session
+                self.password_change.on_params(session.id if session else 0,
+                                               self.account_state.username or self.username,
+                                               message)
+                return True
             case wire.SignedOut():
                 self._signed_out(SIGNED_OUT_TEXT.get(message.reason, message.text))
             case wire.NicknameChanged():
@@ -184,7 +208,10 @@ class AccountActions:
         self._done_waiting()
         if done.action == "password":
             self._token = done.detail or self._token  # this window's session goes on
-            self._password, self._new_password = self._new_password or self._password, None
+            keys = self.password_change.confirmed()
+            if keys is not None:
+                self.signin.replace_keys(keys)  # a later login uses the new key
+                self._e2e_rewrap(keys.master_key)
             self.account_state.sessions = []
             self._request(wire.SessionsRequest())
         if done.action == "nickname":
@@ -215,7 +242,7 @@ class AccountActions:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _request(self, message: wire.AccountRequest) -> bool:
+    def _request(self, message: ClientMessage) -> bool:
         if not self.link.online:
             self._tell("You are offline. Wait until the chat reconnects, then try again.", True)
             return False

@@ -33,6 +33,7 @@ from client.link import SessionFactory, SessionLike, SessionLink
 from client.liveness import ConnectionWatch, LivenessTimes, StatusLine
 from client.model import ChatModel
 from client.notify import Alerts
+from client.password_change import PasswordChange, SecretsDerived
 from client.renderer import Renderer, View
 from client.room_actions import RoomActions
 from client.session import (
@@ -107,6 +108,7 @@ class App(RoomActions, SignInActions, AccountActions, E2eActions):
         self._host, self._port = "", 0
         self._servers: list[tuple[str, int]] = []  # every address given (--host a,b,c)
         self.signin = SignInFlow(self.events)  # the password until derived, then the keys
+        self.password_change = PasswordChange(self.events)
         self._token: str | None = None  # single-use resume token from the last 1001
         self._key: RSA.RsaKey | None = None
         self._key_source: KeySource = "known"
@@ -204,7 +206,7 @@ class App(RoomActions, SignInActions, AccountActions, E2eActions):
         self._end_session(logout=True)
         self.keys.cancel()
         self._e2e_save()
-        self.traffic, self.e2e, self._password, self._token = None, None, None, None
+        self.traffic, self.e2e, self._token = None, None, None
         self.signin.clear()  # the keys go with the session
         self.backoff.reset()
         self.lifecycle.move("log out")
@@ -293,6 +295,8 @@ class App(RoomActions, SignInActions, AccountActions, E2eActions):
             return
         if isinstance(event, KeysDerived):
             self._keys_derived(event)
+        elif isinstance(event, SecretsDerived):
+            self._secrets_derived(event)
         elif isinstance(event, Connected):
             self._connected(event)
         elif isinstance(event, Received):
@@ -391,7 +395,7 @@ class App(RoomActions, SignInActions, AccountActions, E2eActions):
             e2e.deliver, e2e.on_safety = self.traffic.received, self.view.show_safety
             self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
-            e2e.start(self._password or "")  # the master key's seam: client.master_key
+            e2e.start(master_key=self.master_key)  # derived by the key login
         else:
             self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
             self._e2e_resumed()  # before the outbox is resent: keys are fetched again

@@ -47,6 +47,13 @@ class E2eActions:
         if self.e2e is not None:
             self.e2e.resumed()
 
+    def _e2e_rewrap(self, master_key: bytes) -> None:
+        """After a password change: the key backup sealed again under the new master key."""
+        if self.e2e is not None:
+            request = self.e2e.keyring.rewrap(master_key)
+            if request is not None:
+                self.link.send(request)
+
     def _e2e_save(self) -> None:
         if self.e2e is not None:
             self.e2e.close()

@@ -137,6 +137,10 @@ class SignInFlow:
 
         threading.Thread(target=work, name="derive-keys", daemon=True).start()
 
+    def replace_keys(self, keys: AccountKeys) -> None:
+        """A password change went through: the new keys are the account's now."""
+        self._keys = keys
+
     def derived(self, event: KeysDerived) -> ClientMessage | None:
         """Keep the keys, drop the password; what to send now (None: the derivation failed)."""
         self.deriving = False

@@ -23,6 +23,7 @@ from typing import Literal
 from Crypto.PublicKey import RSA
 
 from client.keylogin import KeysDerived  # the key derivation's result, on the same queue
+from client.password_change import SecretsDerived  # a password change's keys, likewise
 from common.connection import (
     NEED_DATA,
     BadMessage,
@@ -139,7 +140,8 @@ class KeyFetched:
     reachable: bool = True  # False when the server could not be reached at all
 
 
-SessionEvent = Connected | Received | Disconnected | ConnectFailed | KeyFetched | KeysDerived
+SessionEvent = (Connected | Received | Disconnected | ConnectFailed | KeyFetched | KeysDerived
+                | SecretsDerived)
 
 
 def describe_os_error(exc: OSError, host: str, port: int) -> str:

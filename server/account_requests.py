@@ -6,10 +6,11 @@ around login: ``refusal`` (a disabled account is refused after its secret was ri
 of resume tokens) and ``ended`` (last seen). Fan-out (a new nickname, closing another window)
 goes only through the hub, so it works on every process of a cluster.
 
-``verify_old_secret`` is the ONE place that decides whether a ``0034`` proves the account:
-today the secret is the password (legacy login), or a one-time reset code; a server with the
-key login of PROTOCOL.md §login compares the authentication key against the same stored
-Argon2id hash, and only this function would change. It is throttled exactly as logins are:
+``verify_old_secret`` is the ONE place that decides whether a ``0034`` proves the account: a
+one-time reset code, or else the authentication key of the key login (PROTOCOL.md §8) for an
+account that has one, or the password for an account made before key login (legacy
+``0001``). ``new_secret_hash`` is its counterpart for what is stored. It is throttled exactly
+as logins are:
 each attempt is first reserved per (username, address) in the database, with the same
 doubling delay, so ``0034`` is no faster a password oracle than ``0001``.
 """
@@ -33,6 +34,7 @@ from server.names import is_username, nickname_problem
 from server.options import ServerOptions
 from server.ports import PasswordHasher
 from server.ports_accounts import AccountChangeStore
+from server.signin import decode_key
 from server.store import StoreUnavailable, UserRecord
 from server.store_accounts import NicknameTaken
 from server.store_accounts import SessionRow as SessionRow  # re-exported for the service
@@ -170,7 +172,12 @@ class AccountRequests:
             ok = True
         else:
             user = self._store.get_user(username)
-            ok = self._hasher.verify(user.password_hash if user else None, secret) and bool(user)
+            key = decode_key(secret)
+            if user is not None and user.kdf is not None:  # a key account: its key only
+                ok = key is not None and self._accounts.credentials.check_key(user, key)
+            else:
+                ok = self._hasher.verify(user.password_hash if user else None, secret)
+                ok = ok and user is not None
         if not ok:
             return "wrong_credentials"
         self._store.clear_login_attempts(username, conn.address)
@@ -189,6 +196,9 @@ class AccountRequests:
             conn.error("bad_request", f"a password has {MIN_SECRET} to "
                        f"{self._options.max_password} characters")
             return
+        if decode_key(new) is None and not self._options.legacy_password_login:
+            conn.error("bad_request", "the new secret must be an authentication key (§8)")
+            return
         if not conn.logged_in and not self._admission.may_log_in(username, conn.address):
             conn.error("rate_limited", "too many attempts, try again later")
             return
@@ -206,7 +216,9 @@ class AccountRequests:
         if user is None:  # deleted meanwhile
             conn.error("wrong_credentials", "the current password is wrong")
             return
-        self._store.set_password_hash(username, self._hasher.hash(new))
+        if not self._store_new_secret(user, new):
+            conn.error("bad_request", "the new secret must be an authentication key (§8)")
+            return
         self._store.clear_reset_code(username)
         token = self._renew_own_token(conn, user)
         ended = self._store.revoke_sessions(username, keep=conn.token_hash if token else b"")
@@ -214,6 +226,22 @@ class AccountRequests:
         log.info("password of %s changed from %s; %d other session(s) ended",
                  username, conn.peer, ended)
         conn.send(wire.AccountDone("password", username, token))
+
+    def _store_new_secret(self, user: UserRecord, new: str) -> bool:
+        """A key account keeps its KDF parameters and gets the new key's hash (its client
+        derived the key with the parameters ``1030`` gives); an account made before key login
+        becomes a key account when it sends a key (derived with the stand-in parameters
+        ``1030`` announced), or keeps a password hash when it sends a password."""
+        credentials = self._accounts.credentials
+        key = decode_key(new)
+        if key is not None:
+            kdf = credentials.announced(user.username, user)
+            self._store.set_account_key(user.username, credentials.key_hash(key), kdf)
+        elif user.kdf is None:
+            self._store.set_password_hash(user.username, self._hasher.hash(new))
+        else:
+            return False
+        return True
 
     def _renew_own_token(self, conn: ConnectionState, user: UserRecord) -> str:
         """A fresh resume token, same session, for the connection that changed the secret."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from common.account_keys import KdfParams
 from server.store import UserRecord
 from server.store_accounts import AccountRow, SessionRow
 from server.store_logins import DelayPolicy
@@ -42,6 +43,8 @@ class AccountChangeStore(AdminStore, Protocol):
     def take_reset_code(self, username: str, code_hash: bytes, now_ms: int) -> bool: ...
 
     def clear_reset_code(self, username: str) -> None: ...
+
+    def set_account_key(self, username: str, key_hash: str, kdf: KdfParams) -> None: ...
 
     def set_nickname(self, username: str, nickname: str) -> bool: ...
 

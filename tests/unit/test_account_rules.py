@@ -6,7 +6,10 @@ from __future__ import annotations
 import logging
 
 from common import messages_account as acct
+from common.account_keys import derive_account_keys
+from common.e2e import to_field
 from common.messages import ErrorReply, LoginRequest, LoginResult
+from common.messages_login import KeyLoginRequest
 from server.account_admin import SignOutWatcher
 from server.account_requests import clean_nickname
 from tests.unit.test_server_service import PASSWORD, World
@@ -40,21 +43,37 @@ def test_account_requests_before_login_are_refused_except_the_password_change() 
     assert errors(w, conn) == ["not_logged_in"] * 4
 
 
+def key_of(w: World, username: str, password: str) -> str:
+    """What the chat's client sends for ``password``: the account's authentication key."""
+    kdf = w.store.users[username].kdf
+    assert kdf is not None  # a login with the password made it a key account
+    return to_field(derive_account_keys(password, kdf).auth_key)
+
+
 def test_password_change_needs_the_current_password_and_signs_out_the_others() -> None:
     w = World()
     alice, other = w.login("alice"), w.login("alice")
-    w.send(alice, acct.ChangeSecretRequest("alice", "wrong", "new-password"))
+    old, new = key_of(w, "alice", PASSWORD), key_of(w, "alice", "new-password")
+    w.send(alice, acct.ChangeSecretRequest("alice", key_of(w, "alice", "wrong"), new))
     assert errors(w, alice) == ["wrong_credentials"]
-    w.send(alice, acct.ChangeSecretRequest("alice", PASSWORD, "short"))
+    w.send(alice, acct.ChangeSecretRequest("alice", PASSWORD, new))  # a key account: no password
+    assert errors(w, alice) == ["wrong_credentials"]
+    w.send(alice, acct.ChangeSecretRequest("alice", old, "short"))
     assert errors(w, alice) == ["bad_request"]
-    w.send(alice, acct.ChangeSecretRequest("alice", PASSWORD, "new-password"))
+    w.send(alice, acct.ChangeSecretRequest("alice", old, "new-password"))  # not a key
+    assert errors(w, alice) == ["bad_request"]
+    w.send(alice, acct.ChangeSecretRequest("alice", old, new))
     (done,) = w.sink(alice).take()
     assert isinstance(done, acct.AccountDone) and done.detail  # a fresh token
     assert w.sink(other).closed
     assert acct.SignedOut("password_changed", "the password of this account was changed; "
                           "log in again") in w.sink(other).take()
     assert list(w.store.tokens) == [alice.token_hash]  # only the changing window's token
-    assert w.store.users["alice"].password_hash == "hash:new-password"
+    for key, accepted in ((old, False), (new, True)):
+        fresh = w.connect()
+        assert w.service.on_message(fresh, KeyLoginRequest("alice", key))
+        (result,) = w.sink(fresh).take()
+        assert isinstance(result, LoginResult) and result.ok is accepted
 
 
 def test_only_administrators_administer() -> None:

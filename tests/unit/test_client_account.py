@@ -3,9 +3,15 @@ what it sends, what it says in words, and what a sign-out or a new nickname does
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from common import messages_account as acct
-from common.messages import ErrorReply, LoginRequest, ResumeRequest
-from tests.unit.client_fakes import Harness
+from common.account_keys import KdfParams, derive_account_keys
+from common.e2e import to_field
+from common.messages import ErrorReply, LoginRequest, ResumeRequest, encode_message
+from common.messages_login import KdfParamsReply, KdfParamsRequest
+from tests.unit.client_fakes import TEST_KEYS, TEST_SALT, Harness, key_login
 
 
 class RecordingAccountView:
@@ -42,42 +48,72 @@ def test_opening_asks_who_i_am_and_my_sessions(h: Harness) -> None:
 
 def test_password_form_is_checked_in_words_before_anything_is_sent(h: Harness) -> None:
     session, view = online(h)
-    h.app.change_password("", "new-password", "new-password")
+    sent_before = len(session.sent)  # type: ignore[attr-defined]
+    h.app.change_password("", "correct horse battery", "correct horse battery")
     h.app.change_password("111111", "short", "short")
-    h.app.change_password("111111", "new-password", "other-password")
-    assert [text for text, error in view.notices if error] == [
-        "Enter your current password.",
-        "The new password needs at least 6 characters.",
-        "The two new passwords differ.",
-    ]
-    assert not session.of(acct.ChangeSecretRequest)  # type: ignore[attr-defined]
+    h.app.change_password("111111", "correct horse battery", "other horse battery")
+    h.app.change_password("111111", "password1", "password1")  # guessable (zxcvbn)
+    errors = [text for text, error in view.notices if error]
+    assert errors[:3] == ["Enter your current password.",
+                          "Use at least 8 characters for the password.",
+                          "The two passwords differ."]
+    assert len(errors) == 4 and "guess" in errors[3].lower()
+    assert len(session.sent) == sent_before  # type: ignore[attr-defined]
+
+
+NEW = "correct horse battery staple"
+
+
+def change(h: Harness, session: Any, current: str = "111111") -> Any:
+    """The Account dialog's change as the Tk client does it: ``0030``, both keys derived off
+    the Tk thread, then the ``0034``."""
+    h.app.account_state.username = "user1"
+    asked = len(session.of(KdfParamsRequest))
+    h.app.change_password(current, NEW, NEW)
+    assert len(session.of(KdfParamsRequest)) == asked + 1
+    session.deliver(KdfParamsReply(64, 1, 1, to_field(TEST_SALT)))
+    h.pump()
+    deadline = time.monotonic() + 10.0
+    while not session.of(acct.ChangeSecretRequest) and time.monotonic() < deadline:
+        time.sleep(0.005)
+        h.pump()
+    (sent,) = session.of(acct.ChangeSecretRequest)
+    return sent
 
 
 def test_wrong_current_password_is_said_in_the_dialog_not_the_chat(h: Harness) -> None:
     session, view = online(h)
-    h.app.account_state.username = "user1"
-    h.app.change_password("nope-nope", "new-password", "new-password")
+    change(h, session, current="nope-nope")
     session.deliver(ErrorReply("wrong_credentials", "the current password is wrong"))  # type: ignore[attr-defined]
     h.pump()
     assert view.notices[-1] == ("The current password is wrong.", True)
     assert not any("wrong" in text for _, text, _ in h.view.messages())
 
 
-def test_password_change_keeps_this_window_with_its_new_token_and_password(h: Harness) -> None:
+def test_password_change_sends_keys_never_a_password(h: Harness) -> None:
+    session, _ = online(h)
+    sent = change(h, session)
+    new_keys = derive_account_keys(NEW, KdfParams(64, 1, 1, TEST_SALT))
+    assert sent == acct.ChangeSecretRequest("user1", to_field(TEST_KEYS.auth_key),
+                                            to_field(new_keys.auth_key))
+    wire = "".join(encode_message(m) for m in session.sent)  # type: ignore[attr-defined]
+    assert "111111" not in wire and NEW not in wire
+
+
+def test_password_change_keeps_this_window_with_its_new_token_and_key(h: Harness) -> None:
     session, view = online(h)
-    h.app.account_state.username = "user1"
-    h.app.change_password("111111", "new-password", "new-password")
-    (sent,) = session.of(acct.ChangeSecretRequest)  # type: ignore[attr-defined]
-    assert sent == acct.ChangeSecretRequest("user1", "111111", "new-password")
+    change(h, session)
     session.deliver(acct.AccountDone("password", "user1", "token-2"))  # type: ignore[attr-defined]
     h.pump()
     assert "password was changed" in view.notices[-1][0]
+    new_keys = derive_account_keys(NEW, KdfParams(64, 1, 1, TEST_SALT))
+    assert h.app.master_key == new_keys.master_key  # the key backup is sealed under it now
     session.drop()
     h.advance(5)
     h.session.handshake()
     h.pump()
     assert h.session.of(ResumeRequest)[-1].resume_token == "token-2"
-    assert h.app._password == "new-password"  # a later login uses the new one
+    assert h.app.signin.relogin_request("user1") == key_login(new_keys)  # a later login
     assert not h.session.of(LoginRequest)
 
 
@@ -94,7 +130,7 @@ def test_signed_out_goes_back_to_the_login_form_with_the_reason(h: Harness) -> N
     h.pump()
     assert h.view.screen == "login"
     assert h.view.login_error.startswith("The password of this account was changed")
-    assert h.app._token is None and h.app._password is None  # no resume, no old password
+    assert h.app._token is None  # no resume
 
 
 def test_offline_requests_are_refused_in_words(h: Harness) -> None:
