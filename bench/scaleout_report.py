@@ -31,11 +31,11 @@ def goal_rows(results: dict[str, Any]) -> list[tuple[str, str, float, str, float
 
 
 def section(results: dict[str, Any], add: Callable[[str], None]) -> None:
-    """``## (vii) Scale-out``: 1 node against 2 nodes over Redis, same run."""
+    """``## Scale-out``: 1 node against 2 nodes over Redis, same run."""
     s = results.get("scaleout", {})
     if not s:
         return
-    add("## (vii) Scale-out: one process against two nodes over Redis\n")
+    add("## Scale-out: one process against two nodes over Redis\n")
     add("Two `python -m server serve` processes on one port (`SO_REUSEPORT`) with a private "
         "Redis between them, against the bench's single server, one after the other in the "
         "same run; the same MariaDB; load generator, servers, Redis and MariaDB share the "

@@ -81,7 +81,7 @@ class ClusterCounts:
         self._claim = self._redis.register_script(_CLAIM)
         self._release = self._redis.register_script(_RELEASE)
         self._node, self._ttl, self._clock = node, max(1, ttl), clock
-        self._lock = threading.Lock()  # orders claims, releases and the heartbeat's rewrite
+        self._lock = threading.Lock()  # guards _held and _gone, never held across Redis
         self._held: dict[str, int] = {}  # thing -> connections this node holds
         self._gone: set[str] = set()  # things released to zero while Redis was away
         self._down_until = 0.0
@@ -89,28 +89,31 @@ class ClusterCounts:
 
     def claim(self, *limits: tuple[str, int]) -> bool:
         """One more connection of each ``(thing, limit)`` on this node, in one round trip;
-        False if the cluster holds ``limit`` of any of them already (nothing counted then)."""
+        False if the cluster holds ``limit`` of any of them already (nothing counted then).
+
+        No lock is held across the round trip (the accept thread and every login would queue
+        behind each other): a heartbeat rewriting this node's counts in between may write one
+        too few until its next beat."""
+        if self._clock() >= self._down_until:
+            try:
+                counted = self._claim(
+                    keys=[COUNT_PREFIX + thing for thing, _ in limits],
+                    args=[self._node, self._ttl, NODE_PREFIX, *(limit for _, limit in limits)])
+            except (redis.RedisError, OSError) as exc:
+                self._failed(exc)
+            else:
+                if not counted:
+                    return False
         with self._lock:
-            if self._clock() >= self._down_until:
-                try:
-                    counted = self._claim(
-                        keys=[COUNT_PREFIX + thing for thing, _ in limits],
-                        args=[self._node, self._ttl, NODE_PREFIX,
-                              *(limit for _, limit in limits)])
-                except (redis.RedisError, OSError) as exc:
-                    self._failed(exc)
-                else:
-                    if not counted:
-                        return False
             for thing, _ in limits:
                 self._held[thing] = self._held.get(thing, 0) + 1
                 self._gone.discard(thing)
-            return True
+        return True
 
     def release(self, *things: str) -> None:
         """Connections counted by ``claim`` are gone (one of each of ``things``)."""
+        emptied = []
         with self._lock:
-            emptied = []
             for thing in things:
                 left = self._held.get(thing, 0) - 1
                 if left > 0:
@@ -118,32 +121,34 @@ class ClusterCounts:
                 else:
                     self._held.pop(thing, None)
                     emptied.append(thing)
-            if self._clock() >= self._down_until:
-                try:
-                    self._release(keys=[COUNT_PREFIX + t for t in things], args=[self._node])
-                    return
-                except (redis.RedisError, OSError) as exc:
-                    self._failed(exc)
+        if self._clock() >= self._down_until:
+            try:
+                self._release(keys=[COUNT_PREFIX + t for t in things], args=[self._node])
+                return
+            except (redis.RedisError, OSError) as exc:
+                self._failed(exc)
+        with self._lock:
             self._gone.update(emptied)
 
     def refresh(self) -> None:
         """The heartbeat: this node is alive, and these are its counts (written whole)."""
         with self._lock:
             held, gone = dict(self._held), set(self._gone)
-            try:
-                pipe = self._redis.pipeline(transaction=False)
-                pipe.set(NODE_PREFIX + self._node, 1, ex=self._ttl)
-                for thing, count in held.items():
-                    pipe.hset(COUNT_PREFIX + thing, self._node, count)
-                    pipe.expire(COUNT_PREFIX + thing, self._ttl)
-                for thing in gone:
-                    pipe.hdel(COUNT_PREFIX + thing, self._node)
-                pipe.execute()
-            except (redis.RedisError, OSError) as exc:
-                self._failed(exc)
-                return
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(NODE_PREFIX + self._node, 1, ex=self._ttl)
+            for thing, count in held.items():
+                pipe.hset(COUNT_PREFIX + thing, self._node, count)
+                pipe.expire(COUNT_PREFIX + thing, self._ttl)
+            for thing in gone:
+                pipe.hdel(COUNT_PREFIX + thing, self._node)
+            pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            self._failed(exc)
+            return
+        with self._lock:
             self._gone -= gone
-            self._down_until = 0.0
+        self._down_until = 0.0
 
     def close(self) -> None:
         """Shutdown: this node's counts and liveness go at once."""
@@ -160,6 +165,6 @@ class ClusterCounts:
         self._redis.close()
 
     def _failed(self, exc: Exception) -> None:
-        """(lock held) Redis failed: counts per node for a moment; the heartbeat repairs."""
+        """Redis failed: counts per node for a moment; the heartbeat repairs."""
         log.warning("redis connection counts unavailable (%s); limiting per node", exc)
         self._down_until = self._clock() + RETRY_AFTER

@@ -290,21 +290,17 @@ class ConnectionCounts:
                 return "too many connections from this address"
             if self._by_network.get(network, 0) >= self._per_network_limit:
                 return f"too many connections from {network}"
-            if (refusal := self._claim_shared(address, network)):
-                return refusal
             self._total += 1
             self._pending += 1
             self._by_address[address] = self._by_address.get(address, 0) + 1
             self._by_network[network] = self._by_network.get(network, 0) + 1
+        # the cluster's count: a Redis round trip, made outside the lock (releases and logins
+        # of other connections never wait for it)
+        if self._shared is None or self._shared.claim(
+                (f"address:{address}", self._per_address_limit),
+                (f"network:{network}", self._per_network_limit)):
             return ""
-
-    def _claim_shared(self, address: str, network: str) -> str:
-        """(lock held) The cluster's count of the address and the network; or the refusal."""
-        if self._shared is None:
-            return ""
-        if self._shared.claim((f"address:{address}", self._per_address_limit),
-                              (f"network:{network}", self._per_network_limit)):
-            return ""
+        self._uncount(address, network, pending=True)
         return f"too many connections from this address or {network} (cluster)"
 
     def logged_in(self) -> None:
@@ -315,14 +311,17 @@ class ConnectionCounts:
     def release(self, address: str, pending: bool) -> None:
         """A counted connection is gone."""
         network = network_key(address)
+        self._uncount(address, network, pending)
+        if self._shared is not None:
+            self._shared.release(f"address:{address}", f"network:{network}")
+
+    def _uncount(self, address: str, network: str, pending: bool) -> None:
         with self._lock:
             self._total -= 1
             if pending:
                 self._pending -= 1
             count_down(self._by_address, address)
             count_down(self._by_network, network)
-        if self._shared is not None:
-            self._shared.release(f"address:{address}", f"network:{network}")
 
 
 def raise_descriptor_limit() -> int:
