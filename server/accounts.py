@@ -1,4 +1,8 @@
-"""Who may log in: passwords (Argon2id), failed-login delays, and resume tokens.
+"""Who may log in: passwords and keys (Argon2id), failed-login delays, and resume tokens.
+
+A password login (``0001``) and a key login (``0031``, PROTOCOL.md §8) take the same path
+(``_attempt``); only the check differs (``server.credentials``). ``kdf_params`` answers
+``0030`` from its own per-address bucket.
 
 Policy only; the database is the injected ``AccountStore`` and hashing the ``PasswordHasher``
 (``server.ports``). What each defence promises, with its numbers, is in SECURITY.md ("Login and

@@ -45,6 +45,7 @@ MANY = {  # room for GUESSES connections from one address, and for their failure
     "handshake_queue": GUESSES + 50,  # every hello may wait for its turn at the RSA key
     "login_burst": 10 * GUESSES,
     "handshake_timeout": 120.0,  # the first connection waits for the last handshake
+    "first_byte_timeout": 120.0,  # the last connection sends its hello after 199 handshakes
 }
 
 
