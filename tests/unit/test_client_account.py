@@ -19,6 +19,9 @@ class RecordingAccountView:
     def account_notice(self, text: str, error: bool) -> None:
         self.notices.append((text, error))
 
+    def code_notice(self, text: str, error: bool) -> None:
+        self.notices.append((text, error))
+
 
 def online(h: Harness) -> tuple[object, RecordingAccountView]:
     session = h.online()
@@ -102,3 +105,20 @@ def test_offline_requests_are_refused_in_words(h: Harness) -> None:
     h.app.account_view = view
     h.app.change_nickname("Anyone")
     assert view.notices[-1][1] and "offline" in view.notices[-1][0]
+
+
+def test_one_time_code_uses_a_connection_of_its_own_before_login(h: Harness) -> None:
+    view = RecordingAccountView()
+    h.app.account_view = view
+    h.app.reset_with_code("127.0.0.1:8090", "user1", "code-123", "new-password", "other")
+    assert view.notices[-1] == ("The two new passwords differ.", True) and not h.sessions
+    h.app.reset_with_code("127.0.0.1:8090", "user1", " code-123 ", "new-password",
+                          "new-password")
+    (session,) = h.sessions
+    session.handshake()
+    h.advance(0.2)
+    assert session.sent == [acct.ChangeSecretRequest("user1", "code-123", "new-password")]
+    session.deliver(acct.AccountDone("password", "user1", ""))
+    h.advance(0.2)
+    assert session.closed and h.app.phase == "login"  # the login form stays
+    assert view.notices[-1] == ("Your new password is set. Log in with it.", False)

@@ -5,6 +5,7 @@ A module of its own: it renames user2, and each module gets a fresh database.
 
 from __future__ import annotations
 
+from tkinter import ttk
 from typing import Any
 
 
@@ -84,3 +85,35 @@ def test_admin_panel_acts_on_the_selected_account(top: Any) -> None:
     assert panel.dialog is not None
     panel.dialog.event_generate("<Escape>")
     pump_until(top, lambda: panel.dialog is None, 5, "Esc to close the dialog")
+
+
+def test_one_time_code_sets_a_new_password_from_the_login_form(
+    windows: Any, db_params: Any
+) -> None:
+    import time
+
+    from server.account_admin import AccountAdmin
+    from server.passwords import PasswordHasherPool
+    from server.store import Store
+
+    store = Store(db_params)
+    try:  # what `python -m server reset-password user3` does
+        outcome = AccountAdmin(store, PasswordHasherPool(1), 3600.0,
+                               lambda: int(time.time() * 1000)).apply("test", "reset", "user3")
+    finally:
+        store.close()
+    code = outcome.detail
+    carol = windows("user3")
+    assert carol.view.login is not None
+    (button,) = [w for w in carol.view.login.card.winfo_children()
+                 if isinstance(w, ttk.Button) and str(w.cget("text")) == "Have a one-time code?"]
+    button.invoke()
+    panel = carol.view.account
+    carol.wait(lambda: panel.code_dialog is not None, "the one-time code dialog")
+    assert panel.code_fields["username"].get() == "user3"
+    panel.code_fields["code"].insert(0, code)
+    panel.code_fields["new"].insert(0, "carol-new-1")
+    carol.type_and_enter(panel.code_fields["again"], "carol-new-1")
+    carol.wait(lambda: "new password is set" in str(panel.code_note.cget("text")),
+               "the new password confirmed")
+    carol.log_in_and_wait("carol-new-1")
