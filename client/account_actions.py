@@ -234,7 +234,7 @@ class AccountActions:
             return
         if done.action == "reset":
             self._tell(f"One-time code for {done.username}: {done.detail} — give it to them; "
-                       "they enter it as the current password to set a new one.", error=False)
+                       "they set a new password with it from the login form.", error=False)
             return
         if done.action in ("disable", "enable", "delete", "make_admin", "remove_admin"):
             self.admin_action("list", "")
