@@ -21,13 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from client.account_reset import CodeReset
+from client.keyflow import KeyFlow
 from client.keylogin import SignInFlow
 from client.lifecycle import Lifecycle
-from client.link import SessionLink
+from client.link import SessionFactory, SessionLink
 from client.password_change import PasswordChange, SecretsDerived
 from client.password_policy import password_problem
 from client.renderer import View
 from client.traffic import ChatTraffic
+from client.trust import KnownServers, TrustDecision, choose_key, parse_address
 from common import messages_account as wire
 from common.messages import ClientMessage, ErrorReply, ServerMessage
 from common.messages_login import KdfParamsReply
@@ -82,6 +85,9 @@ class AccountView(Protocol):
     def account_notice(self, text: str, error: bool) -> None:
         """A sentence under the dialog's fields: what happened, or why not."""
 
+    def code_notice(self, text: str, error: bool) -> None:
+        """The same for the one-time-code dialog of the login form."""
+
 
 class AccountActions:
     """The account actions of ``App``; the attributes are ``App``'s own."""
@@ -99,6 +105,7 @@ class AccountActions:
         """Called once by ``App.__init__``: the account widgets (None: no dialog to show)."""
         self.account_view, self.account_state = view, AccountState()
         self._account_waiting = 0
+        self._code_reset = None
 
     _e2e_rewrap: Callable[[bytes], None]  # client.e2e_actions: the key backup sealed again
 
@@ -106,6 +113,10 @@ class AccountActions:
     lifecycle: Lifecycle
     address: str
     username: str
+    store: KnownServers
+    keys: KeyFlow
+    _session_factory: SessionFactory
+    _code_reset: CodeReset | None
 
     def _end_session(self, logout: bool) -> None:
         raise NotImplementedError
@@ -167,6 +178,35 @@ class AccountActions:
             self.account_state.accounts = []
         self._request(wire.AdminRequest(action, username if action != "list" else ""))
 
+    def reset_with_code(self, address: str, username: str, code: str, new: str,
+                        again: str) -> None:
+        """The login form's one-time code: set a new password before login (``0034``)."""
+        where = parse_address(address.split(",")[0].strip(), 8090)
+        problem = (
+            "Enter the server as host:port." if where is None
+            else "Enter your username." if not username.strip()
+            else "Enter the one-time code." if not code.strip()
+            else password_problem(new, again, username.strip()) or ""
+        )
+        if problem or where is None:
+            self._code_told(problem, True)
+            return
+        choice = choose_key(where.host, where.port, self.store, self.keys.explicit_key,
+                            self.keys.project_key)
+        if choice.key is None or choice.decision is TrustDecision.CHANGED:
+            self._code_told("This client does not trust that server's key yet. Log in to it "
+                            "once (or ask for its key file) first.", True)
+            return
+        if self._code_reset is None:
+            self._code_reset = CodeReset(self.view.after, self._session_factory, self._code_told)
+        self._code_told("Setting the new password…", False)
+        self._code_reset.start(where.host, where.port, choice.key, username.strip(),
+                               code.strip(), new)
+
+    def _code_told(self, text: str, error: bool) -> None:
+        if self.account_view is not None:
+            self.account_view.code_notice(text, error)
+
     # --- what the server says ---------------------------------------------------------------
 
     def account_received(self, message: ServerMessage) -> bool:
@@ -219,7 +259,7 @@ class AccountActions:
             return
         if done.action == "reset":
             self._tell(f"One-time code for {done.username}: {done.detail} — give it to them; "
-                       "they enter it as the current password to set a new one.", error=False)
+                       "they set a new password with it from the login form.", error=False)
             return
         if done.action in ("disable", "enable", "delete", "make_admin", "remove_admin"):
             self.admin_action("list", "")

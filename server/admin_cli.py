@@ -60,8 +60,8 @@ def run(command: str, args: argparse.Namespace, store: Store, reset_code_ttl: fl
     if action == "reset":
         hours = reset_code_ttl / 3600
         print(f"one-time code for {username} (valid {hours:g} h, once): {outcome.detail}")
-        print("the person sets a new password with it in the client's Account dialog "
-              "(as the current password)")
+        print("the person sets a new password with it from the client's login form "
+              "(Have a one-time code?)")
     else:
         print(f"{command} {username}: done")
     return 0

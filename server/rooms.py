@@ -113,6 +113,10 @@ class Rooms:
 
     # --- the cache -------------------------------------------------------------------------
 
+    def _nickname(self, user: str) -> str:
+        """As stored: another window of the account may have changed it (PROTOCOL.md §8)."""
+        return self._store.nicknames((user,)).get(user, user)
+
     def _room(self, name: str) -> RoomState | None:
         """The room called ``name`` (loaded once; the lock is held by the caller)."""
         if not is_room_name(name) or name == LOBBY:
@@ -216,7 +220,7 @@ class Rooms:
             elif user in room.members:
                 conn.outbox.put(room.info(user))
             elif self._admit(conn, room, user):
-                self._add(room, user, conn.nickname or user)
+                self._add(room, user, self._nickname(user))
 
     def invite(self, conn: ConnectionState, request: InviteRequest) -> None:
         user, guest = _user(conn), request.username
@@ -241,7 +245,7 @@ class Rooms:
             if room is None or user not in room.members:
                 conn.error("forbidden", FORBIDDEN_TEXT)
                 return
-            self._drop(room, user, "left", user, conn.nickname or user)
+            self._drop(room, user, "left", user, self._nickname(user))
 
     def remove(self, conn: ConnectionState, request: RemoveMemberRequest) -> None:
         user, target = _user(conn), request.username

@@ -34,6 +34,8 @@ class AccountController(Protocol):
     def refresh_sessions(self) -> None: ...
     def sign_out_others(self) -> None: ...
     def admin_action(self, action: str, username: str) -> None: ...
+    def reset_with_code(self, address: str, username: str, code: str, new: str,
+                        again: str) -> None: ...
 
 
 def when(ms: int) -> str:
@@ -48,6 +50,13 @@ def add_account_button(header: tk.Misc, command: Callable[[], None]) -> ttk.Butt
     return button
 
 
+def add_code_button(card: tk.Misc, command: Callable[[], None]) -> ttk.Button:
+    """The login form's "Set a new password with a one-time code…" (below its error line)."""
+    button = ttk.Button(card, text="Have a one-time code?", command=command)
+    button.grid(row=40, column=0, sticky="w", pady=(px(card, 10), 0))
+    return button
+
+
 class AccountPanel:
     """The dialog, made on first ``show_account`` and refreshed in place afterwards."""
 
@@ -55,6 +64,7 @@ class AccountPanel:
         self._window, self._controller = window, controller
         self.dialog: tk.Toplevel | None = None
         self._admin_frame: ttk.Frame | None = None
+        self.code_dialog: tk.Toplevel | None = None
 
     # --- AccountView ------------------------------------------------------------------------
 
@@ -81,10 +91,63 @@ class AccountPanel:
             return
         self.notice.configure(text=text, style="Error.TLabel" if error else "Surface.TLabel")
 
+    def code_notice(self, text: str, error: bool) -> None:
+        if self.code_dialog is not None and self.code_dialog.winfo_exists():
+            self.code_note.configure(text=text, style="Error.TLabel" if error
+                                     else "Surface.TLabel")
+
     def close(self) -> None:
-        if self.dialog is not None and self.dialog.winfo_exists():
-            self.dialog.destroy()
-        self.dialog = None
+        for dialog in (self.dialog, self.code_dialog):
+            if dialog is not None and dialog.winfo_exists():
+                dialog.destroy()
+        self.dialog = self.code_dialog = None
+
+    # --- the login form's one-time code -----------------------------------------------------
+
+    def open_code_dialog(self, address: str, username: str) -> None:
+        """Username, code and a new password, for an account an administrator reset."""
+        if self.code_dialog is not None and self.code_dialog.winfo_exists():
+            self.code_dialog.lift()
+            return
+        top = tk.Toplevel(self._window, background=palette_of(self._window).surface)
+        top.title("Set a new password")
+        top.transient(self._window.winfo_toplevel())
+        self.code_dialog = top
+        frame = ttk.Frame(top, style="Surface.TFrame", padding=(px(top, 20), px(top, 16)))
+        frame.pack(fill="both", expand=True)
+        frame.columnconfigure(1, weight=1)
+        ttk.Label(frame, text="Set a new password with a one-time code", wraplength=px(top, 420),
+                  style="CardTitle.TLabel").grid(row=0, column=0, columnspan=2, sticky="w")
+        self.code_fields = {
+            name: self._field(row, label, secret, frame)
+            for row, (name, label, secret) in enumerate((
+                ("address", "Server", False), ("username", "Username", False),
+                ("code", "One-time code", False), ("new", "New password", True),
+                ("again", "New password again", True)), start=1)
+        }
+        self.code_fields["address"].insert(0, address)
+        self.code_fields["username"].insert(0, username)
+        self.code_note = ttk.Label(frame, text="", style="Surface.TLabel",
+                                   wraplength=px(top, 420))
+        self.code_note.grid(row=6, column=0, columnspan=2, sticky="we", pady=px(top, 8))
+        buttons = ttk.Frame(frame, style="Surface.TFrame")
+        buttons.grid(row=7, column=0, columnspan=2, sticky="e")
+        self.code_button = ttk.Button(buttons, text="Set password", style="Accent.TButton",
+                                      command=self._reset_with_code)
+        self.code_button.pack(side="left")
+        ttk.Button(buttons, text="Close", command=top.destroy).pack(side="left",
+                                                                   padx=(px(top, 8), 0))
+        self.code_fields["again"].bind("<Return>", lambda _e: self._reset_with_code())
+        top.bind("<Escape>", lambda _e: top.destroy())
+        self.code_fields["code" if username else "username"].focus_set()
+
+    def _reset_with_code(self) -> None:
+        values = {name: entry.get() for name, entry in self.code_fields.items()}
+        for name in ("new", "again"):
+            self.code_fields[name].delete(0, "end")
+        self._call(lambda c: c.reset_with_code(values["address"], values["username"],
+                                               values["code"], values["new"],
+                                               values["again"]))()
 
     # --- construction -----------------------------------------------------------------------
 
@@ -130,11 +193,13 @@ class AccountPanel:
         top.protocol("WM_DELETE_WINDOW", self.close)
         self.nickname.focus_set()
 
-    def _field(self, row: int, label: str, secret: bool = False) -> ttk.Entry:
-        ttk.Label(self.frame, text=label, style="Surface.TLabel").grid(
-            row=row, column=0, sticky="w", padx=(0, px(self.frame, 10)), pady=px(self.frame, 3))
-        entry = ttk.Entry(self.frame, show="•" if secret else "", width=28)
-        entry.grid(row=row, column=1, sticky="we", pady=px(self.frame, 3))
+    def _field(self, row: int, label: str, secret: bool = False,
+               frame: ttk.Frame | None = None) -> ttk.Entry:
+        frame = frame or self.frame
+        ttk.Label(frame, text=label, style="Surface.TLabel").grid(
+            row=row, column=0, sticky="w", padx=(0, px(frame, 10)), pady=px(frame, 3))
+        entry = ttk.Entry(frame, show="•" if secret else "", width=28)
+        entry.grid(row=row, column=1, sticky="we", pady=px(frame, 3))
         return entry
 
     def _table(self, row: int, columns: tuple[str, ...], first: str) -> ttk.Treeview:

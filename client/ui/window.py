@@ -22,7 +22,7 @@ from client.formatting import Line
 from client.notify import unread_total, window_title
 from client.prefs import GEOMETRY, PrefsFile
 from client.renderer import ConversationItem, Person, StatusLevel
-from client.ui.account_dialog import AccountPanel, add_account_button
+from client.ui.account_dialog import AccountPanel, add_account_button, add_code_button
 from client.ui.chat import ChatCallbacks, ChatFrame
 from client.ui.dialogs import (
     CloseChoice,
@@ -77,6 +77,8 @@ class Controller(RoomController, Protocol):
     def open_verify(self) -> None: ...
     def mark_verified(self, username: str) -> None: ...
     def accept_key_change(self, username: str) -> None: ...
+    def reset_with_code(self, address: str, username: str, code: str, new: str,
+                        again: str) -> None: ...
 
 
 class TkView(RoomParts):
@@ -164,6 +166,8 @@ class TkView(RoomParts):
         if self.login is None:
             self.login = LoginFrame(self.window, self._submit, self._register)
             self.login.pack(fill="both", expand=True)
+            add_code_button(self.login.card, lambda: self.account.open_code_dialog(
+                *(self.login.value(n) if self.login else "" for n in ("address", "username"))))
         self.window.title("Chat — log in")
         self.window.update_idletasks()
         asks = (self.window.winfo_reqwidth(), self.window.winfo_reqheight())

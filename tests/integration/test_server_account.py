@@ -282,3 +282,23 @@ def test_deleted_account_is_closed_and_gone(server: LiveServer, demo_password_ha
     assert signed_out(window).reason == "deleted"
     assert server.store.account(victim) is None
     assert not server.client().login(victim, DEMO_PASSWORD).ok
+
+
+def test_another_window_joins_a_room_under_the_new_nickname(
+    server: LiveServer, demo_password_hash: str
+) -> None:
+    from common.messages_rooms import CreateRoomRequest, JoinRoomRequest, MemberChange, RoomInfo
+
+    owner_name, name = new_account(server, demo_password_hash), new_account(
+        server, demo_password_hash)
+    owner, _ = login(server, owner_name)
+    first, _ = login(server, name)
+    second, _ = login(server, name)
+    room = f"room-{name}"
+    owner.send(CreateRoomRequest(room, "", False))
+    owner.recv_until(lambda m: isinstance(m, RoomInfo))
+    first.send(acct.ChangeNicknameRequest("Renamed Elsewhere"))
+    done(first, "nickname")
+    second.send(JoinRoomRequest(room))  # the window that did not make the change
+    joined = owner.recv_until(lambda m: isinstance(m, MemberChange) and m.event == "join")
+    assert joined.nickname == "Renamed Elsewhere"

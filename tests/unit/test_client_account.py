@@ -25,6 +25,9 @@ class RecordingAccountView:
     def account_notice(self, text: str, error: bool) -> None:
         self.notices.append((text, error))
 
+    def code_notice(self, text: str, error: bool) -> None:
+        self.notices.append((text, error))
+
 
 def online(h: Harness) -> tuple[object, RecordingAccountView]:
     session = h.online()
@@ -138,3 +141,25 @@ def test_offline_requests_are_refused_in_words(h: Harness) -> None:
     h.app.account_view = view
     h.app.change_nickname("Anyone")
     assert view.notices[-1][1] and "offline" in view.notices[-1][0]
+
+
+def test_one_time_code_uses_a_connection_of_its_own_before_login(h: Harness) -> None:
+    view = RecordingAccountView()
+    h.app.account_view = view
+    h.app.reset_with_code("127.0.0.1:8090", "user1", "code-123", NEW, "other")
+    assert view.notices[-1] == ("The two passwords differ.", True) and not h.sessions
+    h.app.reset_with_code("127.0.0.1:8090", "user1", " code-123 ", NEW, NEW)
+    (session,) = h.sessions
+    session.handshake()
+    h.advance(0.2)
+    assert session.sent == [KdfParamsRequest("user1")]
+    session.deliver(KdfParamsReply(64, 1, 1, to_field(TEST_SALT)))
+    deadline = time.monotonic() + 10.0
+    while len(session.sent) < 2 and time.monotonic() < deadline:
+        h.advance(0.05)
+    new_key = derive_account_keys(NEW, KdfParams(64, 1, 1, TEST_SALT)).auth_key
+    assert session.sent[1] == acct.ChangeSecretRequest("user1", "code-123", to_field(new_key))
+    session.deliver(acct.AccountDone("password", "user1", ""))
+    h.advance(0.2)
+    assert session.closed and h.app.phase == "login"  # the login form stays
+    assert view.notices[-1] == ("Your new password is set. Log in with it.", False)

@@ -106,5 +106,9 @@ class RecordingController:
     def accept_key_change(self, username: str) -> None:
         self.calls.append(("accept_key_change", username))
 
+    def reset_with_code(self, address: str, username: str, code: str, new: str,
+                        again: str) -> None:
+        self.calls.append(("reset_with_code", (address, username)))  # never the secrets
+
     def named(self, name: str) -> list[object]:
         return [value for called, value in self.calls if called == name]
