@@ -6,7 +6,8 @@ network threads only queue events, ``pump()`` drains them every 50 ms with ``aft
 window stays responsive and the controller is testable without a display or a socket.
 
 ``App`` runs the connection's life as moves of the ``client.lifecycle`` table; the conversation
-is the ``ChatTraffic`` it owns from login to logout (reached through ``client.actions``); what
+is the ``ChatTraffic`` it owns from login to logout (reached through ``client.actions``; rooms
+through ``client.room_actions``, which sees each server message first); what
 the status area says of the connection is ``client.liveness``.
 """
 

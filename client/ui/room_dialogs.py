@@ -168,10 +168,12 @@ class NewRoomDialog(RoomDialog):
         self._create = create
         self.name = self.field(2, "Name")
         self.topic = self.field(3, "Topic (optional)")
-        self.private = tk.BooleanVar(value=False)
-        ttk.Checkbutton(self.content, variable=self.private,
-                        text="Private: not listed; only people invited can join").grid(
-            row=4, column=0, sticky="w", pady=(px(self, 8), 0))
+        # the check box keeps its own Tcl variable: a Python ``BooleanVar`` would be deleted by
+        # the garbage collector on whatever thread runs it, and Tk allows only this one
+        self.private_box = ttk.Checkbutton(
+            self.content, text="Private: not listed; only people invited can join")
+        self.private_box.grid(row=4, column=0, sticky="w", pady=(px(self, 8), 0))
+        self.set_private(False)
         self.invitees = self.field(5, "Invite (usernames, separated by commas; optional)")
         self.create_button = self.add_button("Create", self._clicked, accent=True)
         self.add_button("Cancel", self.close)
@@ -180,6 +182,12 @@ class NewRoomDialog(RoomDialog):
         self.bind("<KP_Enter>", self._submit)
         self.present(self.create_button)
         self.name.focus_set()
+
+    def set_private(self, private: bool) -> None:
+        self.private_box.setvar(str(self.private_box), "1" if private else "0")
+
+    def is_private(self) -> bool:
+        return self.private_box.instate(["selected"])
 
     def _check_name(self, _event: object = None) -> None:
         name = self.name.get().strip()
@@ -190,7 +198,7 @@ class NewRoomDialog(RoomDialog):
 
     def _submit(self, _event: object = None) -> str:
         self.show_error("")
-        self._create(self.name.get().strip(), self.topic.get(), self.private.get(),
+        self._create(self.name.get().strip(), self.topic.get(), self.is_private(),
                      self.invitees.get())
         return "break"
 

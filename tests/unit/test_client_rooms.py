@@ -240,3 +240,19 @@ def test_a_topic_cannot_disguise_itself_in_the_header(h: Harness, parts: RoomPar
     h.app.select_conversation("team")
     panel = parts.panels[-1]
     assert panel is not None and panel.topic == "ok ⟨U+202E⟩gnp.exe"
+
+
+def test_an_earlier_sends_refusal_is_never_taken_for_the_rooms(
+        h: Harness, parts: RoomParts) -> None:
+    """A send's ``1009`` that arrives after a room request left, but answers the send before
+    it, stays a line in the conversation: only what comes after the batch's first pong is the
+    batch's (without that first ping the dialog would show the send's refusal)."""
+    session = h.online()
+    h.app.send_text("hello")
+    h.app.browse_rooms("")
+    session.deliver(ErrorReply("rate_limited", "slow down"))  # the send's, before the fence
+    h.pump()
+    answer_fence(session, PublicRoomEntry("team", "", 1, False), ListEnd("rooms", ""))
+    h.pump()
+    assert parts.errors == [] and parts.public[-1] == (["team"], False)
+    assert any(line.state == "retrying" for line in h.view.lines)

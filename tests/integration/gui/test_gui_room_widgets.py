@@ -94,8 +94,10 @@ def test_new_room_checks_the_name_as_typed_and_shows_refusals(view: TkView) -> N
     dialog.name.insert(0, "team")
     dialog.topic.insert(0, "plans")
     dialog.invitees.insert(0, "user2, user3")
+    dialog.private_box.invoke()  # as a click or Space would
+    assert dialog.is_private()
     press(dialog.invitees, "<Return>")
-    assert calls(view, "create_room") == [("team", "plans", False, "user2, user3")]
+    assert calls(view, "create_room") == [("team", "plans", True, "user2, user3")]
     view.show_room_error("new", "That name is taken by another room; choose another.")
     assert str(dialog.error.cget("text")).startswith("That name is taken")
     view.room_request_done("new")

@@ -57,7 +57,7 @@ def new_room(window: ClientWindow, name: str, topic: str = "", invite: str = "",
     assert isinstance(dialog, NewRoomDialog), "Ctrl+Shift+N opened no New room dialog"
     dialog.topic.insert(0, topic)
     dialog.invitees.insert(0, invite)
-    dialog.private.set(private)
+    dialog.set_private(private)
     window.type_and_enter(dialog.name, name)
     return dialog
 
