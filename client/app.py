@@ -382,7 +382,7 @@ class App(ChatActions, E2eActions):
             )
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
-            e2e.deliver, e2e.on_safety = self.traffic.received, self.view.show_safety
+            e2e.attach(self.traffic, self.view.show_safety)
             self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
             e2e.start(self._password or "")  # the master key's seam: client.master_key
