@@ -393,7 +393,7 @@ class App(RoomActions, SignInActions, AccountActions, E2eActions):
             )
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
-            e2e.deliver, e2e.on_safety = self.traffic.received, self.view.show_safety
+            e2e.attach(self.traffic, self.view.show_safety)
             self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
             e2e.start(master_key=self.master_key)  # derived by the key login

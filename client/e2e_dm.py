@@ -37,7 +37,7 @@ from client.e2e_opener import BlobOpener
 from client.e2e_state import E2eState, E2eStateFile
 from client.e2e_view import CLEAR_LABEL, SafetyView, SecurityNote, UnverifiedDelivery
 from client.model import ChatModel, EntryState
-from client.traffic import Link, Timers
+from client.traffic import ChatTraffic, Link, Timers
 from common.e2e import (
     Header,
     Opened,
@@ -113,7 +113,8 @@ class SealedDirect:
         self._waiting: dict[str, DirectRequest] = {}  # client_msg_id -> not sealed yet
         self._blobs: dict[str, str] = {}  # client_msg_id -> sealed once, resent the same
         self._inbox: deque[ServerMessage] = deque()  # held behind a key or a blob opening
-        self._opener = BlobOpener(timers, self._drain_inbox)
+        self._opener = BlobOpener(timers, self._opened_later)
+        self.repaint: Callable[[], None] = lambda: None  # the conversation's, at once
         self._told: set[str] = set()  # "no keys yet" said once per contact and session
         self._safety_wanted: str | None = None
         self._save_timer: object | None = None
@@ -254,6 +255,17 @@ class SealedDirect:
         asked, self._asked = self._asked, set()
         for peer in asked:
             self._lookup(peer)
+
+    def attach(self, traffic: ChatTraffic, on_safety: Callable[[SafetyView], None]) -> None:
+        """Pass opened messages to ``traffic``, safety numbers to the verify dialog."""
+        self.deliver, self.on_safety = traffic.received, on_safety
+        self.repaint = lambda: traffic.refresh(now=True)
+
+    def _opened_later(self) -> None:
+        """Blobs finished opening between two pumps: pass them on and paint them now, so the
+        window (unread count, title) agrees with what the notification says."""
+        self._drain_inbox()
+        self.repaint()
 
     def _drain_inbox(self) -> None:
         """Pass on what is ready from the front of the inbox; start opening what can be."""
