@@ -376,6 +376,7 @@ class App(ChatActions):
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
             self.traffic.restore()  # resends go before any history request
             self.traffic.select_conversation(LOBBY)
+            self.traffic.sync.start()  # opt in to rooms: the conversation list (``0021``)
         else:
             self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
             self.traffic.resumed()

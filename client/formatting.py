@@ -217,9 +217,10 @@ def counter_text(length: int, limit: int = MAX_TEXT) -> tuple[str, bool]:
 
 
 def conversation_title(key: str, nickname: str = "") -> str:
-    """``# lobby`` for the room, ``@nickname`` (or ``@username``) for a direct conversation."""
-    if key == "lobby":
-        return "# lobby"
+    """``# lobby`` or ``# room`` for a room, ``@nickname`` (or ``@username``) for a direct
+    conversation."""
+    if not key.startswith("@"):
+        return "# " + safe_name(key)
     return "@" + safe_name(nickname or key.removeprefix("@"))
 
 

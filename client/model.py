@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from client.conversations import ConversationIndex
 from client.presence import PresenceRun
 from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, DirectRequest
 from common.protocol import LOBBY
@@ -194,6 +195,7 @@ class ChatModel:
         self.outbox = UnackedSends()
         self._presence_run = PresenceRun()
         self._presence_entry: Entry | None = None  # the lobby line the current run rewrites
+        self.index = ConversationIndex()  # previews, order, read positions (``conversations``)
 
     # --- conversations ----------------------------------------------------------------------
 
@@ -369,8 +371,8 @@ class ChatModel:
         conv = self.conversation(key)
         cid = client_msg_id or new_client_msg_id()
         request: ChatRequest | DirectRequest
-        if key == LOBBY:
-            request = ChatRequest(LOBBY, cid, text)
+        if not key.startswith("@"):  # lobby or another room
+            request = ChatRequest(key, cid, text)
         else:
             request = DirectRequest(key.removeprefix("@"), cid, text)
         entry = conv.add(Entry(

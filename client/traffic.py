@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from client.backoff import Backoff
+from client.conversation_sync import ConversationSync
+from client.conversations import is_conversation_key
 from client.formatting import error_text
 from client.model import HISTORY_PAGE, ChatModel, Conversation, HistoryKind
 from client.notify import Alerts, is_live, notice_for
@@ -31,6 +33,7 @@ from common.messages import (
     RosterUpdate,
     ServerMessage,
 )
+from common.messages_rooms import ROOM_EVENTS
 from common.protocol import LOBBY, MAX_TEXT, ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -82,6 +85,8 @@ class ChatTraffic:
         self._retry_timer: object | None = None
         self._page_added: dict[str, int] = {}  # messages per conversation since its request
         self._page_kind: dict[str, HistoryKind] = {}  # per pending history request
+        self.sync = ConversationSync(model, link, timers, renderer.view, alerts,
+                                     self.select_conversation, now_ms)  # rooms, read marks
 
     # --- what the view calls ----------------------------------------------------------------
 
@@ -104,6 +109,7 @@ class ChatTraffic:
 
     def select_conversation(self, key: str) -> None:
         """Show conversation ``key`` with its own draft in the input box."""
+        self.sync.switching(key)
         conv = self.model.select(key)
         if not conv.opened:
             self._request_history(conv, None, "first")
@@ -146,7 +152,7 @@ class ChatTraffic:
                 self.model.compose(message.conversation, message.text, message.typed_ms,
                                    message.client_msg_id)
         for key, text in stash.drafts.items():
-            if key == LOBBY or key.startswith("@"):
+            if is_conversation_key(key):
                 self.model.set_draft(key, text)
         if stash.messages:
             self.model.system(LOBBY, f"{len(stash.messages)} unsent message(s) from last time "
@@ -193,6 +199,7 @@ class ChatTraffic:
                 self._request_history(conv, None, "refresh")
             elif conv.key == self.model.active:  # opened while offline
                 self._request_history(conv, None, "first")
+        self.sync.start()  # after the resends and the gaps' pages, as at the first login
 
     def went_offline(self) -> None:
         """The connection is gone (for now or for good): the people list becomes "last known"."""
@@ -216,10 +223,12 @@ class ChatTraffic:
                 self._page_added[key] = self._page_added.get(key, 0) + 1
                 if live:
                     self._alert(message, key)
+                self.sync.delivered(entry, live)
         elif isinstance(message, HistoryEnd):
             self._history_end(message)
         elif isinstance(message, Ack):
-            if model.ack(message) is not None:
+            if (acked := model.ack(message)) is not None:
+                self.sync.delivered(acked, live=False)
                 self._retry.reset()
                 self.save()
         elif isinstance(message, PresenceEvent):
@@ -228,6 +237,8 @@ class ChatTraffic:
             model.set_roster(message.users, self._now_ms())
         elif isinstance(message, ErrorReply):
             self._error(message)
+        elif isinstance(message, ROOM_EVENTS):
+            self.sync.received(message)
         self.refresh()
 
     def refresh(self, now: bool = False) -> None:

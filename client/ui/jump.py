@@ -55,6 +55,23 @@ class LeftOff:
         self.button.place(in_=self.text, relx=1.0, rely=1.0, x=-margin, y=-margin, anchor="se")
         self.button.lift()
 
+    def mark_before(self, entry_id: str) -> None:
+        """The person came back to the conversation: the line goes above ``entry_id``, the
+        first message they have not seen (any earlier line goes)."""
+        t = self.text
+        ranges = t.tag_ranges(entry_id)
+        if not ranges:
+            return
+        state = t.cget("state")
+        t.configure(state="normal")
+        old = t.tag_ranges(MARKER_TAG)
+        if old:
+            t.delete(old[0], old[1])
+            ranges = t.tag_ranges(entry_id)
+        t.insert(t.index(f"{ranges[0]} linestart"), f"──── {NEW_MESSAGES} ────\n", (MARKER_TAG,))
+        t.configure(state=state)
+        self.marked = True
+
     def repainted(self) -> None:
         """The transcript was painted afresh: no line, no button."""
         self.marked = False

@@ -23,6 +23,7 @@ from client.notify import unread_total, window_title
 from client.prefs import GEOMETRY, PrefsFile
 from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.chat import ChatCallbacks, ChatFrame
+from client.ui.conversation_list import FocusWatch
 from client.ui.dialogs import (
     CloseChoice,
     ConfirmDialog,
@@ -34,7 +35,9 @@ from client.ui.dialogs import (
 )
 from client.ui.login import LoginFrame
 from client.ui.notifier import MUTE_KEYS, MUTED_MARK, WindowAlerts
+from client.ui.people_dialog import NEW_CONVERSATION_KEYS, PeopleDialog
 from client.ui.theme import PALETTES, Fonts, setup_fonts, setup_style, ui_scale
+from common.messages_rooms import PersonEntry
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ CHAT_MIN = (720, 480)
 class Controller(Protocol):
     """What the widgets call on ``client.app.App`` (the person's actions)."""
 
+    username: str
     def login(self, address: str, username: str, password: str) -> None: ...
     def logout(self) -> None: ...
     def quit(self, unsent: Literal["keep", "discard"] = "keep") -> None: ...
@@ -59,6 +63,9 @@ class Controller(Protocol):
     def open_direct(self, username: str) -> None: ...
     def load_older(self) -> None: ...
     def reconnect_now(self) -> None: ...
+    def search_people(self, prefix: str, after: str) -> None: ...
+    def window_focus(self, focused: bool) -> None: ...
+    def reading_newest(self) -> None: ...
 
 
 class TkView:
@@ -82,6 +89,10 @@ class TkView:
         self._listed: tuple[Sequence[ConversationItem], str] = ((), "")
         for sequence in MUTE_KEYS:
             window.bind(sequence, self._mute_active, add=True)
+        for sequence in NEW_CONVERSATION_KEYS:
+            window.bind(sequence, self.new_conversation, add=True)
+        self.people_dialog: PeopleDialog | None = None
+        self.focus_watch = FocusWatch(window, lambda: self.alerts.focused(), self._focus_changed)
 
     def attach(self, controller: Controller) -> None:
         """Give the widgets someone to report to (the controller needs the view first)."""
@@ -178,6 +189,7 @@ class TkView:
             reconnect=c.reconnect_now,
         ))
         self.chat.pack(fill="both", expand=True)
+        self.chat.messages.on_newest = c.reading_newest
         self.chat.title.configure(text=title.split(" — ")[0])
         self._title_base = title
         self.window.title(title)
@@ -252,6 +264,33 @@ class TkView:
     def show_draft(self, conversation: str, text: str) -> None:
         if self.chat is not None:
             self.chat.show_draft(conversation, text)
+
+    def mark_unseen(self, entry_id: str) -> None:
+        if self.chat is not None:
+            self.chat.messages.left_off.mark_before(entry_id)
+
+    def at_newest(self) -> bool:
+        return self.chat is not None and self.chat.messages.following
+
+    def show_directory(self, people: Sequence[PersonEntry], more: str) -> None:
+        if self.people_dialog is not None and self.people_dialog.winfo_exists():
+            self.people_dialog.show(people, more)
+
+    def new_conversation(self, _event: object = None) -> str:
+        """Ctrl+N: the "New conversation" dialog (one at a time)."""
+        c = self.controller
+        if self.chat is None or c is None or self.closed:
+            return "break"
+        if self.people_dialog is not None and self.people_dialog.winfo_exists():
+            self.people_dialog.lift()
+        else:
+            self.people_dialog = PeopleDialog(self.window, c.username, c.search_people,
+                                              c.open_direct)
+        return "break"
+
+    def _focus_changed(self, focused: bool) -> None:
+        if self.controller is not None and self.chat is not None and not self.closed:
+            self.controller.window_focus(focused)
 
     # --- dialogs ----------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from client.renderer import ConversationItem, Person
 from client.session import Connected, Disconnected, Received
 from client.trust import KnownServers
 from common.messages import HistoryEnd, LoginResult, RosterUpdate
+from common.messages_rooms import PersonEntry
 
 CIPHER = "AES-256-GCM · X25519 + RSA-3072"
 
@@ -57,6 +58,9 @@ class FakeView:
         self.renders = 0
         self.title = ""
         self.draft: tuple[str, str] = ("", "")  # (conversation, text) in the input box
+        self.unseen_marks: list[str] = []  # entries the "New messages" line was put above
+        self.newest_in_view = True
+        self.directory: list[tuple[tuple[PersonEntry, ...], str]] = []
 
     def after(self, ms: int, callback: Callable[[], None]) -> object:
         token = next(self._ids)
@@ -111,6 +115,15 @@ class FakeView:
 
     def show_draft(self, conversation: str, text: str) -> None:
         self.draft = (conversation, text)
+
+    def mark_unseen(self, entry_id: str) -> None:
+        self.unseen_marks.append(entry_id)
+
+    def at_newest(self) -> bool:
+        return self.newest_in_view
+
+    def show_directory(self, people: Sequence[PersonEntry], more: str) -> None:
+        self.directory.append((tuple(people), more))
 
     def ask_trust(self, server: str, fingerprint: str, on_answer: Callable[[bool], None]) -> None:
         self.trust_question = (server, fingerprint, on_answer)

@@ -9,6 +9,7 @@ class RecordingController:
     """Implements ``client.ui.window.Controller`` and remembers each call."""
 
     def __init__(self, unsent: int = 0) -> None:
+        self.username = "user1"
         self.unsent = unsent
         self.calls: list[tuple[str, object]] = []
 
@@ -45,6 +46,15 @@ class RecordingController:
 
     def reconnect_now(self) -> None:
         self.calls.append(("reconnect_now", None))
+
+    def search_people(self, prefix: str, after: str) -> None:
+        self.calls.append(("search_people", (prefix, after)))
+
+    def window_focus(self, focused: bool) -> None:
+        self.calls.append(("window_focus", focused))
+
+    def reading_newest(self) -> None:
+        self.calls.append(("reading_newest", None))
 
     def named(self, name: str) -> list[object]:
         return [value for called, value in self.calls if called == name]
