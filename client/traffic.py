@@ -109,8 +109,11 @@ class ChatTraffic:
 
     def select_conversation(self, key: str) -> None:
         """Show conversation ``key`` with its own draft in the input box."""
-        self.sync.switching(key)
-        conv = self.model.select(key)
+        if key == self.model.active and self.model.conversation(key).opened:
+            conv = self.model.conversation(key)  # shown already (the list repainted): no return
+        else:
+            self.sync.switching(key)
+            conv = self.model.select(key)
         if not conv.opened:
             self._request_history(conv, None, "first")
         self.renderer.show_draft(conv.key, conv.draft)

@@ -270,7 +270,8 @@ class TkView:
             self.chat.messages.left_off.mark_before(entry_id)
 
     def at_newest(self) -> bool:
-        return self.chat is not None and self.chat.messages.following
+        """The transcript's end is in view (read afresh: ``following`` lags a resize)."""
+        return self.chat is not None and self.chat.messages.text.yview()[1] >= 0.999
 
     def show_directory(self, people: Sequence[PersonEntry], more: str) -> None:
         if self.people_dialog is not None and self.people_dialog.winfo_exists():
