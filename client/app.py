@@ -53,7 +53,7 @@ from common.messages import (
     ResumeRequest,
     ServerMessage,
 )
-from common.protocol import LOBBY, LoginRefusal
+from common.protocol import LoginRefusal
 
 logger = logging.getLogger(__name__)
 
@@ -375,8 +375,7 @@ class App(ChatActions):
             self.view.set_login_busy(False, "")
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
             self.traffic.restore()  # resends go before any history request
-            self.traffic.select_conversation(LOBBY)
-            self.traffic.sync.start()  # opt in to rooms: the conversation list (``0021``)
+            self.traffic.opened()  # the lobby shown, then the conversation list (``0021``)
         else:
             self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
             self.traffic.resumed()

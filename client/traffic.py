@@ -193,6 +193,11 @@ class ChatTraffic:
 
     # --- what the controller calls ----------------------------------------------------------
 
+    def opened(self) -> None:
+        """The first login: show the lobby, then opt in to rooms and ask for the list."""
+        self.select_conversation(LOBBY)
+        self.sync.start()
+
     def resumed(self) -> None:
         """Logged in again after a reconnect: resend the outbox and fill the gaps."""
         self._resend()

@@ -4,8 +4,9 @@ people online on the right, and a status line. Widgets only; the controller call
 
 Keyboard: Enter sends, Shift+Enter makes a new line, Tab and Shift+Tab leave the input box
 (Ctrl+Tab too, as everywhere in Tk), Ctrl+A selects all of it, Ctrl+K and Ctrl+Shift+K switch
-to the next and previous conversation, Ctrl+F searches the open conversation (Enter: next match,
-Shift+Enter: previous, Esc: close). Every control that takes focus shows it.
+to the next and previous conversation, Ctrl+N starts a new one (``people_dialog``), Ctrl+F
+searches the open conversation (Enter: next match, Shift+Enter: previous, Esc: close). Every
+control that takes focus shows it.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ and shows a button over the transcript's bottom right that scrolls to the newest
 The button goes away once the newest message is in view; Ctrl+End does the same as the button
 from anywhere in the window. The line stays where it is until the conversation is painted
 again (another conversation, or this one reopened), so the place one left off stays findable.
+The same line is put above the first unseen message when the person comes back to a
+conversation (``mark_before``; which message is ``client.conversations``' rule).
 """
 
 from __future__ import annotations

@@ -315,3 +315,11 @@ def test_a_direct_message_in_the_open_conversation_counts_while_unfocused(
     alerts.has_focus = True
     hc.app.window_focus(True)
     assert hc.view.unread()["@user2"] == 0
+
+
+def test_a_preview_cannot_hide_or_reorder_text_in_the_list() -> None:
+    """A message (or a hostile server's ``1017``) with a bidi override or a zero-width
+    character: the row shows the code point instead of obeying it."""
+    row = row_text(ConversationItem("@mallory", "@mallory", 1, "mallory: pay \u202eevil\u200b"))
+    assert "\u202e" not in row and "\u200b" not in row
+    assert "U+202E" in row and "U+200B" in row
