@@ -18,7 +18,8 @@ import pytest
 from Crypto.PublicKey import RSA
 
 from client.ui.jump import NEW_MESSAGES
-from common.messages_rooms import CreateRoomRequest, InviteRequest, RoomInfo
+from client.ui.people_dialog import PeopleDialog
+from common.messages_rooms import CreateRoomRequest, InviteRequest, PersonEntry, RoomInfo
 from tests.integration.rooms_helpers import conversations, expect, heard_in, say
 from tests.support.chat_client import ChatClient
 
@@ -225,3 +226,30 @@ def test_a_direct_message_in_the_open_conversation_counts_while_unfocused(
     marker = next(i for i, line in enumerate(lines) if NEW_MESSAGES in line)
     assert any(later in line for line in lines[marker:marker + 3])
     assert any(first in line for line in lines[:marker])
+
+
+def test_the_dialog_asks_for_the_next_page_and_adds_it(top: Any) -> None:
+    """Paging without a hundred accounts: the widget alone, fed pages as the view would."""
+    asked: list[tuple[str, str]] = []
+    opened: list[str] = []
+    dialog = PeopleDialog(top, "user1", lambda prefix, after: asked.append((prefix, after)),
+                          opened.append)
+    assert asked == [("", "")]  # everyone, from the start
+    dialog.show((PersonEntry("user1", "wang_yuan", True), PersonEntry("user2", "ding_zhen", True)),
+                "user2")
+    top.update()
+    assert dialog.results.get_children() == ("user2",)  # never oneself
+    assert dialog.more_button.winfo_ismapped()
+    dialog.more_button.invoke()
+    assert asked[-1] == ("", "user2")
+    dialog.show((PersonEntry("user3", "cxk", False),), "")
+    top.update()
+    assert dialog.results.get_children() == ("user2", "user3")
+    assert not dialog.more_button.winfo_ismapped()
+    dialog.entry.focus_force()
+    top.update()
+    dialog.entry.event_generate("<Down>")
+    top.update()
+    dialog.results.event_generate("<Return>")
+    top.update()
+    assert opened == ["user2"] and not dialog.winfo_exists()
