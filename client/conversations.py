@@ -74,6 +74,7 @@ class ConversationIndex:
         self.unseen_after: dict[str, int] = {}  # the "New messages" line's threshold
         self._sent_read: dict[str, int] = {}  # highest ``0020`` sent per conversation
         self._listing: list[str] | None = None
+        self.lists_done = 0  # complete ``0021`` answers so far (one per login or resume)
 
     def summary(self, key: str) -> Summary:
         found = self.summaries.get(key)
@@ -101,6 +102,7 @@ class ConversationIndex:
         """``1019|conversations|``: the rooms known here but no longer listed (left while away)."""
         listed = set(self._listing or ())
         self._listing = None
+        self.lists_done += 1
         gone = [key for key in self.summaries if is_room(key) and key not in listed]
         for key in gone:
             self.drop(key)
