@@ -128,8 +128,10 @@ class ConversationSync:
         if self._link.online:
             self._link.send(PeopleRequest(prefix, after))
 
-    def received(self, event: RoomEvent) -> None:
-        """A message of codes ``1010``-``1019`` (the ones the list needs; others pass by)."""
+    def received(self, event: RoomEvent) -> bool:
+        """A message of codes ``1010``-``1019`` (the ones the list needs; others pass by).
+        True when the outbox changed (a room left or renamed): the stash file is due."""
+        unsent = len(self.model.outbox)
         if isinstance(event, ConversationEntry):
             self._listed(event)
         elif isinstance(event, ListEnd):
@@ -147,6 +149,8 @@ class ConversationSync:
             self.drop(event.name, f"{how} #{event.name}.")
         elif isinstance(event, RoomRenamed):
             self._renamed(event)
+            return any(e.conversation == event.new_name for e in self.model.outbox.entries())
+        return len(self.model.outbox) != unsent
 
     # --- marking read -----------------------------------------------------------------------
 
@@ -213,7 +217,10 @@ class ConversationSync:
         was_open = model.active == key
         model.conversations.pop(key, None)
         model.index.drop(key)
-        logger.info("conversation %s dropped from the list", key)
+        unsent = model.outbox.drop(key)
+        logger.info("conversation %s dropped from the list (%d unsent given up)", key, unsent)
+        if unsent:
+            text += f" {unsent} unsent message(s) to it could not be sent."
         if was_open:
             self._select(LOBBY)
             model.system(LOBBY, text, self._now_ms())
@@ -222,6 +229,7 @@ class ConversationSync:
         model, old, new = self.model, event.old_name, event.new_name
         conv = model.conversations.pop(old, None)
         model.index.rename(old, new)
+        model.outbox.moved(old, new)
         if conv is None or new in model.conversations:
             return
         conv.key = new

@@ -11,7 +11,7 @@ import itertools
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from client.conversations import ConversationIndex
@@ -160,6 +160,20 @@ class UnackedSends:
                 entry.version += 1
                 changed.append(entry)
         return changed
+
+    def moved(self, old: str, new: str) -> None:
+        """Room ``old`` is now called ``new``: its unsent messages go there (same ids)."""
+        for cid, (request, entry) in self._items.items():
+            if isinstance(request, ChatRequest) and request.room == old:
+                self._items[cid] = (replace(request, room=new), entry)
+
+    def drop(self, conversation: str) -> int:
+        """The account left room ``conversation``: its unsent messages cannot be sent."""
+        gone = [cid for cid, (_, entry) in self._items.items()
+                if entry.conversation == conversation]
+        for cid in gone:
+            del self._items[cid]
+        return len(gone)
 
     def clear(self) -> None:
         """Give up on every unsent message (the person chose to discard them)."""

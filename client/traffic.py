@@ -245,8 +245,8 @@ class ChatTraffic:
             model.set_roster(message.users, self._now_ms())
         elif isinstance(message, ErrorReply):
             self._error(message)
-        elif isinstance(message, ROOM_EVENTS):
-            self.sync.received(message)
+        elif isinstance(message, ROOM_EVENTS) and self.sync.received(message):
+            self.save()  # unsent messages of a room left or renamed
         self.refresh()
 
     def refresh(self, now: bool = False) -> None:

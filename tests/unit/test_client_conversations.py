@@ -258,11 +258,14 @@ def test_rooms_appear_are_chatted_in_and_go(hc: Harness) -> None:
     hc.pump()
     assert hc.app.model.active == "team-a" and "team" not in hc.view.unread()
     assert hc.app.model.outbox.entries()[0].conversation == "team-a"
+    assert hc.app.model.outbox.requests()[0].room == "team-a"  # unsent: sent to the new name
     session.deliver(RoomLeft("team-a", "removed", "user2"))
     hc.pump()
     assert hc.app.model.active == "lobby" and "team-a" not in hc.view.unread()
     notes = [line.text for line in hc.view.lines if line.kind == "system"]
-    assert "user2 removed you from #team-a." in notes
+    assert ("user2 removed you from #team-a. 1 unsent message(s) to it could not be sent."
+            in notes)
+    assert len(hc.app.model.outbox) == 0  # nothing left to resend into a room one is not in
 
 
 def test_a_room_left_while_away_is_dropped_from_the_list(hc: Harness) -> None:
