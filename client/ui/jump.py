@@ -53,6 +53,9 @@ class LeftOff:
         if not self.marked:
             self.marked = True
             self.text.insert("end", f"──── {NEW_MESSAGES} ────\n", (MARKER_TAG,))
+        self._offer_jump()
+
+    def _offer_jump(self) -> None:
         margin = px(self.text, 16)
         self.button.place(in_=self.text, relx=1.0, rely=1.0, x=-margin, y=-margin, anchor="se")
         self.button.lift()
@@ -70,9 +73,18 @@ class LeftOff:
         if old:
             t.delete(old[0], old[1])
             ranges = t.tag_ranges(entry_id)
-        t.insert(t.index(f"{ranges[0]} linestart"), f"──── {NEW_MESSAGES} ────\n", (MARKER_TAG,))
+        where = t.index(f"{ranges[0]} linestart")
+        at_end = t.yview()[1] >= 0.999
+        t.insert(where, f"──── {NEW_MESSAGES} ────\n", (MARKER_TAG,))
         t.configure(state=state)
         self.marked = True
+        t.update_idletasks()
+        if t.dlineinfo(where) is None and t.compare(where, "<", "@0,0"):
+            t.yview(where)  # more came than fits: start reading at the line, jump offered
+            self._offer_jump()
+            self._on_jump()  # the view moved: the transcript notes it no longer follows
+        elif at_end:
+            t.see("end")  # the line made the text longer: still at the newest
 
     def repainted(self) -> None:
         """The transcript was painted afresh: no line, no button."""

@@ -17,8 +17,11 @@ from typing import Any
 import pytest
 from Crypto.PublicKey import RSA
 
+from client.formatting import Line
 from client.ui.jump import NEW_MESSAGES
+from client.ui.messages import MessageView
 from client.ui.people_dialog import PeopleDialog
+from client.ui.theme import setup_fonts
 from common.messages_rooms import CreateRoomRequest, InviteRequest, PersonEntry, RoomInfo
 from tests.integration.rooms_helpers import conversations, expect, heard_in, say
 from tests.support.chat_client import ChatClient
@@ -252,3 +255,21 @@ def test_the_dialog_asks_for_the_next_page_and_adds_it(top: Any) -> None:
     dialog.results.event_generate("<Return>")
     top.update()
     assert opened == ["user2"] and not dialog.winfo_exists()
+
+
+def test_on_return_the_line_is_brought_into_view_when_many_came(top: Any) -> None:
+    view = MessageView(top, setup_fonts(top), lambda: None)
+    view.pack(fill="both", expand=True)
+    items = [Line(f"e{i}", "message", "10:00", f"amy{i % 2}", f"message {i}") for i in range(80)]
+    view.render(items, None)
+    top.update()
+    view.left_off.mark_before("e78")  # two new: the line is in view already, nothing moves
+    top.update()
+    assert view.text.yview()[1] >= 0.999 and not view.left_off.shown
+    view.left_off.mark_before("e5")  # many new: reading starts at the line (only one line)
+    top.update()
+    assert view.plain_text().count(NEW_MESSAGES) == 1
+    marker = view.text.tag_ranges("new_marker")[0]
+    assert view.text.dlineinfo(marker) is not None
+    assert not view.following and view.left_off.shown
+    view.destroy()
