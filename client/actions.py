@@ -72,6 +72,23 @@ class ChatActions:
     def unsent_count(self) -> int:
         return self.traffic.unsent_count() if self.traffic is not None else 0
 
+    def search_people(self, prefix: str, after: str) -> None:
+        """The "New conversation" dialog: a page of the people directory."""
+        if self.traffic is not None:
+            self.watch.note_input()
+            self.traffic.sync.search_people(prefix, after)
+
+    def window_focus(self, focused: bool) -> None:
+        """The window gained or lost the focus: coming back is returning to the conversation."""
+        if self.traffic is not None:
+            self.traffic.sync.window_focus(focused)
+            self.traffic.refresh(now=True)
+
+    def reading_newest(self) -> None:
+        """The reader scrolled to the newest message: it may now count as read."""
+        if self.traffic is not None:
+            self.traffic.sync.schedule_mark()
+
     def set_draft(self, key: str, text: str) -> None:
         """The input box of conversation ``key`` now holds ``text``."""
         if self.traffic is not None:

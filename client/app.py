@@ -59,7 +59,7 @@ from common.messages import (
     ResumeRequest,
     ServerMessage,
 )
-from common.protocol import LOBBY, LoginRefusal
+from common.protocol import LoginRefusal
 
 logger = logging.getLogger(__name__)
 
@@ -395,7 +395,7 @@ class App(RoomActions, SignInActions, AccountActions, E2eActions):
             self.view.show_chat(f"{result.nickname or self.username} ({self.username}) — Chat")
             e2e.attach(self.traffic, self.view.show_safety)
             self.traffic.restore()  # resends go before any history request
-            self.traffic.select_conversation(LOBBY)
+            self.traffic.opened()  # the lobby shown, then the conversation list (``0021``)
             e2e.start(master_key=self.master_key)  # derived by the key login
         else:
             self.traffic.model.nickname = result.nickname or self.traffic.model.nickname

@@ -218,9 +218,10 @@ def counter_text(length: int, limit: int = MAX_TEXT) -> tuple[str, bool]:
 
 
 def conversation_title(key: str, nickname: str = "") -> str:
-    """``# lobby`` for a room, ``@nickname`` (or ``@username``) for a direct conversation."""
-    if not key.startswith("@"):  # the lobby or a room
-        return "# " + key
+    """``# lobby`` or ``# room`` for a room, ``@nickname`` (or ``@username``) for a direct
+    conversation."""
+    if not key.startswith("@"):
+        return "# " + safe_name(key)
     return "@" + safe_name(nickname or key.removeprefix("@"))
 
 

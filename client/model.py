@@ -11,9 +11,10 @@ import itertools
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from client.conversations import ConversationIndex
 from client.presence import PresenceRun
 from common.messages import Ack, ChatDelivery, ChatRequest, DirectDelivery, DirectRequest
 from common.protocol import LOBBY
@@ -162,6 +163,20 @@ class UnackedSends:
                 changed.append(entry)
         return changed
 
+    def moved(self, old: str, new: str) -> None:
+        """Room ``old`` is now called ``new``: its unsent messages go there (same ids)."""
+        for cid, (request, entry) in self._items.items():
+            if isinstance(request, ChatRequest) and request.room == old:
+                self._items[cid] = (replace(request, room=new), entry)
+
+    def drop(self, conversation: str) -> int:
+        """The account left room ``conversation``: its unsent messages cannot be sent."""
+        gone = [cid for cid, (_, entry) in self._items.items()
+                if entry.conversation == conversation]
+        for cid in gone:
+            del self._items[cid]
+        return len(gone)
+
     def clear(self) -> None:
         """Give up on every unsent message (the person chose to discard them)."""
         self._items.clear()
@@ -196,6 +211,7 @@ class ChatModel:
         self.outbox = UnackedSends()
         self._presence_run = PresenceRun()
         self._presence_entry: Entry | None = None  # the lobby line the current run rewrites
+        self.index = ConversationIndex()  # previews, order, read positions (``conversations``)
 
     # --- conversations ----------------------------------------------------------------------
 
@@ -372,7 +388,7 @@ class ChatModel:
         conv = self.conversation(key)
         cid = client_msg_id or new_client_msg_id()
         request: ChatRequest | DirectRequest
-        if not key.startswith("@"):  # the lobby or a room
+        if not key.startswith("@"):  # lobby or another room
             request = ChatRequest(key, cid, text)
         else:
             request = DirectRequest(key.removeprefix("@"), cid, text)

@@ -20,7 +20,6 @@ from typing import Protocol
 from client.formatting import person_label
 from client.model import ChatModel
 from common.messages import ChatDelivery, DirectDelivery
-from common.protocol import LOBBY
 
 PREVIEW_CHARS = 120
 """A notification shows the start of the message: enough to decide, never a wall of text."""
@@ -83,7 +82,7 @@ def notice_for(
     if isinstance(message, DirectDelivery):
         return Notice(model.direct_key(message.sender), sender, body)
     if mentions(message.text, (model.username, model.nickname)):
-        return Notice(message.room, f"{sender} in {LOBBY}", body)
+        return Notice(message.room, f"{sender} in {message.room}", body)
     return None
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from client.conversations import ordered
 from client.formatting import Line, conversation_title, entry_line, person_label, to_lines
-from client.model import ChatModel
-from common.protocol import LOBBY
+from client.model import ChatModel, Conversation
+from common.messages_rooms import PersonEntry
 
 if TYPE_CHECKING:
     from client.e2e_view import SafetyView, SecurityNote
@@ -33,6 +34,8 @@ class ConversationItem:
     key: str
     title: str
     unread: int
+    preview: str = ""  # the newest message: "sender: text…"
+    mentioned: bool = False  # an unread message names the person
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class View(Protocol):
     def update_message(self, line: Line) -> None: ...
     def set_people(self, people: Sequence[Person]) -> None: ...
     def show_draft(self, conversation: str, text: str) -> None: ...
+    def mark_unseen(self, entry_id: str) -> None: ...
+    def at_newest(self) -> bool: ...
+    def show_directory(self, people: Sequence[PersonEntry], more: str) -> None: ...
     def ask_trust(
         self, server: str, fingerprint: str, on_answer: Callable[[bool], None]
     ) -> None: ...
@@ -98,6 +104,7 @@ class Renderer:
         self._shown_key: str | None = None
         self._shown: list[str] = []  # entry ids painted, in order
         self._versions: dict[str, int] = {}
+        self._marked: str | None = None  # the entry the "New messages" line is above
 
     def mark(self) -> None:
         """Something may have changed; the next ``refresh()`` looks."""
@@ -108,13 +115,28 @@ class Renderer:
         self.view.show_draft(key, text)
 
     def conversation_items(self) -> tuple[ConversationItem, ...]:
-        """The room first, then direct conversations in the order they began."""
+        """``lobby`` first, then newest first (``client.conversations.ordered``)."""
+        model, summaries = self.model, self.model.index.summaries
+        newest = [(key, max(conv.newest_msg_id, summaries[key].newest_msg_id)
+                   if key in summaries else conv.newest_msg_id)
+                  for key, conv in model.conversations.items()]
         items = []
-        for key, conv in self.model.conversations.items():
-            nickname = conv.nickname or self.model.roster.get(key.removeprefix("@"), "")
-            items.append(ConversationItem(key, conversation_title(key, nickname), conv.unread))
-        items.sort(key=lambda item: item.key != LOBBY)
+        for key in ordered(newest):
+            conv, summary = model.conversations[key], summaries.get(key)
+            nickname = conv.nickname or model.roster.get(key.removeprefix("@"), "")
+            items.append(ConversationItem(
+                key, conversation_title(key, nickname), conv.unread,
+                summary.preview if summary else "", bool(summary and summary.mentioned)))
         return tuple(items)
+
+    def unseen_entry(self, conv: Conversation) -> str | None:
+        """The first message the person has not seen since returning to ``conv`` (the "New
+        messages" line goes above it), or None."""
+        after = self.model.index.unseen_after.get(conv.key)
+        if after is None:
+            return None
+        return next((e.entry_id for e in conv.ordered() if e.kind == "message" and not e.own
+                     and e.msg_id is not None and e.msg_id > after), None)
 
     def people(self) -> tuple[Person, ...]:
         """Everyone online (or last known online, while offline), oneself first, then by
@@ -159,5 +181,10 @@ class Renderer:
             if same_conv and self._shown and self._shown[0] in ids[1:]:
                 anchor = self._shown[0]  # older history arrived above: keep this one in place
             self.view.render_messages(to_lines(entries, None, now, self._tz), anchor)
+            self._marked = None  # a fresh transcript has no line
+        unseen = self.unseen_entry(conv)
+        if unseen is not None and unseen != self._marked:
+            self.view.mark_unseen(unseen)
+            self._marked = unseen
         self._shown_key, self._shown = conv.key, ids
         self._versions = {entry.entry_id: entry.version for entry in entries}

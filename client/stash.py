@@ -20,9 +20,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from client.conversations import is_conversation_key
 from client.trust import server_id, write_private
 from common.messages import ChatRequest, DirectRequest
-from common.protocol import LOBBY
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +34,14 @@ FORMAT_VERSION = 1
 class StashedMessage:
     """One unacked message: where it goes, its idempotency key, what it says, when typed."""
 
-    conversation: str  # "lobby" or "@username"
+    conversation: str  # "lobby", a room name or "@username"
     client_msg_id: str
     text: str
     typed_ms: int
 
     def request(self) -> ChatRequest | DirectRequest:
-        if self.conversation == LOBBY:
-            return ChatRequest(LOBBY, self.client_msg_id, self.text)
+        if not self.conversation.startswith("@"):  # lobby or another room
+            return ChatRequest(self.conversation, self.client_msg_id, self.text)
         return DirectRequest(self.conversation.removeprefix("@"), self.client_msg_id, self.text)
 
 
@@ -120,7 +120,7 @@ def _parse(document: object) -> Stash:
     for item in document["messages"]:
         message = StashedMessage(str(item["conversation"]), str(item["client_msg_id"]),
                                  str(item["text"]), int(item["typed_ms"]))
-        if message.conversation != LOBBY and not message.conversation.startswith("@"):
+        if not is_conversation_key(message.conversation):
             raise ValueError(f"unknown conversation {message.conversation!r}")
         messages.append(message)
     drafts = document.get("drafts", {})

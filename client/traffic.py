@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from client.backoff import Backoff
+from client.conversation_sync import ConversationSync
+from client.conversations import is_conversation_key
 from client.formatting import error_text
 from client.model import HISTORY_PAGE, ChatModel, Conversation, HistoryKind
 from client.notify import Alerts, is_live, notice_for
@@ -31,6 +33,7 @@ from common.messages import (
     RosterUpdate,
     ServerMessage,
 )
+from common.messages_rooms import ROOM_EVENTS
 from common.protocol import LOBBY, MAX_TEXT, ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,8 @@ class ChatTraffic:
         # conversation -> (newest msg_id known when the link came back, pages left): a gap
         # longer than one page is filled page by page, down to what was known
         self._gaps: dict[str, tuple[int, int]] = {}
+        self.sync = ConversationSync(model, link, timers, renderer.view, alerts,
+                                     self.select_conversation, now_ms)  # rooms, read marks
 
     # --- what the view calls ----------------------------------------------------------------
 
@@ -108,7 +113,11 @@ class ChatTraffic:
 
     def select_conversation(self, key: str) -> None:
         """Show conversation ``key`` with its own draft in the input box."""
-        conv = self.model.select(key)
+        if key == self.model.active and self.model.conversation(key).opened:
+            conv = self.model.conversation(key)  # shown already (the list repainted): no return
+        else:
+            self.sync.switching(key)
+            conv = self.model.select(key)
         if not conv.opened:
             self._request_history(conv, None, "first")
         self.renderer.show_draft(conv.key, conv.draft)
@@ -150,7 +159,7 @@ class ChatTraffic:
                 self.model.compose(message.conversation, message.text, message.typed_ms,
                                    message.client_msg_id)
         for key, text in stash.drafts.items():
-            if key == LOBBY or key.startswith("@"):
+            if is_conversation_key(key):
                 self.model.set_draft(key, text)
         if stash.messages:
             self.model.system(LOBBY, f"{len(stash.messages)} unsent message(s) from last time "
@@ -188,6 +197,11 @@ class ChatTraffic:
 
     # --- what the controller calls ----------------------------------------------------------
 
+    def opened(self) -> None:
+        """The first login: show the lobby, then opt in to rooms and ask for the list."""
+        self.select_conversation(LOBBY)
+        self.sync.start()
+
     def resumed(self) -> None:
         """Logged in again after a reconnect: resend the outbox and fill the gaps."""
         self._resend()
@@ -198,6 +212,7 @@ class ChatTraffic:
                 self._request_history(conv, None, "refresh")
             elif conv.key == self.model.active:  # opened while offline
                 self._request_history(conv, None, "first")
+        self.sync.start()  # after the resends and the gaps' pages, as at the first login
 
     def went_offline(self) -> None:
         """The connection is gone (for now or for good): the people list becomes "last known"."""
@@ -221,10 +236,12 @@ class ChatTraffic:
                 self._page_added[key] = self._page_added.get(key, 0) + 1
                 if live:
                     self._alert(message, key)
+                self.sync.delivered(entry, live)
         elif isinstance(message, HistoryEnd):
             self._history_end(message)
         elif isinstance(message, Ack):
-            if model.ack(message) is not None:
+            if (acked := model.ack(message)) is not None:
+                self.sync.delivered(acked, live=False)
                 self._retry.reset()
                 self.save()
         elif isinstance(message, PresenceEvent):
@@ -233,6 +250,8 @@ class ChatTraffic:
             model.set_roster(message.users, self._now_ms())
         elif isinstance(message, ErrorReply):
             self._error(message)
+        elif isinstance(message, ROOM_EVENTS) and self.sync.received(message):
+            self.save()  # unsent messages of a room left or renamed
         self.refresh()
 
     def refresh(self, now: bool = False) -> None:

@@ -4,8 +4,9 @@ people online on the right, and a status line. Widgets only; the controller call
 
 Keyboard: Enter sends, Shift+Enter makes a new line, Tab and Shift+Tab leave the input box
 (Ctrl+Tab too, as everywhere in Tk), Ctrl+A selects all of it, Ctrl+K and Ctrl+Shift+K switch
-to the next and previous conversation, Ctrl+F searches the open conversation (Enter: next match,
-Shift+Enter: previous, Esc: close). Every control that takes focus shows it.
+to the next and previous conversation, Ctrl+N starts a new one (``people_dialog``), Ctrl+F
+searches the open conversation (Enter: next match, Shift+Enter: previous, Esc: close). Every
+control that takes focus shows it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tkinter import ttk
 
 from client.formatting import Line, counter_text
 from client.renderer import ConversationItem, Person, StatusLevel
+from client.ui.conversation_list import fill_list, style_list
 from client.ui.keys import focus_next, focus_previous
 from client.ui.messages import MessageView
 from client.ui.search import SearchBar
@@ -211,6 +213,7 @@ class ChatFrame(ttk.Frame):
         self.status_dot.itemconfigure(self._dot, fill=status_colour(p, self._level))
         self.people.tag_configure("me", foreground=p.muted)
         self.people.tag_configure("last_known", foreground=p.muted)
+        style_list(self.conversations, p)
         self.messages.apply_palette(p)
         self.theme_button.configure(text="Light theme" if p.name == "dark" else "Dark theme")
         self.refresh_counter()
@@ -303,20 +306,11 @@ class ChatFrame(ttk.Frame):
     # --- painting ---------------------------------------------------------------------------
 
     def set_conversations(self, items: Sequence[ConversationItem], active: str) -> None:
-        tree = self.conversations
         self._updating = True
         try:
-            tree.delete(*tree.get_children())
-            for item in items:
-                badge = str(item.unread) if item.unread else ""
-                tree.insert("", "end", iid=item.key, text=f"  {item.title}", values=(badge,),
-                            tags=("unread",) if item.unread else ())
-                if item.key == active:
-                    self.conversation_title.configure(text=item.title)
-            if active in tree.get_children():
-                tree.selection_set(active)
-                tree.focus(active)
-                tree.see(active)
+            title = fill_list(self.conversations, items, active)
+            if title is not None:
+                self.conversation_title.configure(text=title)
         finally:
             self._updating = False
 

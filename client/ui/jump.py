@@ -6,6 +6,8 @@ and shows a button over the transcript's bottom right that scrolls to the newest
 The button goes away once the newest message is in view; Ctrl+End does the same as the button
 from anywhere in the window. The line stays where it is until the conversation is painted
 again (another conversation, or this one reopened), so the place one left off stays findable.
+The same line is put above the first unseen message when the person comes back to a
+conversation (``mark_before``; which message is ``client.conversations``' rule).
 """
 
 from __future__ import annotations
@@ -51,9 +53,38 @@ class LeftOff:
         if not self.marked:
             self.marked = True
             self.text.insert("end", f"──── {NEW_MESSAGES} ────\n", (MARKER_TAG,))
+        self._offer_jump()
+
+    def _offer_jump(self) -> None:
         margin = px(self.text, 16)
         self.button.place(in_=self.text, relx=1.0, rely=1.0, x=-margin, y=-margin, anchor="se")
         self.button.lift()
+
+    def mark_before(self, entry_id: str) -> None:
+        """The person came back to the conversation: the line goes above ``entry_id``, the
+        first message they have not seen (any earlier line goes)."""
+        t = self.text
+        ranges = t.tag_ranges(entry_id)
+        if not ranges:
+            return
+        state = t.cget("state")
+        t.configure(state="normal")
+        old = t.tag_ranges(MARKER_TAG)
+        if old:
+            t.delete(old[0], old[1])
+            ranges = t.tag_ranges(entry_id)
+        where = t.index(f"{ranges[0]} linestart")
+        at_end = t.yview()[1] >= 0.999
+        t.insert(where, f"──── {NEW_MESSAGES} ────\n", (MARKER_TAG,))
+        t.configure(state=state)
+        self.marked = True
+        t.update_idletasks()
+        if t.dlineinfo(where) is None and t.compare(where, "<", "@0,0"):
+            t.yview(where)  # more came than fits: start reading at the line, jump offered
+            self._offer_jump()
+            self._on_jump()  # the view moved: the transcript notes it no longer follows
+        elif at_end:
+            t.see("end")  # the line made the text longer: still at the newest
 
     def repainted(self) -> None:
         """The transcript was painted afresh: no line, no button."""

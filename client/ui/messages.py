@@ -71,6 +71,7 @@ class MessageView(ttk.Frame):
         self._expanded: set[str] = set()
         self.following = True  # the reader is at the newest message
         self.left_off = LeftOff(self.text, self._note_position)
+        self.on_newest: Callable[[], None] = lambda: None  # the reader reached the newest
         self.apply_palette(palette_of(self))
         t = self.text
         for sequence in ("<MouseWheel>", "<Button-4>", "<Prior>"):
@@ -340,6 +341,7 @@ class MessageView(ttk.Frame):
         self.following = self.text.yview()[1] >= 0.999
         if self.following:
             self.left_off.at_bottom()
+            self.on_newest()
 
     def destroy(self) -> None:
         self.left_off.forget_keys()

@@ -74,6 +74,7 @@ class Palette:
     focus: str = "#2563eb"
     match: str = "#fde68a"
     match_current: str = "#f59e0b"
+    mention_row: str = "#fde9b8"  # a conversation whose unread messages name the person
 
 
 LIGHT = Palette()
@@ -84,7 +85,7 @@ DARK = Palette(
     selected_text="#0b1220", own_band="#18212e", own_stripe="#6ea8fe", other_stripe="#7d8794",
     danger="#ff8a8a", ok="#4ade80", busy="#fbbf24", other_sender="#2dd4bf",
     scroll_thumb="#7d8794", code_background="#1f242b", focus="#6ea8fe", match="#7a5c00",
-    match_current="#9a3412",
+    match_current="#9a3412", mention_row="#5c4305",
 )
 PALETTES: dict[str, Palette] = {"light": LIGHT, "dark": DARK}
 PALETTE = LIGHT

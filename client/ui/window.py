@@ -24,6 +24,7 @@ from client.prefs import GEOMETRY, PrefsFile
 from client.renderer import ConversationItem, Person, StatusLevel
 from client.ui.account_dialog import AccountPanel, add_account_button, add_code_button
 from client.ui.chat import ChatCallbacks, ChatFrame
+from client.ui.conversation_list import FocusWatch
 from client.ui.dialogs import (
     CloseChoice,
     ConfirmDialog,
@@ -35,9 +36,11 @@ from client.ui.dialogs import (
 )
 from client.ui.login import LoginFrame
 from client.ui.notifier import MUTE_KEYS, MUTED_MARK, WindowAlerts
+from client.ui.people_dialog import NEW_CONVERSATION_KEYS, PeopleDialog
 from client.ui.room_view import RoomController, RoomParts
 from client.ui.theme import PALETTES, Fonts, px, setup_fonts, setup_style, ui_scale
 from client.ui.verify_dialog import SecurityBar, VerifyDialog
+from common.messages_rooms import PersonEntry
 
 if TYPE_CHECKING:
     from client.e2e_view import SafetyView, SecurityNote
@@ -54,6 +57,7 @@ CHAT_MIN = (720, 480)
 class Controller(RoomController, Protocol):
     """What the widgets call on ``client.app.App`` (the person's actions)."""
 
+    username: str
     def login(self, address: str, username: str, password: str) -> None: ...
     def register(self, address: str, code: str, username: str, nickname: str, password: str,
                  again: str) -> None: ...
@@ -79,6 +83,9 @@ class Controller(RoomController, Protocol):
     def accept_key_change(self, username: str) -> None: ...
     def reset_with_code(self, address: str, username: str, code: str, new: str,
                         again: str) -> None: ...
+    def search_people(self, prefix: str, after: str) -> None: ...
+    def window_focus(self, focused: bool) -> None: ...
+    def reading_newest(self) -> None: ...
 
 
 class TkView(RoomParts):
@@ -104,6 +111,10 @@ class TkView(RoomParts):
         self._listed: tuple[Sequence[ConversationItem], str] = ((), "")
         for sequence in MUTE_KEYS:
             window.bind(sequence, self._mute_active, add=True)
+        for sequence in NEW_CONVERSATION_KEYS:
+            window.bind(sequence, self.new_conversation, add=True)
+        self.people_dialog: PeopleDialog | None = None
+        self.focus_watch = FocusWatch(window, lambda: self.alerts.focused(), self._focus_changed)
 
     def attach(self, controller: Controller) -> None:
         """Give the widgets someone to report to (the controller needs the view first)."""
@@ -204,6 +215,7 @@ class TkView(RoomParts):
         ))
         self.chat.pack(fill="both", expand=True)
         add_account_button(self.chat.title.master, lambda: c.open_account())
+        self.chat.messages.on_newest = c.reading_newest
         self.chat.title.configure(text=title.split(" — ")[0])
         self._title_base = title
         self.window.title(title)
@@ -289,6 +301,34 @@ class TkView(RoomParts):
             self.security = SecurityBar(title.master, self.controller.open_verify)
             self.security.grid(row=0, column=0, sticky="e", padx=(0, px(title, 14)))
         self.security.show(note)
+
+    def mark_unseen(self, entry_id: str) -> None:
+        if self.chat is not None:
+            self.chat.messages.left_off.mark_before(entry_id)
+
+    def at_newest(self) -> bool:
+        """The transcript's end is in view (read afresh: ``following`` lags a resize)."""
+        return self.chat is not None and self.chat.messages.text.yview()[1] >= 0.999
+
+    def show_directory(self, people: Sequence[PersonEntry], more: str) -> None:
+        if self.people_dialog is not None and self.people_dialog.winfo_exists():
+            self.people_dialog.show(people, more)
+
+    def new_conversation(self, _event: object = None) -> str:
+        """Ctrl+N: the "New conversation" dialog (one at a time)."""
+        c = self.controller
+        if self.chat is None or c is None or self.closed:
+            return "break"
+        if self.people_dialog is not None and self.people_dialog.winfo_exists():
+            self.people_dialog.lift()
+        else:
+            self.people_dialog = PeopleDialog(self.window, c.username, c.search_people,
+                                              c.open_direct)
+        return "break"
+
+    def _focus_changed(self, focused: bool) -> None:
+        if self.controller is not None and self.chat is not None and not self.closed:
+            self.controller.window_focus(focused)
 
     # --- dialogs ----------------------------------------------------------------------------
 

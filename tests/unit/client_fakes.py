@@ -25,6 +25,7 @@ from common.account_keys import KdfParams, derive_account_keys
 from common.e2e import to_field
 from common.messages import HistoryEnd, LoginResult, RosterUpdate
 from common.messages_login import KdfParamsReply, KdfParamsRequest, KeyLoginRequest, RegisterRequest
+from common.messages_rooms import PersonEntry
 
 CIPHER = "AES-256-GCM · X25519 + RSA-3072"
 
@@ -61,6 +62,9 @@ class FakeView:
         self.renders = 0
         self.title = ""
         self.draft: tuple[str, str] = ("", "")  # (conversation, text) in the input box
+        self.unseen_marks: list[str] = []  # entries the "New messages" line was put above
+        self.newest_in_view = True
+        self.directory: list[tuple[tuple[PersonEntry, ...], str]] = []
 
     def after(self, ms: int, callback: Callable[[], None]) -> object:
         token = next(self._ids)
@@ -115,6 +119,15 @@ class FakeView:
 
     def show_draft(self, conversation: str, text: str) -> None:
         self.draft = (conversation, text)
+
+    def mark_unseen(self, entry_id: str) -> None:
+        self.unseen_marks.append(entry_id)
+
+    def at_newest(self) -> bool:
+        return self.newest_in_view
+
+    def show_directory(self, people: Sequence[PersonEntry], more: str) -> None:
+        self.directory.append((tuple(people), more))
 
     def ask_trust(self, server: str, fingerprint: str, on_answer: Callable[[bool], None]) -> None:
         self.trust_question = (server, fingerprint, on_answer)

@@ -16,7 +16,7 @@ from client.ui.theme import DARK, LIGHT, PALETTES, Palette, contrast_ratio
 TEXT_PAIRS = (  # (foreground, background): text a person reads
     ("text", "window"), ("text", "surface"), ("text", "sidebar"), ("text", "own_band"),
     ("text", "code_background"), ("text", "selection"), ("text", "match"),
-    ("text", "match_current"),
+    ("text", "match_current"), ("text", "mention_row"),
     ("muted", "window"), ("muted", "surface"), ("muted", "sidebar"), ("muted", "own_band"),
     ("muted", "code_background"),
     ("selected_text", "selected_row"), ("on_accent", "accent"), ("on_accent", "accent_active"),

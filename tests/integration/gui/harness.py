@@ -251,10 +251,18 @@ class ClientWindow:
         return str(self.view.chat.status.cget("text")) if self.view.chat else ""
 
     def conversations(self) -> dict[str, tuple[str, str]]:
-        """key -> (title, unread badge) as the list shows them."""
+        """key -> (title, unread badge) as the list shows them (the row's first line)."""
         assert self.view.chat is not None
         tree = self.view.chat.conversations
-        return {iid: (str(tree.item(iid, "text")).strip(), str(tree.set(iid, "badge")))
+        return {iid: (str(tree.item(iid, "text")).split("\n")[0].strip(),
+                      str(tree.set(iid, "badge")))
+                for iid in tree.get_children()}
+
+    def previews(self) -> dict[str, str]:
+        """key -> the preview line under the title (empty when there is none)."""
+        assert self.view.chat is not None
+        tree = self.view.chat.conversations
+        return {iid: str(tree.item(iid, "text")).partition("\n")[2].strip()
                 for iid in tree.get_children()}
 
     def people(self) -> list[str]:

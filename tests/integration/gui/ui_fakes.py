@@ -10,6 +10,7 @@ class RecordingController:
     call."""
 
     def __init__(self, unsent: int = 0) -> None:
+        self.username = "user1"
         self.unsent = unsent
         self.calls: list[tuple[str, object]] = []
 
@@ -109,6 +110,15 @@ class RecordingController:
     def reset_with_code(self, address: str, username: str, code: str, new: str,
                         again: str) -> None:
         self.calls.append(("reset_with_code", (address, username)))  # never the secrets
+
+    def search_people(self, prefix: str, after: str) -> None:
+        self.calls.append(("search_people", (prefix, after)))
+
+    def window_focus(self, focused: bool) -> None:
+        self.calls.append(("window_focus", focused))
+
+    def reading_newest(self) -> None:
+        self.calls.append(("reading_newest", None))
 
     def named(self, name: str) -> list[object]:
         return [value for called, value in self.calls if called == name]
