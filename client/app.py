@@ -370,6 +370,7 @@ class App(RoomActions, SignInActions, AccountActions, E2eActions):
         elif self.traffic is not None and not self.account_received(message):
             if not self._e2e_took(message) and not self.rooms_received(message):
                 self.traffic.received(message)
+                self.rooms_settled()  # the room parts follow what the list did (left, renamed)
             self.watch.heard(settled=self.traffic.unsent_count() == 0)
 
     def _login_result(self, result: LoginResult) -> None:

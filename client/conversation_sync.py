@@ -223,7 +223,7 @@ class ConversationSync:
             text += f" {unsent} unsent message(s) to it could not be sent."
         if was_open:
             self._select(LOBBY)
-            model.system(LOBBY, text, self._now_ms())
+        model.system(LOBBY, text, self._now_ms())  # said where the person is sure to look
 
     def _renamed(self, event: RoomRenamed) -> None:
         model, old, new = self.model, event.old_name, event.new_name

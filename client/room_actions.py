@@ -74,6 +74,11 @@ class RoomActions(ChatActions):
             self.traffic.refresh()
         return taken
 
+    def rooms_settled(self) -> None:
+        """After the rest of the controller handled a message: header and members follow."""
+        if self.rooms is not None:
+            self.rooms.sync()
+
     def select_conversation(self, key: str) -> None:
         super().select_conversation(key)
         if self.rooms is not None:

@@ -27,7 +27,6 @@ from client.rooms import Member, Room, RoomsModel, refusal_text
 from common.messages import ClientMessage, ErrorReply, PingRequest, Pong, PresenceEvent
 from common.messages_rooms import (
     ConversationEntry,
-    ConversationsRequest,
     ListEnd,
     MemberChange,
     MemberEntry,
@@ -155,11 +154,11 @@ class RoomSync:
 
     def logged_in(self) -> None:
         """A new session (the first login or a reconnect): fences of the old one never close.
-        Asking for the conversation list opts this connection in to room traffic."""
+        (The conversation list, ``0021``, which opts the connection in to room traffic, is
+        asked by ``client.conversation_sync``.)"""
         self._fences.clear()
         self._asked.clear()
         self.rooms.public.loading = False  # a page asked on the old session never comes
-        self._send(ConversationsRequest())  # not fenced: its answer is everyone's to read
         self.sync()
 
     # --- in -----------------------------------------------------------------------------------
@@ -189,10 +188,6 @@ class RoomSync:
             self.rooms.member_change(message.room, message.event, message.username,
                                      message.nickname, message.role, online)
             self._member_line(message)
-        elif isinstance(message, ConversationEntry):
-            name = message.conversation  # the rooms among them appear in the window's list
-            if name != LOBBY and not name.startswith("@"):
-                self.chat.conversation(name)
         elif isinstance(message, PresenceEvent):
             self.rooms.presence(message.username, message.event == "join")
         else:
@@ -208,31 +203,14 @@ class RoomSync:
             self._select(info.name)
 
     def _room_left(self, left: RoomLeft) -> None:
+        """The room's own state; the conversation, its outbox and the line that says so are
+        ``client.conversation_sync``'s."""
         self.rooms.left(left.name)
         self._asked.discard(left.name)
-        if left.how == "removed":
-            text = f"You were removed from #{left.name} by {left.by}."
-        else:
-            text = f"You left #{left.name}."
-        if left.name in self.chat.conversations:
-            del self.chat.conversations[left.name]
-        if self.chat.active == left.name:
-            self._select(LOBBY)
-        self.chat.system(LOBBY, text, self._now_ms())
 
     def _renamed(self, renamed: RoomRenamed) -> None:
-        old, new = renamed.old_name, renamed.new_name
-        self.rooms.renamed(old, new)
-        conv = self.chat.conversations.pop(old, None)
-        if conv is not None:
-            conv.key = new
-            for entry in conv.entries:
-                entry.conversation = new
-            self.chat.conversations[new] = conv
-            if self.chat.active == old:
-                self.chat.active = new
-        self._asked.discard(old)
-        self.chat.system(new, f"{renamed.by} renamed #{old} to #{new}.", self._now_ms())
+        self.rooms.renamed(renamed.old_name, renamed.new_name)  # the conversation: as above
+        self._asked.discard(renamed.old_name)
 
     def _member_line(self, change: MemberChange) -> None:
         who = change.nickname or change.username

@@ -204,7 +204,7 @@ def test_removed_closes_the_room_with_a_line_in_words(h: Harness, parts: RoomPar
     model = h.app.model
     assert model is not None and model.active == "lobby" and "team" not in model.conversations
     assert parts.panels[-1] is None
-    assert any("You were removed from #team by user2." in line.text for line in h.view.lines)
+    assert any("user2 removed you from #team." in line.text for line in h.view.lines)
 
 
 def test_a_rename_moves_the_conversation(h: Harness, parts: RoomParts) -> None:

@@ -162,7 +162,7 @@ def test_removing_a_member_closes_the_room_in_their_window(windows: Any) -> None
     settings.remove_button.invoke()
     bob.wait(lambda: name not in bob.conversations(), "the room gone from user2's list")
     assert active(bob) == "lobby" and header(bob) == ""
-    bob.wait(lambda: f"You were removed from #{name} by user1." in bob.transcript(),
+    bob.wait(lambda: f"user1 removed you from #{name}." in bob.transcript(),
              "the line in words in user2's window")
     alice.wait(lambda: settings.member_names() == ["user1"], "the settings dialog updated")
     alice.wait(lambda: members(alice) == [("user1", "owner")], "user1's column updated")
