@@ -397,7 +397,7 @@ class App(RoomActions, SignInActions, AccountActions, E2eActions):
             e2e.attach(self.traffic, self.view.show_safety)
             self.traffic.restore()  # resends go before any history request
             self.traffic.opened()  # the lobby shown, then the conversation list (``0021``)
-            e2e.start(master_key=self.master_key)  # derived by the key login
+            e2e.start(self.master_key)  # derived by the key login
         else:
             self.traffic.model.nickname = result.nickname or self.traffic.model.nickname
             self._e2e_resumed()  # before the outbox is resent: keys are fetched again

@@ -32,7 +32,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 
 from client import e2e_view as view
-from client.e2e_keys import MasterKeySource, OwnKeyring
+from client.e2e_keys import OwnKeyring
 from client.e2e_opener import BlobOpener
 from client.e2e_state import E2eState, E2eStateFile
 from client.e2e_view import CLEAR_LABEL, SafetyView, SecurityNote, UnverifiedDelivery
@@ -96,12 +96,10 @@ class SealedDirect:
 
     def __init__(
         self, model: ChatModel, link: Link, timers: Timers, now_ms: Callable[[], int],
-        state_file: E2eStateFile | None = None, derive: MasterKeySource | None = None,
-        random: Callable[[int], bytes] = os.urandom,
+        state_file: E2eStateFile | None = None, random: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self.model, self._link, self._timers, self._now_ms = model, link, timers, now_ms
-        self.keyring = OwnKeyring(model.username, self._send, timers, self._keys_ready,
-                                  derive, random)
+        self.keyring = OwnKeyring(model.username, self._send, timers, self._keys_ready, random)
         self._file = state_file
         self.state: E2eState = state_file.load() if state_file is not None else E2eState()
         self.link = SealedLink(link, self)
@@ -122,9 +120,9 @@ class SealedDirect:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self, password: str = "", master_key: bytes | None = None) -> None:
+    def start(self, master_key: bytes | None) -> None:
         """After the first login: open or make this account's keys (``OwnKeyring.start``)."""
-        self.keyring.start(password, master_key)
+        self.keyring.start(master_key)
 
     def resumed(self) -> None:
         """Logged in again: what was fetched may be stale, lookups in flight are lost."""

@@ -1,8 +1,7 @@
 """This account's end-to-end identity on this client: find it, open it, or make it.
 
-After login the client asks for its key set (``0041``). The master key is derived from the
-password meanwhile on a worker thread (Argon2id is slow on purpose; the Tk thread only polls
-for the result). Then:
+After login the client asks for its key set (``0041``). The master key is the one the key login
+derived from the password (``client.keylogin``; PROTOCOL.md §8), held in memory only. Then:
 
 - ``1040`` empty: the account has no keys yet. A new identity is made here and published
   (``0040``) with its private keys sealed under the master key, so the account's other
@@ -21,10 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
 
-from client.master_key import master_key_for
 from client.traffic import Timers
 from common.e2e import from_field, to_field
 from common.identity import Identity, IdentityError, PublicIdentity, open_backup, seal_backup
@@ -33,9 +30,6 @@ from common.messages_e2e import OwnKeys, OwnKeysRequest, PublishKeysRequest
 
 logger = logging.getLogger(__name__)
 
-POLL_MS = 30
-MasterKeySource = Callable[[str, str], bytes]
-"""``(username, password) -> master key``: ``client.master_key.master_key_for`` by default."""
 
 
 class OwnKeyring:
@@ -47,16 +41,14 @@ class OwnKeyring:
         send: Callable[[ClientMessage], None],
         timers: Timers,
         on_ready: Callable[[], None],
-        derive: MasterKeySource | None = None,
         random: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self.username = username
         self.identity: Identity | None = None
         self.failure = ""  # why there are no keys (shown on messages that cannot be read)
         self._send, self._timers, self._on_ready = send, timers, on_ready
-        self._derive, self._random = derive, random
+        self._random = random
         self._master: bytes | None = None
-        self._derived: list[bytes | BaseException] = []  # filled by the worker thread
         self._answer: OwnKeys | None = None
         self._fresh: Identity | None = None  # a set this window published, not yet confirmed
 
@@ -64,15 +56,13 @@ class OwnKeyring:
     def ready(self) -> bool:
         return self.identity is not None
 
-    def start(self, password: str = "", master_key: bytes | None = None) -> None:
-        """Derive the master key off the Tk thread (or take ``master_key``, derived by the
-        login already), and ask for the key set meanwhile."""
-        if master_key is not None:
-            self._derived.append(master_key)
-        else:
-            threading.Thread(target=self._work, args=(password,), daemon=True,
-                             name="master-key").start()
-        self._timers.after(POLL_MS, self._poll)
+    def start(self, master_key: bytes | None) -> None:
+        """Ask for the key set; ``master_key`` (from the key login) opens or seals it."""
+        if master_key is None:
+            logger.error("no master key: this window cannot open the account's keys")
+            self.failure = "this window has no key to open your keys; log in again"
+            return
+        self._master = master_key
         self.ask()
 
     def rewrap(self, new_master_key: bytes) -> PublishKeysRequest | None:
@@ -107,25 +97,6 @@ class OwnKeyring:
             logger.info("this account has a new key set: fetching it")
             self.identity, self._answer = None, None
             self.ask()
-
-    def _work(self, password: str) -> None:
-        try:
-            derive = self._derive or master_key_for  # looked up now: tests may swap it
-            self._derived.append(derive(self.username, password))
-        except Exception as exc:  # reported on the Tk thread
-            self._derived.append(exc)
-
-    def _poll(self) -> None:
-        if not self._derived:
-            self._timers.after(POLL_MS, self._poll)
-            return
-        result = self._derived[0]
-        if isinstance(result, BaseException):
-            logger.error("cannot derive the master key: %s", result)
-            self.failure = "this window could not derive the key that opens your keys"
-            return
-        self._master = result
-        self._settle()
 
     def _settle(self) -> None:
         answer, master = self._answer, self._master

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from client.master_key import master_key_for
 from client.ui.verify_dialog import VerifyDialog
 from common.e2e import to_field
 from common.identity import Identity, seal_backup
@@ -42,7 +41,8 @@ def e2e_shots(
     settle(me, 0.3)
 
     reset = Identity.generate()  # user2's account after an administrator's reset
-    backup = seal_backup(reset, "user2", master_key_for("user2", "111111"))
+    assert bob.app.master_key is not None  # sealed as user2's window would after a reset
+    backup = seal_backup(reset, "user2", bob.app.master_key)
     bob.app.link.send(PublishKeysRequest(to_field(reset.public.to_bytes()), to_field(backup)))
     me.wait(lambda: "since you verified them" in me.transcript(), "the key-change warning")
     me.send(HELD)

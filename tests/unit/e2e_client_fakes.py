@@ -2,8 +2,8 @@
 
 ``KeyDirectory`` plays the server's part of ``0040``-``0042``: it answers what the client
 under test sent on a ``FakeSession`` (its own keys, lookups) from a dictionary the test can
-rewrite, as a dishonest server would. Master keys are derived with a tiny Argon2id cost so the
-tests stay fast; the rules under test do not depend on the cost.
+rewrite, as a dishonest server would. Master keys are the key login's, derived with the
+harness's cheap parameters (``tests.unit.client_fakes``); the rules do not depend on the cost.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from Crypto.PublicKey import RSA
 
-from client import master_key
 from client.e2e_dm import SealedDirect
-from common.account_keys import KdfParams
+from common.account_keys import KdfParams, derive_account_keys
 from common.e2e import Header, dm_conversation, from_field, seal, to_field
 from common.identity import Identity, PublicIdentity, seal_backup
 from common.messages import LoginResult
@@ -29,15 +27,15 @@ from common.messages_e2e import (
     PublishKeysRequest,
     SealedDirectDelivery,
 )
-from tests.unit.client_fakes import FakeSession, Harness
+from tests.unit.client_fakes import TEST_SALT, FakeSession, Harness
 
-FAST_KDF = KdfParams(memory_kib=8, time_cost=1, parallelism=1, salt=b"")
 CREATED = 1_763_830_000_000
 ALICE, BOB, MALLORY = Identity.generate(), Identity.generate(), Identity.generate()
 
 
-def fast_master_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(master_key, "MASTER_KDF", FAST_KDF)
+def master_key_of(password: str) -> bytes:
+    """The master key ``Harness.login`` derives from ``password`` (every account: one salt)."""
+    return derive_account_keys(password, KdfParams(64, 1, 1, TEST_SALT)).master_key
 
 
 class KeyDirectory:
@@ -52,7 +50,7 @@ class KeyDirectory:
         """An account that already has keys (made by another window, earlier)."""
         self.keys[username] = identity.public
         self.backups[username] = seal_backup(
-            identity, username, master_key.master_key_for(username, password))
+            identity, username, master_key_of(password))
 
     def own(self, username: str) -> OwnKeys:
         key = self.keys.get(username)

@@ -39,7 +39,6 @@ from tests.unit.e2e_client_fakes import (
     KeyDirectory,
     deliver,
     e2e,
-    fast_master_keys,
     online,
     reconnect,
     sealed_from,
@@ -51,7 +50,6 @@ from tests.unit.e2e_client_fakes import (
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    fast_master_keys(monkeypatch)
     return config_dir()
 
 

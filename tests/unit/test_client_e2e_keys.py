@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from Crypto.PublicKey import RSA
 
-from client import master_key
 from client.e2e_state import STATE_SUBDIR
 from client.stash import stash_name
 from client.trust import config_dir
@@ -33,7 +32,7 @@ from tests.unit.e2e_client_fakes import (
     MALLORY,
     KeyDirectory,
     e2e,
-    fast_master_keys,
+    master_key_of,
     online,
     reconnect,
     send_to_bob,
@@ -44,7 +43,6 @@ from tests.unit.e2e_client_fakes import (
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    fast_master_keys(monkeypatch)
     return config_dir()
 
 
@@ -70,7 +68,7 @@ def test_a_first_login_makes_keys_and_publishes_them_with_a_backup_only_the_pass
     bundle = PublicIdentity.from_bytes(from_field(published[0].bundle))
     mine = e2e(h).keyring.identity
     assert mine is not None and mine.public == bundle
-    master = master_key.master_key_for("user1", "111111")
+    master = master_key_of("111111")
     assert open_backup(from_field(published[0].backup), "user1", master, bundle) == mine
     assert "111111" not in repr(published[0])
 
@@ -204,15 +202,14 @@ def test_a_master_key_from_the_login_is_used_as_is_and_a_password_change_rewraps
     ready: list[bool] = []
     clock = Clock()  # the view only gives timers here
     view = FakeView(clock)
-    ring = OwnKeyring("user1", sent.append, view, lambda: ready.append(True),
-                      derive=lambda _u, _p: pytest.fail("nothing is derived"))
-    ring.start(master_key=master_key.master_key_for("user1", "111111"))
+    ring = OwnKeyring("user1", sent.append, view, lambda: ready.append(True))
+    ring.start(master_key_of("111111"))
     ring.own_keys(directory.own("user1"))
     clock.now += 1
     view.fire_due()
     assert ready == [True] and ring.identity == ALICE and sent == [OwnKeysRequest()]
 
-    new_master = master_key.master_key_for("user1", "a new password")
+    new_master = master_key_of("a new password")
     request = ring.rewrap(new_master)
     assert request is not None
     assert request.bundle == to_field(ALICE.public.to_bytes())  # the same keys
