@@ -21,7 +21,7 @@ from client.ui.theme import px
 from common.messages_rooms import PersonEntry
 
 SEARCH_PAUSE_MS = 250
-NEW_CONVERSATION_KEYS = ("<Control-n>", "<Control-N>")
+NEW_CONVERSATION_KEYS = ("<Control-n>",)  # Ctrl+Shift+N: a new room (room_view)
 
 
 class PeopleDialog(Dialog):

@@ -12,7 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from common import messages_account as acct
+from common.account_keys import derive_account_keys
+from common.e2e import to_field
 from common.messages import ErrorReply, LoginResult, PresenceEvent, RosterUpdate
+from common.messages_login import params_of
 from server.admin_cli import COMMANDS  # noqa: F401 - the command line's table must import
 from tests.integration.conftest_server import DEMO_PASSWORD, LiveServer
 from tests.support.chat_client import ChatClient
@@ -42,6 +45,12 @@ def login(live: LiveServer, name: str, password: str = DEMO_PASSWORD) -> tuple[C
     assert result.ok, result.detail
     client.recv_until(lambda m: isinstance(m, RosterUpdate))
     return client, result.detail
+
+
+def secret(client: ChatClient, name: str, password: str) -> str:
+    """What the chat's client puts in ``0034`` for ``password``: the authentication key derived
+    with the account's parameters (``0030``), never the password (PROTOCOL.md §8, §9)."""
+    return to_field(derive_account_keys(password, params_of(client.kdf_params(name))).auth_key)
 
 
 def error(client: ChatClient) -> ErrorReply:
@@ -77,7 +86,8 @@ def test_password_change_signs_out_other_session_and_revokes_its_token(
     name = new_account(server, demo_password_hash)
     mine, _ = login(server, name)
     stolen, stolen_token = login(server, name)  # e.g. a session someone else holds
-    mine.send(acct.ChangeSecretRequest(name, DEMO_PASSWORD, "new secret 1"))
+    mine.send(acct.ChangeSecretRequest(name, secret(mine, name, DEMO_PASSWORD),
+                                       secret(mine, name, "new secret 1")))
     answer = done(mine, "password")
     assert answer.username == name and len(answer.detail) >= 43  # this window's fresh token
     assert signed_out(stolen).reason == "password_changed"
@@ -94,16 +104,18 @@ def test_password_change_needs_the_current_password_and_is_throttled_like_login(
 ) -> None:
     name = new_account(server, demo_password_hash)
     mine, _ = login(server, name)
+    before = server.store.get_user(name)
+    attacker = secret(mine, name, "attacker pw")
     codes = []
     for guess in ("guess-1", "guess-2", "guess-3", "guess-4", "guess-5"):
-        mine.send(acct.ChangeSecretRequest(name, guess, "attacker pw"))
+        mine.send(acct.ChangeSecretRequest(name, secret(mine, name, guess), attacker))
         codes.append(error(mine).code_word)
     assert codes[:3] == ["wrong_credentials"] * 3  # TEST_OPTIONS: 3 free failures
     assert "rate_limited" in codes[3:]
-    mine.send(acct.ChangeSecretRequest(name, DEMO_PASSWORD, "attacker pw"))
+    mine.send(acct.ChangeSecretRequest(name, secret(mine, name, DEMO_PASSWORD), attacker))
     assert error(mine).code_word == "rate_limited"  # even the right one waits out the delay
-    user = server.store.get_user(name)  # nothing changed (a login would wait out the delay
-    assert user is not None and server.hasher.verify(user.password_hash, DEMO_PASSWORD)  # too)
+    after = server.store.get_user(name)  # nothing changed (a login would wait out the delay
+    assert before is not None and after == before  # too)
 
 
 def test_password_change_of_another_account_is_forbidden(
@@ -253,12 +265,13 @@ def test_reset_code_works_once_before_login_and_old_password_stops(
     assert not server.client().login(victim, DEMO_PASSWORD).ok
     anonymous = server.client()
     anonymous.handshake()
-    anonymous.send(acct.ChangeSecretRequest(victim, code, "fresh secret"))
+    anonymous.send(acct.ChangeSecretRequest(victim, code, secret(anonymous, victim,
+                                                                 "fresh secret")))
     assert done(anonymous, "password").detail == ""  # not logged in: no token
     assert server.client().login(victim, "fresh secret").ok
     again = server.client()
     again.handshake()
-    again.send(acct.ChangeSecretRequest(victim, code, "second try"))
+    again.send(acct.ChangeSecretRequest(victim, code, secret(again, victim, "second try")))
     assert error(again).code_word == "wrong_credentials"  # the code worked once
 
 

@@ -16,7 +16,8 @@ def test_nickname_change_shows_in_another_window(windows: Any) -> None:
     alice.wait(lambda: "user2" in alice.people(), "user2 in user1's people list")
     assert bob.view.chat is not None
     header = bob.view.chat.title.master
-    buttons = [w for w in header.winfo_children() if str(w.cget("text")) == "Account…"]
+    buttons = [w for w in header.winfo_children()
+               if isinstance(w, ttk.Button) and str(w.cget("text")) == "Account…"]
     assert buttons, "the Account… button in the chat header"
     buttons[0].invoke()
     panel = bob.view.account
@@ -45,9 +46,9 @@ def test_taken_nickname_and_wrong_password_are_said_in_words(windows: Any) -> No
     bob.type_and_enter(panel.nickname, "WANG_YUAN")
     bob.wait(lambda: "looks the same" in str(panel.notice.cget("text")), "name taken")
     assert str(panel.notice.cget("style")) == "Error.TLabel"
-    for entry, text in ((panel.current, "not-it"), (panel.new, "abcdefg")):
+    for entry, text in ((panel.current, "not-it"), (panel.new, "violet river lantern 2049")):
         entry.insert(0, text)
-    bob.type_and_enter(panel.again, "abcdefg")
+    bob.type_and_enter(panel.again, "violet river lantern 2049")
     bob.wait(lambda: str(panel.notice.cget("text")) == "The current password is wrong.",
              "the wrong password said")
     assert panel.current.get() == "" and panel.new.get() == ""  # never left on screen
