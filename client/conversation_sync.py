@@ -206,7 +206,15 @@ class ConversationSync:
         model, key = self.model, event.conversation
         model.index.read_position(key, event.last_read_msg_id, event.unread)
         conv = model.conversations.get(key)
-        if conv is not None and not (key == model.active and self.focused()):
+        if conv is None or (key == model.active and self.focused()):
+            return
+        last_read = event.last_read_msg_id
+        if conv.opened and (not conv.more or (conv.oldest_msg_id or 0) <= last_read):
+            # every message after the position is here: count them, since the server's count
+            # may predate a message this window already shows (its live copy came first)
+            conv.unread = sum(1 for e in conv.entries if e.kind == "message" and not e.own
+                              and e.msg_id is not None and e.msg_id > last_read)
+        else:
             conv.unread = event.unread
 
     def drop(self, key: str, text: str) -> None:

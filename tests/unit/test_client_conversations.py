@@ -326,3 +326,20 @@ def test_a_preview_cannot_hide_or_reorder_text_in_the_list() -> None:
     row = row_text(ConversationItem("@mallory", "@mallory", 1, "mallory: pay \u202eevil\u200b"))
     assert "\u202e" not in row and "\u200b" not in row
     assert "U+202E" in row and "U+200B" in row
+
+
+def test_a_read_position_older_than_a_shown_message_does_not_lose_it(hc: Harness) -> None:
+    """``1018`` counted before a message this window already shows: the badge keeps it."""
+    session = hc.online()
+    hc.app.select_conversation("@user2")
+    session.deliver(HistoryEnd("@user2", None, False))
+    session.deliver(ChatDelivery(20, "lobby", "user2", "ding_zhen", 1, "one"))
+    hc.pump()
+    assert hc.view.unread()["lobby"] == 1
+    session.deliver(ReadPosition("lobby", 19, 0))  # the server's count predates message 20
+    session.deliver(ChatDelivery(21, "lobby", "user2", "ding_zhen", 2, "two"))
+    hc.pump()
+    assert hc.view.unread()["lobby"] == 2
+    session.deliver(ReadPosition("lobby", 21, 0))  # read in another window
+    hc.pump()
+    assert hc.view.unread()["lobby"] == 0

@@ -187,6 +187,7 @@ def test_new_messages_line_when_switching_back(windows: Any, peer: Any) -> None:
     seen = f"already seen {token()}"
     bob.wait_ack(bob.chat(seen))
     alice.wait(lambda: seen in alice.transcript(), "the first message")
+    alice.wait(lambda: alice.app.model.index.lists_done > 0, "the conversation list")
     alice.wait(lambda: alice.app.model.index.seen.get("lobby", 0) > 0, "lobby seen")
     alice.open_direct("user2")
     alice.wait(lambda: alice.app.model.active == "@user2", "away in another conversation")
