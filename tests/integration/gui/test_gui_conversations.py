@@ -22,6 +22,9 @@ from client.ui.jump import NEW_MESSAGES
 from client.ui.messages import MessageView
 from client.ui.people_dialog import PeopleDialog
 from client.ui.theme import setup_fonts
+from common.e2e import to_field
+from common.identity import Identity, seal_backup
+from common.messages_e2e import OwnKeys, PublishKeysRequest
 from common.messages_rooms import CreateRoomRequest, InviteRequest, PersonEntry, RoomInfo
 from tests.integration.rooms_helpers import conversations, expect, heard_in, say
 from tests.support.chat_client import ChatClient
@@ -59,7 +62,7 @@ def peer(chat_server: Any) -> Iterator[Any]:
 
     def login(username: str) -> ChatClient:
         client = ChatClient("127.0.0.1", chat_server.port, key)
-        assert client.login(username).ok
+        assert client.key_login(username).ok  # as the chat's client: the master key is known
         made.append(client)
         return client
 
@@ -113,9 +116,16 @@ def test_reading_in_one_window_clears_the_badge_in_the_other(
 def test_a_direct_conversation_with_someone_offline_from_the_dialog(
     windows: Any, peer: Any
 ) -> None:
+    cxk = peer("user3")  # cxk made her end-to-end keys once, then left
+    identity = Identity.generate()
+    assert cxk.master_key is not None
+    cxk.send(PublishKeysRequest(to_field(identity.public.to_bytes()),
+                                to_field(seal_backup(identity, "user3", cxk.master_key))))
+    cxk.recv_until(lambda m: isinstance(m, OwnKeys))
+    cxk.close()
     alice = windows("user1")
     alice.log_in_and_wait()
-    assert "user3" not in alice.people()  # cxk is offline
+    alice.wait(lambda: "user3" not in alice.people(), "cxk offline")
     alice.view.chat.input.focus_force()
     alice.root.update()
     alice.top.event_generate("<Control-n>")
@@ -131,10 +141,11 @@ def test_a_direct_conversation_with_someone_offline_from_the_dialog(
     assert not dialog.winfo_exists()
     text = f"see this when you are back {token()}"
     alice.send(text)
-    alice.wait(lambda: alice.app.unsent_count() == 0, "the message acked")
+    alice.wait(lambda: alice.app.unsent_count() == 0, "the message acked (sealed for her)")
     cxk = peer("user3")
     listed = conversations(cxk)
-    assert listed["@user1"].unread == 1 and listed["@user1"].preview == text
+    assert listed["@user1"].unread == 1
+    assert text not in listed["@user1"].preview  # end to end: the server has no preview
 
 
 def test_the_dialog_closes_with_escape_and_pages_with_more(windows: Any) -> None:
