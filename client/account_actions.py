@@ -17,6 +17,7 @@ login form and says why.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -33,9 +34,11 @@ from client.traffic import ChatTraffic
 from client.trust import KnownServers, TrustDecision, choose_key, parse_address
 from common import messages_account as wire
 from common.messages import ClientMessage, ErrorReply, ServerMessage
-from common.messages_login import KdfParamsReply
+from common.messages_login import Invitation, InviteRequest, KdfParamsReply
 
 logger = logging.getLogger(__name__)
+
+INVITATION_TTL_S = 7 * 86_400
 
 ERROR_TEXT = {
     "wrong_credentials": "The current password is wrong.",
@@ -169,6 +172,10 @@ class AccountActions:
     def sign_out_others(self) -> None:
         self._request(wire.SignOutOthersRequest())
 
+    def create_invitation(self) -> None:
+        """The admin panel's "New invitation": one registration, valid for a week (``0033``)."""
+        self._request(InviteRequest(1, INVITATION_TTL_S))
+
     def admin_action(self, action: str, username: str) -> None:
         """The admin panel: ``list``, or an action on ``username``."""
         if action != "list" and not username:
@@ -220,6 +227,11 @@ class AccountActions:
                                                self.account_state.username or self.username,
                                                message)
                 return True
+            case Invitation():
+                self._done_waiting()
+                until = time.strftime("%Y-%m-%d %H:%M", time.localtime(message.expires_ms / 1000))
+                self._tell(f"Invitation code {message.code} (one registration, until {until}). "
+                           "Give it to the new person; they choose Create account.", error=False)
             case wire.SignedOut():
                 self._signed_out(SIGNED_OUT_TEXT.get(message.reason, message.text))
             case wire.NicknameChanged():

@@ -156,8 +156,7 @@ class EndToEnd:
         if self._store.publish_keys(keys):
             log.info("%s published key set %s", username, public.key_id.hex())
             announcement = line_of(PublicKeys(username, request.bundle, keys.created_ms))
-            for sink in self._hub.everyone():
-                sink.put(announcement)
+            self._hub.announce(announcement)  # on every node of a cluster
         conn.send(self._own_keys(username))
 
     def _own_keys(self, username: str) -> OwnKeys:

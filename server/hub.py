@@ -144,6 +144,9 @@ class Hub(Protocol):
         """An account's nickname changed: rosters use it from now on, and every connection
         online (on every process) gets ``line`` (its ``1032``)."""
 
+    def announce(self, line: bytes) -> None:
+        """``line`` to every connection online, on every process (a new key set's ``1041``)."""
+
     def sign_out(
         self, username: str, line: bytes, keep: LineSink | None = None, *, everywhere: bool = True
     ) -> None:
@@ -417,6 +420,10 @@ class InProcessHub:
             account = self._accounts.get(username)
             if account is not None:
                 self._accounts[username] = _Account(nickname, account.outboxes)
+        for sink in self.everyone():
+            sink.put(line)
+
+    def announce(self, line: bytes) -> None:
         for sink in self.everyone():
             sink.put(line)
 

@@ -206,6 +206,10 @@ class RedisHub:
         self.local_hub.rename(username, nickname, line)
         self._outgoing.put({"k": "n", "u": username, "n": nickname, "l": line.decode()})
 
+    def announce(self, line: bytes) -> None:
+        self.local_hub.announce(line)
+        self._outgoing.put({"k": "a", "l": line.decode()})
+
     def sign_out(
         self, username: str, line: bytes, keep: LineSink | None = None, *, everywhere: bool = True
     ) -> None:
@@ -322,6 +326,8 @@ class RedisHub:
             elif event["k"] == "n":  # a nickname changed on another node
                 self._elsewhere.rename(event["u"], event["n"])
                 self.local_hub.rename(event["u"], event["n"], event["l"].encode())
+            elif event["k"] == "a":  # a line for everyone, from another node
+                self.local_hub.announce(event["l"].encode())
             elif event["k"] == "s":  # an account signed out on another node
                 self.local_hub.sign_out(event["u"], event["l"].encode())
             elif event["k"] == "l":

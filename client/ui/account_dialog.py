@@ -23,6 +23,7 @@ from client.ui.theme import palette_of, px
 ADMIN_BUTTONS = (
     ("Disable", "disable"), ("Enable", "enable"), ("Reset password", "reset"),
     ("Make admin", "make_admin"), ("Remove admin", "remove_admin"), ("Delete…", "delete"),
+    ("New invitation", "invite"),
 )
 
 
@@ -34,6 +35,7 @@ class AccountController(Protocol):
     def refresh_sessions(self) -> None: ...
     def sign_out_others(self) -> None: ...
     def admin_action(self, action: str, username: str) -> None: ...
+    def create_invitation(self) -> None: ...
     def reset_with_code(self, address: str, username: str, code: str, new: str,
                         again: str) -> None: ...
 
@@ -252,6 +254,9 @@ class AccountPanel:
         return lambda: self._admin(action)
 
     def _admin(self, action: str) -> None:
+        if action == "invite":  # not about the selected account
+            self._call(lambda c: c.create_invitation())()
+            return
         selected = self.accounts.selection() if self._admin_frame is not None else ()
         username = str(selected[0]) if selected else ""
         if action == "delete" and username:

@@ -1,5 +1,6 @@
 """Account changes across two real server processes over one MariaDB and one real Redis: a new
-nickname, a sign-out elsewhere and a disabled account reach the windows on the other node."""
+nickname, a sign-out elsewhere, a disabled account and a new end-to-end key set reach the
+windows on the other node."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import pytest
 from Crypto.PublicKey import RSA
 
 from common import messages_account as acct
+from common.e2e import to_field
+from common.identity import Identity, seal_backup
 from common.messages import RosterUpdate
+from common.messages_e2e import OwnKeys, PublicKeys, PublishKeysRequest
 from server.store import DbParams, Store
 from tests.integration.cluster_support import Node, PrivateRedis, start_node
 from tests.support.chat_client import ChatClient
@@ -90,3 +94,19 @@ def test_account_changes_reach_the_other_node(
     assert late.recv_until(lambda m: isinstance(m, acct.SignedOut)).reason == "disabled"
     for peer in (mine, boss, late):
         peer.close()
+
+
+def test_a_new_key_set_is_announced_on_the_other_node(
+    nodes: tuple[Node, Node], demo_db: DbParams, demo_password_hash: str,
+    live_server_key: RSA.RsaKey,
+) -> None:
+    """A reset makes new keys; every contact must notice (``1041``), whichever node it is on."""
+    a, b = nodes
+    me, contact = account(demo_db, demo_password_hash), account(demo_db, demo_password_hash)
+    mine, theirs = window(a, live_server_key, me), window(b, live_server_key, contact)
+    identity = Identity.generate()
+    bundle = to_field(identity.public.to_bytes())
+    mine.send(PublishKeysRequest(bundle, to_field(seal_backup(identity, me, bytes(32)))))
+    mine.recv_until(lambda m: isinstance(m, OwnKeys))
+    heard = theirs.recv_until(lambda m: isinstance(m, PublicKeys) and m.username == me)
+    assert heard.bundle == bundle

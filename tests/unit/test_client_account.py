@@ -10,7 +10,7 @@ from common import messages_account as acct
 from common.account_keys import KdfParams, derive_account_keys
 from common.e2e import to_field
 from common.messages import ErrorReply, LoginRequest, ResumeRequest, encode_message
-from common.messages_login import KdfParamsReply, KdfParamsRequest
+from common.messages_login import Invitation, InviteRequest, KdfParamsReply, KdfParamsRequest
 from tests.unit.client_fakes import TEST_KEYS, TEST_SALT, Harness, key_login
 
 
@@ -163,3 +163,17 @@ def test_one_time_code_uses_a_connection_of_its_own_before_login(h: Harness) -> 
     h.advance(0.2)
     assert session.closed and h.app.phase == "login"  # the login form stays
     assert view.notices[-1] == ("Your new password is set. Log in with it.", False)
+
+
+def test_an_administrator_makes_an_invitation_and_reads_its_code(h: Harness) -> None:
+    session, view = online(h)
+    h.app.create_invitation()
+    assert session.of(InviteRequest) == [InviteRequest(1, 7 * 86_400)]  # type: ignore[attr-defined]
+    session.deliver(Invitation("K7QF-2MZD-7RTA-UX4N-Q3BC-H6PE", 1, 1764432000000))  # type: ignore[attr-defined]
+    h.pump()
+    text, error = view.notices[-1]
+    assert "K7QF-2MZD-7RTA-UX4N-Q3BC-H6PE" in text and not error
+    h.app.create_invitation()  # refused for someone who is not an administrator (any more)
+    session.deliver(ErrorReply("forbidden", "administrators only"))  # type: ignore[attr-defined]
+    h.pump()
+    assert view.notices[-1] == ("Only administrators can do this.", True)

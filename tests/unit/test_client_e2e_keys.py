@@ -9,6 +9,7 @@ accepts it; a backup that does not open is never taken for someone's keys.
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,16 @@ from client.e2e_state import STATE_SUBDIR
 from client.stash import stash_name
 from client.trust import config_dir
 from common.e2e import from_field, open_blob, to_field
-from common.identity import PublicIdentity, open_backup
+from common.identity import IdentityError, PublicIdentity, open_backup
+from common.messages_account import AccountDone, ChangeSecretRequest
 from common.messages_e2e import (
     OwnKeysRequest,
     PublicKeys,
     PublishKeysRequest,
     SealedDirectRequest,
 )
+from common.messages_login import KdfParamsReply
+from tests.unit.client_fakes import TEST_SALT
 from tests.unit.e2e_client_fakes import (
     ALICE,
     BOB,
@@ -214,3 +218,31 @@ def test_a_master_key_from_the_login_is_used_as_is_and_a_password_change_rewraps
     assert request is not None
     assert request.bundle == to_field(ALICE.public.to_bytes())  # the same keys
     assert open_backup(from_field(request.backup), "user1", new_master, ALICE.public) == ALICE
+
+
+def test_a_password_change_seals_the_same_keys_under_the_new_master_key(
+    tmp_path: Path, key: RSA.RsaKey, config: Path, directory: KeyDirectory
+) -> None:
+    """After ``1036|password`` the window sends ``0040`` with the same bundle and a backup that
+    opens with the new password's master key (and no longer with the old one), so every later
+    window, logging in with the new password, reads the same history."""
+    h = online(tmp_path, key, config, directory)
+    assert e2e(h).keyring.identity == ALICE
+    h.app.account_state.username = "user1"
+    h.app.change_password("111111", "correct horse battery staple", "correct horse battery staple")
+    h.session.deliver(KdfParamsReply(64, 1, 1, to_field(TEST_SALT)))
+    h.pump()
+    deadline = time.monotonic() + 10.0
+    while not h.session.of(ChangeSecretRequest) and time.monotonic() < deadline:
+        time.sleep(0.005)
+        h.pump()
+    assert not h.session.of(PublishKeysRequest)  # nothing re-sealed before the server agrees
+    h.session.deliver(AccountDone("password", "user1", "token-2"))
+    h.pump()
+    (request,) = h.session.of(PublishKeysRequest)
+    assert request.bundle == to_field(ALICE.public.to_bytes())
+    backup = from_field(request.backup)
+    new_master = master_key_of("correct horse battery staple")
+    assert open_backup(backup, "user1", new_master, ALICE.public) == ALICE
+    with pytest.raises(IdentityError):
+        open_backup(backup, "user1", master_key_of("111111"), ALICE.public)

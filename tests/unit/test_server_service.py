@@ -187,6 +187,10 @@ class FakeHub:
         for sink in self.everyone():
             sink.put(line)
 
+    def announce(self, line: bytes) -> None:
+        for sink in self.everyone():
+            sink.put(line)
+
     def sign_out(
         self, username: str, line: bytes, keep: LineSink | None = None, *, everywhere: bool = True
     ) -> None:

@@ -66,6 +66,9 @@ class RecordingController:
     def admin_action(self, action: str, username: str) -> None:
         self.calls.append(("admin_action", (action, username)))
 
+    def create_invitation(self) -> None:
+        self.calls.append(("create_invitation", None))
+
     # --- rooms (client.ui.room_view.RoomController) ----------------------------------------
 
     def browse_rooms(self, prefix: str) -> None:
