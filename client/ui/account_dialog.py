@@ -47,7 +47,7 @@ def when(ms: int) -> str:
 
 def add_account_button(header: tk.Misc, command: Callable[[], None]) -> ttk.Button:
     """The chat header's "Account…" button (left of Log out; the room buttons are column 3)."""
-    button = ttk.Button(header, text="Account…", command=command)
+    button = ttk.Button(header, text="Account…", command=command, style="Header.TButton")
     button.grid(row=0, column=4, padx=(0, px(header, 8)))
     return button
 

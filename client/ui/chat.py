@@ -90,7 +90,7 @@ class ChatFrame(ttk.Frame):
             padding=(px(self, 18), px(self, 10), px(self, 18), px(self, 6)))
         self.conversation_title.grid(row=0, column=0, sticky="we")
         self.messages = MessageView(centre, fonts, callbacks.load_older)
-        self.messages.grid(row=2, column=0, sticky="nsew")
+        self.messages.grid(row=2, column=0, columnspan=2, sticky="nsew")  # column 1: the lock
         self.search_bar = SearchBar(centre, self.messages, lambda: self.input.focus_set())
         self.search_entry, self.search_count = self.search_bar.entry, self.search_bar.count
         self._build_input(centre)
@@ -125,10 +125,12 @@ class ChatFrame(ttk.Frame):
         header.columnconfigure(0, weight=1)
         self.title = ttk.Label(header, text="", style="Title.TLabel")
         self.title.grid(row=0, column=0, sticky="w")
-        self.theme_button = ttk.Button(header, text="", command=self._toggle_theme)
+        self.theme_button = ttk.Button(header, text="", command=self._toggle_theme,
+                                       style="Header.TButton")
         if self.callbacks.toggle_theme is not None:
             self.theme_button.grid(row=0, column=1, padx=(0, s(self, 8)))
-        self.logout_button = ttk.Button(header, text="Log out", command=self.callbacks.logout)
+        self.logout_button = ttk.Button(header, text="Log out", command=self.callbacks.logout,
+                                        style="Header.TButton")
         self.logout_button.grid(row=0, column=2)
 
     def _sidebar(
@@ -155,7 +157,7 @@ class ChatFrame(ttk.Frame):
         s = px
         box = ttk.Frame(parent, style="Surface.TFrame",
                         padding=(s(self, 14), s(self, 6), s(self, 14), s(self, 10)))
-        box.grid(row=3, column=0, sticky="we")
+        box.grid(row=3, column=0, columnspan=2, sticky="we")
         box.columnconfigure(0, weight=1)
         self.input = tk.Text(
             box, height=3, wrap="word", font=self.fonts.body, relief="flat", borderwidth=0,

@@ -73,9 +73,11 @@ class RoomParts:
         bar = ttk.Frame(header)
         bar.grid(row=0, column=3, padx=(0, px(header, 8)))
         chat.logout_button.grid_configure(column=5)  # column 4: the Account button
-        self.browse_button = ttk.Button(bar, text="Browse rooms", command=self.open_browse)
+        self.browse_button = ttk.Button(bar, text="Browse rooms", command=self.open_browse,
+                                        style="Header.TButton")
         self.browse_button.grid(row=0, column=0, padx=(0, px(header, 8)))
-        self.new_room_button = ttk.Button(bar, text="New room", command=self.open_new_room)
+        self.new_room_button = ttk.Button(bar, text="New room", command=self.open_new_room,
+                                          style="Header.TButton")
         self.new_room_button.grid(row=0, column=1)
         centre = chat.conversation_title.master
         self.room_header = RoomHeader(centre, HeaderCallbacks(

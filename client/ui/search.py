@@ -41,7 +41,7 @@ class SearchBar(ttk.Frame):
 
     def open(self, row: int) -> str:
         """Show the bar at ``row`` of its parent's grid, focused, searching what it holds."""
-        self.grid(row=row, column=0, sticky="we")
+        self.grid(row=row, column=0, columnspan=2, sticky="we")
         self.entry.focus_set()
         self.entry.select_range(0, "end")
         self._typed()

@@ -236,7 +236,10 @@ def setup_style(root: tk.Misc, palette: Palette = LIGHT) -> ttk.Style:
     style.configure("Over.Counter.TLabel", foreground=p.danger)
     style.configure("TButton", padding=(s(12), s(5)), background=p.surface, foreground=p.text,
                     bordercolor=p.control_border, lightcolor=p.surface, darkcolor=p.surface,
-                    focuscolor=p.focus, focusthickness=max(1, s(2)))
+                    focuscolor=p.focus, focusthickness=max(1, s(2)),
+                    width=-6)  # as wide as the text (at least 6 characters), not 11
+    # the chat header holds five buttons and the window's title at the minimum size, at 2x too
+    style.configure("Header.TButton", padding=(s(7), s(4)))
     style.map("TButton", background=[("pressed", p.sidebar), ("active", p.sidebar)],
               bordercolor=[("focus", p.focus)])
     style.configure("Accent.TButton", background=p.accent, foreground=p.on_accent,

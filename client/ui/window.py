@@ -300,7 +300,7 @@ class TkView(RoomParts):
         if self.security is None or not self.security.winfo_exists():
             title = self.chat.conversation_title
             self.security = SecurityBar(title.master, self.controller.open_verify)
-            self.security.grid(row=0, column=0, sticky="e", padx=(0, px(title, 14)))
+            self.security.grid(row=0, column=1, sticky="e", padx=(0, px(title, 14)))
         self.security.show(note)
 
     def mark_unseen(self, entry_id: str) -> None:
