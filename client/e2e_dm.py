@@ -13,13 +13,11 @@ waits in the outbox with a state that says why:
 - ``held``: a contact the person had verified has a new key; sending waits until the person
   accepts it in the verify dialog.
 
-A session fetches a contact's current key (``0042``) before its first message to them and
-compares it with the pin (``common.e2e_pins``): a changed key adds a warning line (and holds
-sending to a verified contact). Incoming ``1043`` (live or in history pages) are opened on a
-worker thread (``client.e2e_opener``) against the sender's pinned key, checked for replays
-(``SeenIds``) and passed on as a ``DirectDelivery``, or as an ``UnverifiedDelivery`` (a system
-line saying why, never the text). What the server sent after a sealed message waits until
-it is judged, so order is kept.
+Before its first message to a contact a session fetches their key (``0042``) and compares it
+with the pin (``common.e2e_pins``): a change adds a warning line (and holds a verified one).
+Incoming ``1043`` are opened on a worker thread (``client.e2e_opener``) against the sender's
+pinned key, checked for replays (``SeenIds``) and passed on as a ``DirectDelivery`` or an
+``UnverifiedDelivery`` (a line saying why, never the text); what follows waits, so order holds.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from dataclasses import replace
 
 from client import e2e_view as view
 from client.e2e_keys import OwnKeyring
+from client.e2e_link import SealedLink
 from client.e2e_opener import BlobOpener
 from client.e2e_state import E2eState, E2eStateFile
 from client.e2e_view import CLEAR_LABEL, SafetyView, SecurityNote, UnverifiedDelivery
@@ -74,23 +73,6 @@ SAVE_MS = 1000
 RETRY_LOOKUP_MS = 2000
 
 
-class SealedLink:
-    """The conversation's ``Link``: the same session, with direct messages sealed."""
-
-    def __init__(self, inner: Link, sealer: SealedDirect) -> None:
-        self._inner, self._sealer = inner, sealer
-
-    @property
-    def online(self) -> bool:
-        return self._inner.online
-
-    def send(self, message: ClientMessage) -> None:
-        if isinstance(message, DirectRequest):
-            self._sealer.send_direct(message)
-        else:
-            self._inner.send(message)
-
-
 class SealedDirect:
     """The end-to-end side of one logged-in account (Tk thread only, no widgets)."""
 
@@ -102,7 +84,7 @@ class SealedDirect:
         self.keyring = OwnKeyring(model.username, self._send, timers, self._keys_ready, random)
         self._file = state_file
         self.state: E2eState = state_file.load() if state_file is not None else E2eState()
-        self.link = SealedLink(link, self)
+        self.link = SealedLink(link, self.send_direct)
         self.deliver: Callable[[ServerMessage], None] = lambda _m: None  # the conversation's
         self.on_safety: Callable[[SafetyView], None] = lambda _v: None  # the verify dialog
         self._random = random
@@ -114,15 +96,12 @@ class SealedDirect:
         self._opener = BlobOpener(timers, self._opened_later)
         self.repaint: Callable[[], None] = lambda: None  # the conversation's, at once
         self._told: set[str] = set()  # "no keys yet" said once per contact and session
-        self._safety_wanted: str | None = None
+        self._safety_wanted: str | None = None  # the dialog waits for these keys
         self._save_timer: object | None = None
         self._retry_timer: object | None = None
 
-    # --- lifecycle ---------------------------------------------------------------------------
-
     def start(self, master_key: bytes | None) -> None:
-        """After the first login: open or make this account's keys (``OwnKeyring.start``)."""
-        self.keyring.start(master_key)
+        self.keyring.start(master_key)  # after the first login: open or make the keys
 
     def resumed(self) -> None:
         """Logged in again: what was fetched may be stale, lookups in flight are lost."""
@@ -134,7 +113,7 @@ class SealedDirect:
     def save(self) -> None:
         if self._save_timer is not None:
             self._timers.after_cancel(self._save_timer)
-            self._save_timer = None
+        self._save_timer = None
         if self._file is not None:
             try:
                 self._file.save(self.state)

@@ -19,9 +19,8 @@ The database is the truth; Redis pub/sub only says what happened. Each process k
 - Rooms. Room lines reach only connections that opted in (``RoomCache.opted_in``); room lines
   that are not stored (``relay``) and room changes (``room_changed``: reload the cached room)
   go on the same channel, in order with the messages.
-- Account changes. A nickname change and a sign-out (password change, sign out elsewhere, a
-  disabled or deleted account) are published too; every process renames the account in its
-  rosters and tells its connections, or closes the account's connections it holds.
+- Account changes: a nickname change, a sign-out and a line for everyone (a new key set) are
+  published too; every process applies them to the connections it holds.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ import threading
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 
@@ -49,8 +48,9 @@ from server.hub import (
     Publication,
     RoomCache,
 )
+from server.ports_hub import MessageSource, NoRooms, Render
 from server.presence_redis import CONN_PREFIX, RemotePresence
-from server.store import StoredMessage, StoreUnavailable
+from server.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -60,32 +60,6 @@ CATCHUP_WINDOW = 2_000  # ids below the watermark read again (commits finish out
 CATCHUP_PAGE = 1_000
 SECOND_LOOK = 0.5  # seconds between the two catch-up passes after a reconnect
 DRAIN = 200  # events read before delivering them together
-
-Render = Callable[[StoredMessage], tuple[bytes, Audience]]
-
-
-class MessageSource(Protocol):
-    """What the catch-up reads: ``server.store.Store`` is one."""
-
-    def messages_after(self, after_id: int, limit: int) -> list[StoredMessage]:
-        """Up to ``limit`` stored messages above ``after_id``, oldest first."""
-
-    def last_message_id(self) -> int:
-        """The highest stored message id (0 when there is none)."""
-
-
-class _NoRooms:
-    """Before the service binds its rooms: no connection has opted in to room traffic."""
-
-    def opted_in(self, sinks: Iterable[LineSink]) -> list[LineSink]:
-        return []
-
-    def invalidate(self, room_id: int, name: str) -> None:
-        pass
-
-    def forget_all(self) -> None:
-        pass
-
 
 class RedisHub:
     """``Hub`` for one process of a cluster; see the module docstring."""
@@ -126,7 +100,7 @@ class RedisHub:
         self._outgoing: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         # connections per account, address and network, counted for the whole cluster
         self.counts = ClusterCounts(url, self.node, self._ttl)
-        self._rooms: RoomCache = _NoRooms()  # until the service binds its rooms
+        self._rooms: RoomCache = NoRooms()  # until the service binds its rooms
         self._stop = threading.Event()
         self._caught_up = threading.Event()  # the subscription is live (tests wait on it)
         self._threads = [
