@@ -91,6 +91,7 @@ class ConversationSync:
         """The person opens ``key`` (before the model shows it): where they left off."""
         index = self.model.index
         if key != self.model.active:
+            self._flush_mark()  # what was in view of the conversation left counts as read
             index.left(self.model.active)
         index.returned(key)
         self.schedule_mark()
@@ -157,6 +158,12 @@ class ConversationSync:
     def schedule_mark(self) -> None:
         if self._mark_timer is None:
             self._mark_timer = self._timers.after(MARK_READ_MS, self._mark_read)
+
+    def _flush_mark(self) -> None:
+        """A mark still waiting for its debounce is made now, for the conversation in view."""
+        if self._mark_timer is not None:
+            self._timers.after_cancel(self._mark_timer)
+            self._mark_read()
 
     def _mark_read(self) -> None:
         """Send ``0020`` for the open conversation when a person can see its newest message."""

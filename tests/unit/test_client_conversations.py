@@ -232,6 +232,22 @@ def test_mark_read_is_debounced_and_needs_focus_and_the_newest_in_view(
     assert session.of(MarkReadRequest)[-1] == MarkReadRequest("lobby", 14)
 
 
+def test_switching_away_before_the_pause_still_marks_what_was_read(
+    hc: Harness, alerts: FakeAlerts
+) -> None:
+    """Read, then switched at once: the conversation left is marked, not the one opened (its
+    count would otherwise come back from the server's older position)."""
+    session = hc.online()
+    listing(session, ConversationEntry("lobby", 0, 10, 10, "user2", 1, "old"))
+    hc.pump()
+    session.deliver(ChatDelivery(11, "lobby", "user2", "ding_zhen", 2, "read just now"))
+    hc.pump()
+    hc.app.open_direct("user2")  # before MARK_READ_MS has passed
+    assert session.of(MarkReadRequest) == [MarkReadRequest("lobby", 11)]
+    hc.advance(MARK_READ_MS / 1000 + 0.2)
+    assert all(m.conversation == "lobby" for m in session.of(MarkReadRequest))
+
+
 def test_no_mark_for_what_the_server_already_has(hc: Harness) -> None:
     session = hc.online()
     listing(session, ConversationEntry("lobby", 0, 13, 13, "user2", 1, "m13"))
