@@ -215,16 +215,29 @@ class ClientWindow:
 
     def type_and_enter(self, widget: tk.Widget, text: str) -> None:
         """Type into a widget and press Enter there (key events go to the focus)."""
-        widget.focus_force()
-        self.root.update()
         if isinstance(widget, tk.Text):
             widget.insert("end", text)
         else:
             widget.delete(0, "end")  # type: ignore[attr-defined]
             widget.insert(0, text)  # type: ignore[attr-defined]
+        self.focus_on(widget)
+        widget.event_generate("<Return>")  # at once: nothing runs between the check and this
         self.root.update()
-        widget.event_generate("<Return>")
-        self.root.update()
+
+    def focus_on(self, widget: tk.Widget, timeout: float = 10.0) -> None:
+        """Give ``widget`` the keyboard focus and see that it has it. Every window of the
+        test runs in this one Tk process, and while the loop runs another may take the focus
+        (its login form or chat input appearing), so a key sent after a plain ``focus_force``
+        could land in the other window."""
+        deadline = time.monotonic() + timeout
+        while True:
+            widget.focus_force()
+            self.root.update()
+            if str(self.root.tk.call("focus")) == str(widget):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{widget} never got the keyboard focus")
+            time.sleep(0.01)
 
     def log_in(self, password: str = "111111") -> None:
         login = self.view.login
