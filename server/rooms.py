@@ -231,7 +231,7 @@ class Rooms:
             if not is_username(guest) or not self._store.user_exists(guest):
                 conn.error("no_such_user", "no such user")
             elif guest not in room.members and self._admit(conn, room, guest):
-                nickname = self._store.nicknames((guest,)).get(guest, guest)
+                nickname = self._nickname(guest)
                 self._add(room, guest, nickname)
                 log.info("%s invited %s to %s", user, guest, room.name)
 
@@ -241,11 +241,9 @@ class Rooms:
             conn.error("bad_request", "nobody leaves the lobby")
             return
         with self._lock:
-            room = self._room(request.name)
-            if room is None or user not in room.members:
-                conn.error("forbidden", FORBIDDEN_TEXT)
-                return
-            self._drop(room, user, "left", user, self._nickname(user))
+            room = self._joined(conn, request.name)
+            if room is not None:
+                self._drop(room, user, "left", user, self._nickname(user))
 
     def remove(self, conn: ConnectionState, request: RemoveMemberRequest) -> None:
         user, target = _user(conn), request.username
@@ -256,7 +254,7 @@ class Rooms:
             if target == user or room.members.get(target) != MEMBER:
                 conn.error("forbidden", "only a member who is not an owner can be removed")
                 return
-            nickname = self._store.nicknames((target,)).get(target, target)
+            nickname = self._nickname(target)
             self._drop(room, target, "removed", user, nickname)
             log.info("%s removed %s from %s", user, target, room.name)
 
@@ -315,18 +313,16 @@ class Rooms:
             else:
                 self._store.set_role(room.room_id, target, role)
                 room.members[target] = role
-                nickname = self._store.nicknames((target,)).get(target, target)
+                nickname = self._nickname(target)
                 self._tell_role(room, target, nickname)
 
     def members(self, conn: ConnectionState, request: MembersRequest) -> None:
-        user = _user(conn)
         if request.name == LOBBY:
             conn.error("bad_request", "everyone is in the lobby; ask for people (0019)")
             return
         with self._lock:
-            room = self._room(request.name)
-            if room is None or user not in room.members:
-                conn.error("forbidden", FORBIDDEN_TEXT)
+            room = self._joined(conn, request.name)
+            if room is None:
                 return
             name, members = room.name, dict(room.members)
         nicknames = self._store.nicknames(tuple(members))
@@ -351,11 +347,18 @@ class Rooms:
 
     # --- changes (the lock is held) ----------------------------------------------------------
 
-    def _owned(self, conn: ConnectionState, name: str) -> RoomState | None:
-        """The room if the requester owns it; else None, the requester told ``forbidden``."""
+    def _joined(self, conn: ConnectionState, name: str) -> RoomState | None:
+        """The room if the requester is in it; else None, told ``forbidden`` (same bytes)."""
         room = self._room(name)
         if room is None or _user(conn) not in room.members:
             conn.error("forbidden", FORBIDDEN_TEXT)
+            return None
+        return room
+
+    def _owned(self, conn: ConnectionState, name: str) -> RoomState | None:
+        """The room if the requester owns it; else None, the requester told ``forbidden``."""
+        room = self._joined(conn, name)
+        if room is None:
             return None
         if room.members[_user(conn)] != OWNER:
             conn.error("forbidden", "only an owner of the room may do that")
@@ -395,7 +398,7 @@ class Rooms:
         if heir is not None:
             self._store.set_role(room.room_id, heir, OWNER)
             room.members[heir] = OWNER
-            self._tell_role(room, heir, self._store.nicknames((heir,)).get(heir, heir))
+            self._tell_role(room, heir, self._nickname(heir))
 
     def _tell_role(self, room: RoomState, target: str, nickname: str) -> None:
         self._audience.changed(room.room_id, room.name)
